@@ -1,5 +1,5 @@
 # One non-recursive Makefile for the whole product.  Each part of the tree adds its own rules
-# in a fragment (compiler/build.mk, runtime/build.mk, sandbox/build.mk, tests/build.mk,
+# in a fragment (compiler/build.mk, runtime/build.mk, sandbox/build.mk, tests/<suite>/build.mk,
 # bench/build.mk) included below; every output goes under $(BUILD).
 #
 #   make                      build/mapc, build/sync, build/sandbox
@@ -52,7 +52,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_$(firstword $(subst /, ,$<))) -c $< -o $@
 
-include $(wildcard compiler/build.mk runtime/build.mk sandbox/build.mk tests/build.mk bench/build.mk)
+include $(sort $(wildcard compiler/build.mk runtime/build.mk sandbox/build.mk tests/*/build.mk bench/build.mk))
 
 .PHONY: all setup test bench demo clean
 all: $(BINS)

@@ -54,7 +54,7 @@ $(BUILD)/%.o: %.c
 
 include $(sort $(wildcard compiler/build.mk runtime/build.mk sandbox/build.mk tests/*/build.mk bench/build.mk))
 
-.PHONY: all setup test bench demo clean
+.PHONY: all setup test tests demo clean
 all: $(BINS)
 
 setup:
@@ -72,3 +72,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+demo:
+	@scripts/demo.sh

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(gcc make pkg-config flex bison libxml2-dev libjansson-dev libcurl4-openssl-dev
       libsqlite3-dev libmicrohttpd-dev libssl-dev jq valgrind clang libclang-rt-14-dev
-      libxml2-utils sqlite3 curl python3 ca-certificates)
+      libxml2-utils sqlite3 curl python3 ca-certificates time)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,103 @@
+/*
+ * clarity.h - the Clarity eCommerce (CEF 2021.4, ServiceStack) emulator of the sandbox.
+ *
+ * One HTTP server on 127.0.0.1 (libmicrohttpd) serving the API-Admin routes of
+ * ../shared/reference/clarity/routes.txt under CLARITY_API_ROOT, backed by SQLite (one JSON
+ * document per record, indexed ID / CustomKey / UpdatedDate), seeded from seed.h, plus the
+ * sandbox control routes:
+ *   GET  /_sandbox/health            {"status":"ok"}
+ *   GET  /_sandbox/stats             requests per route and method (sb_stats)
+ *   GET  /_sandbox/webhooks          outbox status (webhook.h)
+ *   POST /_sandbox/traffic           start the storefront traffic generator (traffic.h)
+ *   GET  /_sandbox/traffic           its progress
+ *
+ * Auth (three providers, any of them admits a request):
+ *   - session: POST {root}/auth/identity {"UserName","Password"} -> {SessionId, UserName, ...}
+ *     plus Set-Cookie ss-id / ss-pid; later requests send the cookie or the X-ss-id header.
+ *     Sessions expire after session_ttl_s of inactivity -> 401.
+ *   - HTTP Basic with the same users.
+ *   - DESIGN GUESS: a static API key in the header CLARITY_API_KEY_HEADER ("X-Clarity-Api-Key"),
+ *     which acts as the admin user.
+ * Users: admin_user/admin_password (every permission) and readonly_user/readonly_password
+ * (only the ".View" permissions: any write answers 403).
+ *
+ * Defaults (clarity_options_init) and the sandbox command-line options that map onto them
+ * (clarity_options_set, used by sandbox/main.c):
+ *   --clarity-port N        port               7366 (0 = let the kernel choose; see
+ *                                              clarity_server_port)
+ *   --page-size K           page_size          0 = none: like CEF, a search without Paging
+ *                                              returns every row; K > 0 caps pages
+ *   --seed S                seed               1
+ *   --data DIR              data_dir           NULL = a temporary directory removed on stop;
+ *                                              DIR keeps DIR/clarity.db across runs
+ *   --webhook-url URL       webhook_url        NULL = outbox records events, nothing is sent
+ *   --webhook-secret S      webhook_secret     "sandbox-webhook-secret"
+ *   --webhook-backoff-ms N  webhook_backoff_ms 500 (first retry delay; doubles, capped)
+ *   --webhook-backoff-max-ms N                 30000
+ *   --webhook-max-attempts N                   0 = until a 2xx
+ *   --clarity-api-key K     api_key            "sandbox-api-key"
+ *   --clarity-session-ttl N session_ttl_s      1200
+ *   --clarity-max-body N    max_body           1048576 bytes (larger bodies: 413)
+ *
+ * Status convention: 0 success, -1 failure with a message in err; nothing prints.
+ */
+#ifndef SANDBOX_CLARITY_H
+#define SANDBOX_CLARITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLARITY_DEFAULT_PORT 7366
+#define CLARITY_API_ROOT "/DesktopModules/ClarityEcommerce/API-Admin"
+#define CLARITY_API_KEY_HEADER "X-Clarity-Api-Key"
+
+typedef struct clarity_options {
+    unsigned port;                 /* 7366; 0 = ephemeral */
+    const char *bind_address;      /* "127.0.0.1" */
+    unsigned page_size;            /* 0: no paging unless the client asks (CEF) */
+    uint64_t seed;                 /* 1 */
+    const char *data_dir;          /* NULL: temporary, removed on stop */
+    const char *admin_user;        /* "admin" */
+    const char *admin_password;    /* "admin" */
+    const char *readonly_user;     /* "reader" */
+    const char *readonly_password; /* "reader" */
+    const char *api_key;           /* "sandbox-api-key"; NULL or "" disables the provider */
+    unsigned session_ttl_s;        /* 1200 */
+    size_t max_body;               /* 1 MiB */
+    unsigned threads;              /* MHD thread pool size, 4 */
+    const char *webhook_url;       /* NULL: no delivery (events are still recorded) */
+    const char *webhook_secret;    /* "sandbox-webhook-secret" */
+    unsigned webhook_backoff_ms;   /* 500 */
+    unsigned webhook_backoff_max_ms; /* 30000 */
+    unsigned webhook_max_attempts; /* 0 = unlimited */
+    unsigned webhook_timeout_ms;   /* 5000 per delivery attempt */
+} clarity_options;
+
+typedef struct clarity_server clarity_server;
+
+/* Fill *o with the defaults above. */
+void clarity_options_init(clarity_options *o);
+
+/* Map one command-line option (name with its leading dashes, e.g. "--clarity-port") and its
+ * value onto *o.  value is kept by pointer (argv lifetime).  Returns 0 when applied, 1 when
+ * the name is not a Clarity option (the caller tries others), -1 when the value is invalid
+ * (message in err). */
+int clarity_options_set(clarity_options *o, const char *name, const char *value,
+                        char *err, size_t errlen);
+
+/* One line per option for a --help text (static string). */
+const char *clarity_options_help(void);
+
+/* Open the store (seeding it when empty), start the webhook sender and the HTTP server.
+ * On success *out is the running server; on failure -1 and err says why. */
+int clarity_server_start(clarity_server **out, const clarity_options *opt, char *err,
+                         size_t errlen);
+
+/* The port actually bound (useful with port 0). */
+unsigned clarity_server_port(const clarity_server *s);
+
+/* Stop serving, finish the current webhook attempt, stop the traffic generator, close the
+ * store and remove the temporary data directory.  NULL is accepted. */
+void clarity_server_stop(clarity_server *s);
+
+#endif

@@ -63,7 +63,7 @@ typedef struct seed_customer {
     char name[64];         /* organisation name */
     char first_name[24];   /* primary contact */
     char last_name[24];
-    char email[80];        /* normalised: lower case */
+    char email[96];        /* normalised: lower case */
     char phone[24];
     seed_address address;
     char currency[4];      /* ISO 4217 */

@@ -1,0 +1,15 @@
+# sandbox/build.mk - build/sandbox: the D365 F&O and Clarity eCommerce emulators in one binary.
+# Every sandbox/*.c is compiled (both emulators' files join by wildcard) and linked with
+# libmapc.a (the compiler's schema loaders, used to serve every F&O entity set generically).
+
+SANDBOX_PKGS := libmicrohttpd jansson sqlite3 libxml-2.0 libcrypto
+CPPFLAGS_sandbox = -Isandbox -Icompiler $(call PKG_CFLAGS,$(SANDBOX_PKGS))
+SANDBOX_LDLIBS = $(call PKG_LIBS,$(SANDBOX_PKGS)) -lpthread -lm
+
+SANDBOX_SRCS := $(wildcard sandbox/*.c)
+SANDBOX_OBJS := $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/sandbox: $(SANDBOX_OBJS) $(BUILD)/libmapc.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SANDBOX_OBJS) $(BUILD)/libmapc.a $(SANDBOX_LDLIBS)
+
+BINS += $(BUILD)/sandbox

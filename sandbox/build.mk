@@ -2,7 +2,7 @@
 # Every sandbox/*.c is compiled (both emulators' files join by wildcard) and linked with
 # libmapc.a (the compiler's schema loaders, used to serve every F&O entity set generically).
 
-SANDBOX_PKGS := libmicrohttpd jansson sqlite3 libxml-2.0 libcrypto
+SANDBOX_PKGS := libmicrohttpd jansson sqlite3 libxml-2.0 libcrypto libcurl
 CPPFLAGS_sandbox = -Isandbox -Icompiler $(call PKG_CFLAGS,$(SANDBOX_PKGS))
 SANDBOX_LDLIBS = $(call PKG_LIBS,$(SANDBOX_PKGS)) -lpthread -lm
 

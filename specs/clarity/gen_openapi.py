@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""gen_openapi.py - writes specs/clarity/openapi.json, the OpenAPI 3.0 description of the
+Clarity eCommerce (CEF 2021.4) admin API routes the integration uses.
+
+Inputs: source/routes.txt (copy of the reference route list) and the models below.  What is a
+recorded fact and what is a design guess is said in SOURCES.md, and in the document itself: every
+schema and property that is a guess carries "x-design-guess": true.
+
+Conventions a loader can rely on (see SOURCES.md):
+  - money and quantities: {"type": "number", "format": "decimal"}; ids: integer int32;
+  - dates: string date-time;
+  - entity sets: the GET list route /Module/Xs answers with XPagedResults whose Results items
+    are X; the operation also carries "x-entity-set": "Xs" and "x-entity-type": "X";
+  - every operation carries "x-route": the line of routes.txt it comes from.
+Deterministic: python3 specs/clarity/gen_openapi.py [OUT] (default openapi.json next to it).
+"""
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BASE = "/DesktopModules/ClarityEcommerce/API-Admin"
+
+# ---- property helpers ------------------------------------------------------------------------
+
+
+def ref(name):
+    return {"$ref": "#/components/schemas/" + name}
+
+
+def s(desc=None, **kw):
+    d = {"type": "string"}
+    d.update(kw)
+    if desc:
+        d["description"] = desc
+    return d
+
+
+def i32(desc=None):
+    d = {"type": "integer", "format": "int32"}
+    if desc:
+        d["description"] = desc
+    return d
+
+
+def i64(desc=None):
+    d = {"type": "integer", "format": "int64"}
+    if desc:
+        d["description"] = desc
+    return d
+
+
+def dec(desc=None):
+    d = {"type": "number", "format": "decimal"}
+    if desc:
+        d["description"] = desc
+    return d
+
+
+def bool_(desc=None):
+    d = {"type": "boolean"}
+    if desc:
+        d["description"] = desc
+    return d
+
+
+def dt(desc=None):
+    d = {"type": "string", "format": "date-time"}
+    if desc:
+        d["description"] = desc
+    return d
+
+
+def arr(item, desc=None):
+    d = {"type": "array", "items": item}
+    if desc:
+        d["description"] = desc
+    return d
+
+
+def guess(d):
+    d = dict(d)
+    d["x-design-guess"] = True
+    return d
+
+
+def obj(props, required=None, desc=None, design_guess=False):
+    d = {"type": "object"}
+    if desc:
+        d["description"] = desc
+    if required:
+        d["required"] = required
+    d["properties"] = props
+    if design_guess:
+        d["x-design-guess"] = True
+    return d
+
+
+# Fields every CEF entity model carries (clarity-facts.md "JSON shape").
+BASE_FIELDS = [
+    ("ID", i32("database identity, assigned by CEF")),
+    ("CustomKey", s("the ERP integration key; unique among active rows (checked for duplicates)",
+                    maxLength=128)),
+    ("Active", bool_("false once deactivated")),
+    ("CreatedDate", dt()),
+    ("UpdatedDate", dt("last change; ModifiedSince filters on UpdatedDate or CreatedDate")),
+    ("Hash", i64("client-supplied hash of the record, stored as given (reconciliation via the "
+                 "Digest routes)")),
+    ("SerializableAttributes", {"type": "object", "additionalProperties": ref("SerializableAttribute"),
+                                "description": "custom attributes by name"}),
+]
+
+
+def entity(extra, required=None, desc=None, design_guess=False):
+    props = dict(BASE_FIELDS)
+    for name, p in extra:
+        props[name] = p
+    return obj(props, required=required, desc=desc, design_guess=design_guess)
+
+
+def related(prefix, with_name=False):
+    """CEF sends related records as ID/Key(/Name) triples."""
+    out = [(prefix + "ID", i32()), (prefix + "Key", s())]
+    if with_name:
+        out.append((prefix + "Name", s()))
+    return out
+
+
+SALES_DOC = (
+    related("Status") + [("StatusName", guess(s()))] + related("State") + related("Type")
+    + related("Account", True) + related("User") + related("Store")
+    + [("BillingContactID", i32()), ("BillingContact", ref("Contact")),
+       ("ShippingContactID", i32()), ("ShippingContact", ref("Contact")),
+       ("Totals", ref("Totals")),
+       ("BalanceDue", dec()),
+       ("DueDate", dt()),
+       ("CurrencyKey", guess(s("order currency (ISO code)"))),
+       ("SalesItems", arr(ref("SalesItem"))),
+       ("Discounts", arr(ref("AppliedDiscount"))),
+       ("SalesEvents", arr(ref("SalesEvent")))]
+)
+
+SCHEMAS = {
+    "SerializableAttribute": obj({"ID": i32(), "Key": s(), "Value": s(), "UofM": s(),
+                                  "SortOrder": i32()}),
+    "Address": entity([("Street1", s()), ("Street2", s()), ("Street3", s()), ("City", s()),
+                       ("PostalCode", s()), ("RegionCode", s("state/province code")),
+                       ("CountryCode", s("ISO 3166-1 alpha-2 country code"))]),
+    "Contact": entity([("FirstName", s()), ("LastName", s()), ("Email1", s(format="email")),
+                       ("Phone1", s())] + related("Type")
+                      + [("AddressID", i32()), ("Address", ref("Address"))]),
+    "Totals": obj({"SubTotal": dec(), "Shipping": dec(), "Handling": dec(), "Fees": dec(),
+                   "Discounts": dec(), "Tax": dec(), "Total": dec()}),
+    "AppliedDiscount": obj({"ID": i32(), "DiscountID": i32(), "DiscountKey": s(),
+                            "DiscountName": s(), "Code": s("the discount code the customer entered"),
+                            "DiscountTotal": dec()},
+                           desc="a discount applied to an order or a line", design_guess=True),
+    "SalesEvent": obj({"ID": i32(), "CreatedDate": dt(), "Name": s(), "Description": s(),
+                       "OldStatusKey": s(), "NewStatusKey": s()},
+                      desc="status history entry of a sales document", design_guess=True),
+    "SalesItem": entity([("MasterID", guess(i32("the sales document the line belongs to")))]
+                        + related("Product") + [("ProductName", guess(s())),
+                        ("Sku", s()), ("Quantity", dec()), ("QuantityBackOrdered", dec()),
+                        ("UnitCorePrice", dec()), ("UnitSoldPrice", dec()),
+                        ("UnitOfMeasure", s()), ("ExtendedTaxAmount", dec()),
+                        ("Discounts", arr(ref("AppliedDiscount")))]),
+    "SalesOrderPayment": obj({"ID": i32(), "SalesOrderID": i32(), "PaymentID": i32(),
+                              "Payment": ref("Payment")},
+                             desc="link between an order and a payment", design_guess=True),
+    "SalesOrder": entity(SALES_DOC + [
+        ("PurchaseOrderNumber", s()), ("TrackingNumber", s()), ("PaymentTransactionID", s()),
+        ("RequestedShipDate", dt()), ("InventoryLocationKey", s()),
+        ("SalesOrderPayments", arr(ref("SalesOrderPayment")))]),
+    "SalesInvoice": entity(SALES_DOC + [
+        ("SalesOrderIDs", guess(arr(i32(), "orders the invoice bills")))]),
+    "SalesReturn": entity(SALES_DOC + [
+        ("SalesOrderID", guess(i32("the order the goods came from"))),
+        ("ReturnReasonKey", guess(s()))]),
+    "Payment": entity([("Amount", dec()), ("TransactionNumber", s()), ("AuthCode", s()),
+                       ("Authorized", bool_()), ("Received", bool_()),
+                       ("PaymentMethodKey", s()), ("CurrencyKey", s())]
+                      + related("Status") + related("Type") + related("Account", True)
+                      + related("User")),
+    "Product": entity([("Name", s()), ("SeoUrl", s()), ("Description", guess(s())),
+                       ("ShortDescription", guess(s())),
+                       ("PriceBase", guess(dec())), ("PriceSale", guess(dec())),
+                       ("PriceMsrp", guess(dec())), ("Weight", guess(dec())),
+                       ("UnitOfMeasure", guess(s())), ("IsVisible", guess(bool_())),
+                       ("IsDiscontinued", guess(bool_()))]
+                      + related("Type") + related("Status")
+                      + [("ProductInventoryLocationSections",
+                          arr(ref("ProductInventoryLocationSection")))]),
+    "Account": entity([("Name", s()), ("Email1", guess(s(format="email"))),
+                       ("Phone1", guess(s())), ("IsTaxable", guess(bool_())),
+                       ("TaxExemptionNo", guess(s())), ("CreditLimit", guess(dec())),
+                       ("CurrencyKey", guess(s()))]
+                      + related("Type") + related("Status")
+                      + [("AccountContacts", guess(arr(ref("Contact"))))]),
+    "User": entity([("UserName", s()), ("Email", guess(s(format="email"))),
+                    ("IsApproved", guess(bool_()))]
+                   + related("Contact") + [("Contact", ref("Contact"))]
+                   + related("Account", True) + related("Type") + related("Status")),
+    "ProductInventoryLocationSection": entity(
+        related("Product") + related("InventoryLocationSection")
+        + [("InventoryLocationKey", guess(s())),
+           ("Quantity", dec()), ("QuantityAllocated", dec()), ("QuantityPreSold", dec()),
+           ("QuantityBroken", dec())],
+        desc="stock of one product in one inventory location section"),
+    "InventoryUpdate": obj({"ProductID": i32(), "ProductKey": s(), "InventoryLocationKey": s(),
+                            "InventoryLocationSectionKey": s(),
+                            "Quantity": dec(), "QuantityAllocated": dec(),
+                            "QuantityPreSold": dec(), "QuantityBroken": dec()},
+                           desc="new stock figures of one product at one location",
+                           design_guess=True),
+    "BulkUpdateInventoryForProductsRequest": obj(
+        {"Updates": arr(ref("InventoryUpdate"))}, required=["Updates"],
+        desc="body of PUT /Providers/Inventory/BulkUpdateInventoryForProducts", design_guess=True),
+    "Shipment": entity([("TrackingNumber", s()), ("ShipDate", dt()), ("ShipCarrierKey", s()),
+                        ("ShipCarrierMethodKey", s()), ("SalesOrderIDs", arr(i32()))]
+                       + related("Status")),
+    "Discount": entity([("Name", s()), ("Description", guess(s())), ("Value", guess(dec())),
+                        ("ValueTypeKey", guess(s("percent or amount"))),
+                        ("StartDate", guess(dt())), ("EndDate", guess(dt()))]
+                       + related("Type")),
+    "DiscountCode": entity([("Code", s()), ("DiscountID", i32()), ("DiscountKey", s()),
+                            ("UsageLimit", guess(i32()))]),
+    "DigestItem": obj({"ID": i32(), "Key": s("the row's CustomKey"), "Hash": i64()},
+                      desc="one row of a Digest route: every active row with a CustomKey"),
+    "ActionResponse": obj({"ActionSucceeded": bool_(), "Messages": arr(s()),
+                           "Result": i32("id of the created or updated row (Create, Update, "
+                                         "Upsert); absent otherwise")},
+                          required=["ActionSucceeded"]),
+    "ResponseError": obj({"ErrorCode": s(), "FieldName": s(), "Message": s()}),
+    "ResponseStatus": obj({"ErrorCode": s(), "Message": s("may start with \"Log ID: ...\""),
+                           "StackTrace": s(), "Errors": arr(ref("ResponseError"))}),
+    "ErrorResponse": obj({"ResponseStatus": ref("ResponseStatus")}, required=["ResponseStatus"]),
+    "AuthenticateRequest": obj({"UserName": s(), "Password": s(format="password")},
+                               required=["UserName", "Password"],
+                               desc="body of POST /auth/identity (ServiceStack credentials auth)"),
+    "AuthenticateResponse": obj({"UserId": s(), "SessionId": s(), "UserName": s(),
+                                 "DisplayName": s(), "ResponseStatus": ref("ResponseStatus")},
+                                desc="ServiceStack's AuthenticateResponse; the session also comes "
+                                     "back as cookies ss-id / ss-pid"),
+    "WebhookEvent": obj({"EventType": s("e.g. \"SalesOrder.Created\""), "EventID": s(),
+                         "OccurredAt": dt(), "Entity": {"type": "object",
+                                                        "description": "the record, as the "
+                                                        "entity's GET route returns it"}},
+                        required=["EventType", "EventID", "OccurredAt", "Entity"],
+                        desc="outbound event POSTed to a subscriber (signed with HMAC-SHA256 over "
+                             "timestamp + \".\" + body)", design_guess=True),
+}
+
+# Create/Upsert: CEF rejects a sales document without lines is NOT recorded; what is recorded
+# is only the permission check and CustomKey duplicate check.  required[] stays empty on the
+# entity models (replies omit nulls, so no field is guaranteed on read either).
+
+ENTITIES = [  # (module, entity, plural)
+    ("Ordering", "SalesOrder", "SalesOrders"),
+    ("Invoicing", "SalesInvoice", "SalesInvoices"),
+    ("Returning", "SalesReturn", "SalesReturns"),
+    ("Products", "Product", "Products"),
+    ("Accounts", "Account", "Accounts"),
+    ("Contacts", "Contact", "Contacts"),
+    ("Contacts", "User", "Users"),
+    ("Shipping", "Shipment", "Shipments"),
+    ("Payments", "Payment", "Payments"),
+    ("Discounts", "Discount", "Discounts"),
+    ("Discounts", "DiscountCode", "DiscountCodes"),
+]
+
+for _m, _e, _p in ENTITIES:
+    SCHEMAS[_e + "PagedResults"] = obj(
+        {"Results": arr(ref(_e)), "TotalCount": i32(), "TotalPages": i32(),
+         "CurrentPage": i32("1-based page number"), "CurrentCount": i32()},
+        desc="paged search result of %s" % _e)
+
+ENTITY_BY_PATH = {}
+for _m, _e, _p in ENTITIES:
+    ENTITY_BY_PATH[(_m, _e)] = _e
+    ENTITY_BY_PATH[(_m, _p)] = _e
+
+SEARCH_PARAMS = [
+    ("Paging.Size", i32("page size; no paging returns every row")),
+    ("Paging.StartIndex", i32("1-based PAGE NUMBER, not a row offset")),
+    ("ModifiedSince", dt("rows with UpdatedDate or CreatedDate >= this")),
+    ("IDs", arr(i32())),
+    ("CustomKeys", arr(s())),
+    ("Active", bool_()),
+    ("noCache", bool_("bypass the server cache")),
+]
+EXTRA_SEARCH = {
+    "SalesOrder": [("StatusKeys", arr(s())), ("AccountKey", s()), ("MinDate", dt()),
+                   ("MaxDate", dt())],
+    "SalesInvoice": [("StatusKeys", arr(s())), ("AccountKey", s()), ("MinDate", dt()),
+                     ("MaxDate", dt())],
+    "SalesReturn": [("StatusKeys", arr(s())), ("AccountKey", s()), ("MinDate", dt()),
+                    ("MaxDate", dt())],
+    "Payment": [("StatusKeys", arr(s())), ("AccountKey", s())],
+    "Shipment": [("StatusKeys", arr(s()))],
+}
+
+ORDER_ACTIONS = {"Backorder", "CapturePayment", "Complete", "Confirm", "CreatePickTicket",
+                 "DropShip", "Hold", "InStock", "NotInStock", "Pending", "ReadyForPickup", "Ship",
+                 "SplitSalesOrder", "Void"}
+
+
+def json_content(schema):
+    return {"application/json": {"schema": schema}}
+
+
+def reply(schema, desc="OK"):
+    r = {"200": {"description": desc}}
+    if schema is not None:
+        r["200"]["content"] = json_content(schema)
+    r["default"] = {"description": "error (ServiceStack ResponseStatus); 401 without a "
+                    "session, 403 without the route's permission",
+                    "content": json_content(ref("ErrorResponse"))}
+    return r
+
+
+def path_params(path):
+    params = []
+    for name in re.findall(r"\{(\w+)\*?\}", path):
+        if name in ("ID", "SalesOrderID"):
+            sch = i32()
+        elif name == "Guid":
+            sch = s(format="uuid")
+        else:
+            sch = s()
+        params.append({"name": name, "in": "path", "required": True, "schema": sch})
+    return params
+
+
+def query(name, sch):
+    return {"name": name, "in": "query", "required": False, "schema": sch}
+
+
+def operation(verb, path, line):
+    parts = path.strip("/").split("/")
+    module = parts[0]
+    ent = ENTITY_BY_PATH.get((module, parts[1])) if len(parts) > 1 else None
+    op = {"x-route": line}
+    params = path_params(path)
+    last = parts[-1]
+    if verb == "GET" and len(parts) == 2 and ent and parts[1] != ent:
+        # GET /M/Xs: the entity set
+        op["summary"] = "search %s (paged)" % parts[1]
+        op["x-entity-set"] = parts[1]
+        op["x-entity-type"] = ent
+        params += [query(n, sc) for n, sc in SEARCH_PARAMS + EXTRA_SEARCH.get(ent, [])]
+        op["responses"] = reply(ref(ent + "PagedResults"))
+    elif len(parts) == 2 and parts[1].endswith("Digest"):
+        op["summary"] = "ID, Key and Hash of every active row with a CustomKey"
+        op["responses"] = reply(arr(ref("DigestItem")))
+    elif len(parts) == 2 and parts[1].endswith("ForConnect"):
+        e = ENTITY_BY_PATH.get((module, parts[1][:-len("ForConnect")]))
+        op["summary"] = "search %s for Clarity Connect (paged)" % e
+        params += [query(n, sc) for n, sc in SEARCH_PARAMS]
+        op["responses"] = reply(ref(e + "PagedResults"))
+    elif ent and verb == "GET" and len(parts) == 4 and parts[2] in ("ID", "Key"):
+        op["summary"] = "one %s by %s" % (ent, parts[2])
+        params.append(query("noCache", bool_()))
+        op["responses"] = reply(ref(ent))
+    elif ent and verb == "GET" and "Exists" in parts[2]:
+        op["summary"] = "id of the %s, or null" % ent
+        d = i32()
+        d["nullable"] = True
+        op["responses"] = reply(d)
+    elif ent and verb in ("POST", "PUT") and len(parts) == 3 and last in ("Create", "Upsert", "Update"):
+        op["summary"] = "%s a %s%s" % (last.lower(), ent,
+                                       " (matches on ID, then on an active row's CustomKey)"
+                                       if last != "Create" else "")
+        op["requestBody"] = {"required": True, "content": json_content(ref(ent))}
+        op["responses"] = reply(ref("ActionResponse"))
+    elif ent and verb in ("PATCH", "DELETE") and parts[2] in ("Deactivate", "Reactivate", "Delete"):
+        op["summary"] = "%s a %s by %s" % (parts[2].lower(), ent, parts[3])
+        op["responses"] = reply(ref("ActionResponse"))
+    elif module == "Ordering" and verb == "PATCH" and parts[2] in ORDER_ACTIONS:
+        op["summary"] = "state change %s of a sales order" % parts[2]
+        op["responses"] = reply(ref("ActionResponse"))
+    elif module == "Ordering" and verb == "PATCH" and last == "AddPayment":
+        op["summary"] = "add a payment to a sales order"
+        op["requestBody"] = {"required": True, "content": json_content(guess(obj(
+            {"SalesOrderID": i32(), "Payment": ref("Payment")}, required=["SalesOrderID", "Payment"])))}
+        op["responses"] = reply(ref("ActionResponse"))
+    elif path == "/Providers/Inventory/BulkUpdateInventoryForProducts":
+        op["summary"] = "set stock figures of many products"
+        op["requestBody"] = {"required": True,
+                             "content": json_content(ref("BulkUpdateInventoryForProductsRequest"))}
+        op["responses"] = reply(ref("ActionResponse"))
+    elif path == "/Providers/Inventory/UpdateInventoryForProduct":
+        op["summary"] = "set stock figures of one product"
+        op["requestBody"] = {"required": True, "content": json_content(ref("InventoryUpdate"))}
+        op["responses"] = reply(ref("ActionResponse"))
+    else:
+        op["summary"] = "route recorded in routes.txt; request and reply shapes not recorded"
+        op["x-shape-unknown"] = True
+        if verb in ("POST", "PUT", "PATCH"):
+            op["requestBody"] = {"required": False, "content": json_content({"type": "object"})}
+        op["responses"] = reply({})
+    if params:
+        op["parameters"] = params
+    op["operationId"] = verb.lower() + "_" + re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
+    return op
+
+
+def main(argv):
+    out = argv[1] if len(argv) > 1 else os.path.join(HERE, "openapi.json")
+    paths = {}
+    with open(os.path.join(HERE, "source", "routes.txt"), encoding="utf-8") as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    for line in lines:
+        verbs, raw = line.split(" ", 1)
+        path = re.sub(r"\{(\w+)\*\}", r"{\1}", raw)
+        for verb in verbs.split(","):
+            item = paths.setdefault(path, {})
+            if verb.lower() in item:
+                raise SystemExit("gen_openapi.py: duplicate route %s %s" % (verb, path))
+            item[verb.lower()] = operation(verb, path, line)
+    paths["/auth/identity"] = {"post": {
+        "x-route": "POST /auth/identity (clarity-facts.md, not in routes.txt)",
+        "summary": "log in; returns a ServiceStack session",
+        "security": [],
+        "requestBody": {"required": True, "content": json_content(ref("AuthenticateRequest"))},
+        "responses": reply(ref("AuthenticateResponse")),
+        "operationId": "post_auth_identity"}}
+    doc = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Clarity eCommerce (CEF 2021.4) admin API - the routes the integration uses",
+            "version": "2021.4",
+            "description": "Written for mapc from the interface of a public CEF deployment; see "
+                           "specs/clarity/SOURCES.md for what is recorded fact and what is a design "
+                           "guess (marked x-design-guess).  Money and quantities are "
+                           "{type: number, format: decimal}.  Replies omit null fields, empty "
+                           "strings and empty lists.",
+        },
+        "servers": [{"url": BASE}],
+        "components": {
+            "schemas": dict(sorted(SCHEMAS.items())),
+            "securitySchemes": {
+                "ssSession": {"type": "apiKey", "in": "header", "name": "X-ss-id",
+                              "description": "ServiceStack session from POST /auth/identity "
+                                             "(cookie ss-id works as well)"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
+        },
+        "security": [{"ssSession": []}, {"basic": []}],
+        "paths": dict(sorted(paths.items())),
+    }
+    text = json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    tmp = out + ".tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

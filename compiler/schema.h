@@ -126,6 +126,10 @@ int schema_guess_format(const char *path);
  * Returns 0 and sets *out, or -1 with *err filled (file, line, column, text). */
 int schema_load(schema **out, const char *path, schema_format fmt,
                 const char *const *want, size_t nwant, schema_error *err);
+/* The same from a buffer (for fuzzers and tests); name is what errors call the file. */
+int schema_load_mem(schema **out, const char *data, size_t len, const char *name,
+                    schema_format fmt, const char *const *want, size_t nwant,
+                    schema_error *err);
 void schema_free(schema *s);
 
 schema_format schema_get_format(const schema *s);

@@ -58,6 +58,7 @@ typedef struct csdl_alias {
 
 typedef struct csdl_typedef {
     const char *name, *qualified, *underlying;
+    int max_length, precision, scale;   /* facets the properties of this type inherit */
 } csdl_typedef;
 
 /* ---- small helpers -------------------------------------------------------------------- */
@@ -76,8 +77,66 @@ static void csdl_xml_error(void *arg, xmlErrorPtr e)
         c->xml_msg[--n] = '\0';
 }
 
-static int csdl_line(csdl_ctx *c) { return xmlTextReaderGetParserLineNumber(c->r); }
-static int csdl_col(csdl_ctx *c) { return xmlTextReaderGetParserColumnNumber(c->r); }
+/* The line of the current node (the parser itself may be further on). */
+static int csdl_line(csdl_ctx *c)
+{
+    xmlNodePtr n = xmlTextReaderCurrentNode(c->r);
+    long l = n ? xmlGetLineNo(n) : -1;
+    return l > 0 ? (int)l : xmlTextReaderGetParserLineNumber(c->r);
+}
+
+/* Where the start tag "<qname" of the current element begins: the last one that starts at
+ * or before the end of line `line` (the line libxml2 records is where the tag ends).  Only
+ * used for diagnostics, so it may re-read the file. */
+static void csdl_locate(csdl_ctx *c, const char *qname, int line, int *out_line, int *out_col)
+{
+    *out_line = line;
+    *out_col = 0;
+    FILE *f = NULL;
+    if (c->path && !(f = fopen(c->path, "rb")))
+        return;
+    size_t ql = strlen(qname), pos = 0, match = 0;
+    int l = 1, col = 1;
+    int ch;
+    for (size_t i = 0;; i++) {
+        if (f) {
+            if ((ch = getc(f)) == EOF)
+                break;
+        } else {
+            if (i >= c->len)
+                break;
+            ch = (unsigned char)c->data[i];
+        }
+        if (l > line)
+            break;
+        /* match "<qname" incrementally; pos counts matched bytes (0 = waiting for '<') */
+        if (pos == ql + 1) {
+            if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '>' || ch == '/') {
+                *out_line = (int)(match >> 20);
+                *out_col = (int)(match & 0xfffff);
+            }
+            pos = 0;
+        }
+        if (pos == 0 && ch == '<') {
+            pos = 1;
+            match = ((size_t)l << 20) | (size_t)(col & 0xfffff);
+        } else if (pos > 0 && pos <= ql && ch == qname[pos - 1]) {
+            pos++;
+        } else if (pos > 0) {
+            pos = ch == '<' ? 1 : 0;
+            if (pos)
+                match = ((size_t)l << 20) | (size_t)(col & 0xfffff);
+        }
+        if (ch == '\n') {
+            l++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    if (f)
+        fclose(f);
+}
 
 static void csdl_fail(csdl_ctx *c, const char *fmt, const char *arg)
 {
@@ -86,7 +145,11 @@ static void csdl_fail(csdl_ctx *c, const char *fmt, const char *arg)
     c->failed = true;
     char text[400];
     snprintf(text, sizeof text, fmt, arg ? arg : "");
-    sch_set_error(c->err, c->file, csdl_line(c), csdl_col(c), "%s", text);
+    int line = csdl_line(c), col = 0;
+    const xmlChar *qn = xmlTextReaderConstName(c->r);
+    if (qn && xmlTextReaderNodeType(c->r) == XML_READER_TYPE_ELEMENT)
+        csdl_locate(c, (const char *)qn, line, &line, &col);
+    sch_set_error(c->err, c->file, line, col, "%s", text);
 }
 
 /* An attribute copied into the arena (NULL when absent). */
@@ -601,6 +664,10 @@ static int csdl_typedef_decl(csdl_ctx *c)
         return -1;
     sprintf(q, "%s%s%s", c->ns, c->ns[0] ? "." : "", td->name);
     td->qualified = q;
+    if (csdl_int_attr(c, "MaxLength", &td->max_length, false) < 0 ||
+        csdl_int_attr(c, "Precision", &td->precision, false) < 0 ||
+        csdl_int_attr(c, "Scale", &td->scale, true) < 0)
+        return -1;
     return 0;
 }
 
@@ -628,7 +695,8 @@ static int csdl_root(csdl_ctx *c)
 
 static int csdl_pass(csdl_ctx *c)
 {
-    int opts = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT | XML_PARSE_NOCDATA;
+    int opts = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT | XML_PARSE_NOCDATA |
+               XML_PARSE_BIG_LINES;
     if (c->path)
         c->r = xmlReaderForFile(c->path, NULL, opts);
     else
@@ -697,7 +765,8 @@ static int csdl_pass(csdl_ctx *c)
         if (c->xml_err)
             sch_set_error(c->err, c->file, c->xml_line, c->xml_col, "%s", c->xml_msg);
         else
-            sch_set_error(c->err, c->file, csdl_line(c), csdl_col(c), "malformed XML");
+            sch_set_error(c->err, c->file, xmlTextReaderGetParserLineNumber(c->r),
+                          xmlTextReaderGetParserColumnNumber(c->r), "malformed XML");
     }
     if (!c->failed && c->xml_err) {
         c->failed = true;
@@ -825,7 +894,8 @@ static const char *csdl_expand_alias(csdl_ctx *c, const char *name, char *buf, s
     return name;
 }
 
-static int csdl_resolve(csdl_ctx *c, schema_typeref *tr, const char *name, int depth)
+static int csdl_resolve(csdl_ctx *c, schema_typeref *tr, const char *name, int depth,
+                        const csdl_typedef **via)
 {
     schema *s = c->s;
     tr->name = name;
@@ -838,7 +908,7 @@ static int csdl_resolve(csdl_ctx *c, schema_typeref *tr, const char *name, int d
             return -1;
         tr->elem = el;
         return depth > 8 ? (el->kind = SK_ANY, el->name = inner, 0)
-                         : csdl_resolve(c, el, inner, depth + 1);
+                         : csdl_resolve(c, el, inner, depth + 1, via);
     }
     if (sch_edm_kind(name, &tr->kind))
         return 0;
@@ -847,7 +917,9 @@ static int csdl_resolve(csdl_ctx *c, schema_typeref *tr, const char *name, int d
     const csdl_typedef *td = c->typedefs.data;
     for (size_t i = 0; i < c->typedefs.n && depth < 8; i++)
         if (!strcmp(td[i].qualified, q) || !strcmp(td[i].name, name)) {
-            int rc = csdl_resolve(c, tr, td[i].underlying, depth + 1);
+            if (via && !*via)
+                *via = &td[i];
+            int rc = csdl_resolve(c, tr, td[i].underlying, depth + 1, via);
             tr->name = name;
             return rc;
         }
@@ -941,8 +1013,15 @@ static int csdl_link(csdl_ctx *c)
             continue;
         for (size_t j = 0; j < t->nprops; j++) {
             schema_prop *p = (schema_prop *)&t->props[j];
-            if (csdl_resolve(c, &p->type, p->type.name, 0) < 0)
+            const csdl_typedef *via = NULL;
+            if (csdl_resolve(c, &p->type, p->type.name, 0, &via) < 0)
                 return -1;
+            if (via && p->max_length == SCHEMA_UNSTATED)
+                p->max_length = via->max_length;
+            if (via && p->precision == SCHEMA_UNSTATED)
+                p->precision = via->precision;
+            if (via && p->scale == SCHEMA_UNSTATED)
+                p->scale = via->scale;
             if (p->is_date && p->type.kind == SK_DATETIME)
                 p->type.kind = SK_DATE;
             p->key = false;

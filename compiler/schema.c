@@ -462,6 +462,9 @@ static int sch_load(schema **out, const char *path, const char *data, size_t len
         schema_free(s);
         return -1;
     }
+    for (size_t i = 0; i < s->ntypes; i++)
+        if (s->types[i].t)
+            s->types[i].t->entity_set = schema_set_for_type(s, s->types[i].name);
     *out = s;
     return 0;
 }

@@ -130,6 +130,18 @@ with open(os.path.join(D365, "source", "enums_public.tsv"), encoding="utf-8") as
         public_real[cols[0]] = cols[1]
 
 
+bad_sources = []
+with open(os.path.join(D365, "source", "enums_public.tsv"), encoding="utf-8") as f:
+    for line in f:
+        if line.startswith("#") or not line.strip():
+            continue
+        cols = line.rstrip("\n").split("\t")
+        if len(cols) != 5 or cols[4] not in ("A", "A*", "P", "M") or not re.fullmatch(r"-?\d+", cols[3]):
+            bad_sources.append(line.strip())
+ok(not bad_sources, "every enum member of source/enums_public.tsv names a recorded source (no guesses)",
+   "\n".join(bad_sources[:5]))
+
+
 def same_type(meta_type, tsv_type):
     if meta_type == tsv_type:
         return True

@@ -765,3 +765,4 @@ void ast_free_entry_v(void *p) { ast_free_entry(p); }
 void ast_free_child_v(void *p) { ast_free_child(p); }
 void ast_free_fitem_v(void *p) { ast_free_fitem(p); }
 void ast_free_decl_v(void *p) { ast_free_decl(p); }
+void ast_free_file_v(void *p) { ast_free_file(p); }

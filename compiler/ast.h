@@ -334,6 +334,7 @@ void ast_free_entry_v(void *p);
 void ast_free_child_v(void *p);
 void ast_free_fitem_v(void *p);
 void ast_free_decl_v(void *p);
+void ast_free_file_v(void *p);
 
 /* A span covering a..b (same file). */
 mapc_loc ast_span(mapc_loc a, mapc_loc b);

@@ -8,6 +8,28 @@ set -u
 cd "$TOP"
 VALGRIND_CMD="${VALGRIND_CMD:-}"
 n=0; failed=0
+
+# The HTTP(S) test server (tests/runtime/httpd.py) on kernel-chosen ports, with a throwaway
+# self-signed certificate; the C tests find it through SYNCRT_TEST_* variables.
+work=$(mktemp -d "${TMPDIR:-/tmp}/syncrt-suite.XXXXXX")
+server_pid=
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+  -days 2 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" >/dev/null 2>&1
+python3 tests/runtime/httpd.py "$work/ports" "$work/cert.pem" "$work/key.pem" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
+if read -r http_port https_port <"$work/ports" 2>/dev/null; then
+  export SYNCRT_TEST_HTTP="http://127.0.0.1:$http_port"
+  export SYNCRT_TEST_HTTPS="https://127.0.0.1:$https_port"
+  export SYNCRT_TEST_CA="$work/cert.pem"
+else
+  echo "# httpd.py did not start"
+fi
+# the tests set their own proxy where they test it; talk to 127.0.0.1 directly
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 run() {  # run NAME: one test program
   local name=$1 bin="$BUILD/tests/runtime/$1" out rc
   if [ ! -x "$bin" ]; then

@@ -7,7 +7,13 @@ CPPFLAGS_sandbox = -Isandbox -Icompiler $(call PKG_CFLAGS,$(SANDBOX_PKGS))
 SANDBOX_LDLIBS = $(call PKG_LIBS,$(SANDBOX_PKGS)) -lpthread -lm
 
 SANDBOX_SRCS := $(wildcard sandbox/*.c)
-SANDBOX_OBJS := $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
+# The binary is $(BUILD)/sandbox (CONTRACT), so the objects cannot live in $(BUILD)/sandbox/:
+# they go to $(BUILD)/sandbox-obj/ through this rule (same flags as the top pattern rule).
+SANDBOX_OBJS := $(SANDBOX_SRCS:sandbox/%.c=$(BUILD)/sandbox-obj/%.o)
+
+$(SANDBOX_OBJS): $(BUILD)/sandbox-obj/%.o: sandbox/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_sandbox) -c $< -o $@
 
 $(BUILD)/sandbox: $(SANDBOX_OBJS) $(BUILD)/libmapc.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(SANDBOX_OBJS) $(BUILD)/libmapc.a $(SANDBOX_LDLIBS)

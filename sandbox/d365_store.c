@@ -1,0 +1,757 @@
+/* d365_store.c - the D365 emulator's storage and entity model: one SQLite table of rows (entity
+ * set, company, canonical key, version, JSON body), number sequences, keys and key URLs, etags,
+ * F&O default values and type validation of written values against the schema. */
+#include "d365_int.h"
+#include "sb_http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const SCHEMA_SQL =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS rows(id INTEGER PRIMARY KEY, eset TEXT NOT NULL,"
+    " area TEXT NOT NULL, k TEXT NOT NULL, ver INTEGER NOT NULL, body TEXT NOT NULL,"
+    " UNIQUE(eset, k));"
+    "CREATE INDEX IF NOT EXISTS rows_set ON rows(eset, area);"
+    "CREATE TABLE IF NOT EXISTS numseq(name TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS reservations(area TEXT, lot TEXT, item TEXT, site TEXT,"
+    " wh TEXT, qty REAL, PRIMARY KEY(area, lot, item, site, wh));";
+
+int d365_store_open(d365_server *srv, char *err, size_t errlen)
+{
+    if (sqlite3_open_v2(srv->db_path, &srv->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", srv->db_path,
+                 srv->db ? sqlite3_errmsg(srv->db) : "out of memory");
+        return -1;
+    }
+    char *msg = NULL;
+    if (sqlite3_exec(srv->db, SCHEMA_SQL, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot initialise %s: %s", srv->db_path, msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    sqlite3_busy_timeout(srv->db, 5000);
+    return 0;
+}
+
+void d365_store_close(d365_server *srv)
+{
+    if (srv->db)
+        sqlite3_close(srv->db);
+    srv->db = NULL;
+}
+
+int d365_store_begin(d365_server *srv)
+{
+    return sqlite3_exec(srv->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int d365_store_commit(d365_server *srv)
+{
+    return sqlite3_exec(srv->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void d365_store_rollback(d365_server *srv)
+{
+    sqlite3_exec(srv->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+char *d365_key_of(const schema_type *t, const json_t *ent)
+{
+    if (!t->nkeys)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; i < t->nkeys; i++) {
+        json_t *v = json_object_get(ent, t->keys[i]);
+        if (!v || json_is_null(v)) {
+            json_decref(a);
+            return NULL;
+        }
+        if (json_is_string(v)) {
+            /* keys compare case-insensitively in F&O (SQL collation) */
+            const char *s = json_string_value(v);
+            char *low = strdup(s);
+            for (char *p = low; p && *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+            json_array_append_new(a, json_string(low ? low : s));
+            free(low);
+        } else if (json_is_number(v)) {
+            json_array_append_new(a, json_real(json_number_value(v)));
+        } else {
+            json_array_append(a, v);
+        }
+    }
+    char *s = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(a);
+    return s;
+}
+
+/* ---- values ---- */
+
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+int d365_parse_datetime(const char *s, long long *out)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return -1;
+    const char *p = s + 10;
+    long long off = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        int n2 = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &n2) != 2 || n2 != 5)
+            return -1;
+        p += 1 + n2;
+        if (*p == ':') {
+            if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+                return -1;
+            sec = (p[1] - '0') * 10 + (p[2] - '0');
+            p += 3;
+            if (*p == '.') {
+                p++;
+                if (!isdigit((unsigned char)*p))
+                    return -1;
+                while (isdigit((unsigned char)*p))
+                    p++;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int oh, om;
+            if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) != 6)
+                return -1;
+            off = (oh * 60 + om) * 60LL * (*p == '+' ? 1 : -1);
+            p += 6;
+        } else {
+            return -1;
+        }
+    } else {
+        h = 12; /* a date alone: F&O dates sit at 12:00:00Z */
+    }
+    if (*p)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1)
+        return -1;
+    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (d > mdays[mo - 1])
+        return -1;
+    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL + h * 3600 + mi * 60 + sec - off;
+    return 0;
+}
+
+void d365_format_datetime(char *out, size_t len, long long t)
+{
+    long long days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    long long secs = t - days * 86400;
+    /* civil_from_days */
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long y = (long long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    snprintf(out, len, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", y, m, d, secs / 3600,
+             (secs / 60) % 60, secs % 60);
+}
+
+const char *d365_qualified(const schema_type *t)
+{
+    return t->qualified ? t->qualified : t->name;
+}
+
+json_t *d365_prop_default(const schema_prop *p)
+{
+    switch (p->type.kind) {
+    case SK_STRING:
+        return json_string("");
+    case SK_BOOLEAN:
+        return json_false();
+    case SK_INT32:
+    case SK_INT64:
+        return json_integer(0);
+    case SK_DECIMAL:
+    case SK_DOUBLE:
+        return json_integer(0);
+    case SK_DATE:
+    case SK_DATETIME:
+        return json_string(D365_EMPTY_DATE);
+    case SK_TIME:
+        return json_integer(0);
+    case SK_GUID:
+        return json_string("00000000-0000-0000-0000-000000000000");
+    case SK_ENUM: {
+        /* the member whose value is 0 (F&O enum fields default to 0); none -> null, as a
+         * real environment answers for Timezone */
+        const schema_enum *e = p->type.enumt;
+        for (size_t i = 0; e && i < e->nmembers; i++)
+            if (e->members[i].value == 0)
+                return json_string(e->members[i].name);
+        return json_null();
+    }
+    case SK_BINARY:
+    case SK_OBJECT:
+    case SK_ARRAY:
+    case SK_ANY:
+        return json_null();
+    }
+    return json_null();
+}
+
+json_t *d365_entity_defaults(const schema_type *t)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < t->nprops; i++)
+        json_object_set_new(o, t->props[i].name, d365_prop_default(&t->props[i]));
+    return o;
+}
+
+static const char *edm_name(const schema_prop *p)
+{
+    return p->type.name ? p->type.name : schema_kind_name(p->type.kind);
+}
+
+static void literal_text(const json_t *v, char *buf, size_t len)
+{
+    if (json_is_string(v)) {
+        snprintf(buf, len, "%s", json_string_value(v));
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(buf, len, "%s", s ? s : "?");
+        free(s);
+    }
+}
+
+json_t *d365_coerce(const schema_prop *p, const json_t *v, char *msg, size_t msglen)
+{
+    char lit[200];
+    literal_text(v, lit, sizeof lit);
+    if (json_is_null(v)) {
+        if (p->type.kind == SK_STRING)
+            return json_string("");
+        if (p->type.kind == SK_ENUM && p->nullable)
+            return json_null();
+        if (!p->nullable || p->type.kind != SK_BINARY) {
+            snprintf(msg, msglen,
+                     "A null value was found for the property named '%s', which has the expected "
+                     "type '%s[Nullable=False]'. The expected type '%s[Nullable=False]' does not "
+                     "allow null values.", p->name, edm_name(p), edm_name(p));
+            return NULL;
+        }
+        return json_null();
+    }
+    switch (p->type.kind) {
+    case SK_STRING:
+        if (json_is_string(v))
+            return json_copy((json_t *)v);
+        snprintf(msg, msglen, "Cannot convert a primitive value to the expected type 'Edm.String'. "
+                 "See the inner exception for more details. (property '%s', value %s)", p->name, lit);
+        return NULL;
+    case SK_BOOLEAN:
+        if (json_is_boolean(v))
+            return json_copy((json_t *)v);
+        break;
+    case SK_INT32:
+    case SK_INT64:
+        if (json_is_integer(v)) {
+            json_int_t i = json_integer_value(v);
+            if (p->type.kind == SK_INT32 && (i > 2147483647LL || i < -2147483648LL))
+                break;
+            return json_copy((json_t *)v);
+        }
+        if (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v))
+            return json_integer((json_int_t)json_real_value(v));
+        break;
+    case SK_DECIMAL:
+    case SK_DOUBLE:
+        if (json_is_number(v))
+            return json_copy((json_t *)v);
+        if (json_is_string(v)) {
+            /* IEEE754Compatible clients send decimals as strings */
+            const char *s = json_string_value(v);
+            char *end;
+            errno = 0;
+            double d = strtod(s, &end);
+            if (*s && !*end && errno == 0 && isfinite(d))
+                return json_real(d);
+        }
+        break;
+    case SK_DATE:
+    case SK_DATETIME:
+        if (json_is_string(v)) {
+            long long t;
+            if (d365_parse_datetime(json_string_value(v), &t) == 0) {
+                char out[40];
+                if (p->type.kind == SK_DATE || p->is_date)
+                    t = (t >= 0 ? t / 86400 : (t - 86399) / 86400) * 86400 + 12 * 3600;
+                d365_format_datetime(out, sizeof out, t);
+                return json_string(out);
+            }
+        }
+        break;
+    case SK_GUID:
+        if (json_is_string(v)) {
+            const char *s = json_string_value(v);
+            bool ok = strlen(s) == 36;
+            for (int i = 0; ok && i < 36; i++)
+                ok = (i == 8 || i == 13 || i == 18 || i == 23) ? s[i] == '-'
+                                                               : isxdigit((unsigned char)s[i]);
+            if (ok)
+                return json_copy((json_t *)v);
+        }
+        break;
+    case SK_ENUM:
+        if (json_is_string(v) && p->type.enumt) {
+            const char *s = json_string_value(v);
+            const schema_enum *e = p->type.enumt;
+            for (size_t i = 0; i < e->nmembers; i++)
+                if (strcmp(e->members[i].name, s) == 0)
+                    return json_string(e->members[i].name);
+            /* the numeric value is accepted too */
+            char *end;
+            long long n = strtoll(s, &end, 10);
+            if (*s && !*end)
+                for (size_t i = 0; i < e->nmembers; i++)
+                    if (e->members[i].value == n)
+                        return json_string(e->members[i].name);
+        }
+        break;
+    case SK_BINARY:
+        if (json_is_string(v))
+            return json_copy((json_t *)v);
+        break;
+    case SK_TIME:
+    case SK_OBJECT:
+    case SK_ARRAY:
+    case SK_ANY:
+        return json_copy((json_t *)v);
+    }
+    snprintf(msg, msglen, "Cannot convert the literal '%s' to the expected type '%s'.", lit,
+             edm_name(p));
+    return NULL;
+}
+
+/* ---- key URLs ---- */
+
+json_t *d365_key_parse(const schema_type *t, const char *text, char *msg, size_t msglen)
+{
+    json_t *out = json_object();
+    const char *p = text;
+    size_t idx = 0;
+    if (!t->nkeys) {
+        snprintf(msg, msglen, "The entity type '%s' has no key: it cannot be addressed by key.",
+                 d365_qualified(t));
+        goto bad;
+    }
+    while (*p) {
+        char name[128] = "";
+        const char *eq = NULL;
+        /* name= is optional for single-key types */
+        const char *q = p;
+        while (*q && (isalnum((unsigned char)*q) || *q == '_'))
+            q++;
+        if (*q == '=' && q > p && (size_t)(q - p) < sizeof name) {
+            memcpy(name, p, (size_t)(q - p));
+            name[q - p] = '\0';
+            eq = q;
+            p = eq + 1;
+        } else if (t->nkeys == 1 && idx == 0) {
+            snprintf(name, sizeof name, "%s", t->keys[0]);
+        } else {
+            snprintf(msg, msglen, "The key in the request URI is not valid for resource '%s'. "
+                     "Ensure that the names and number of key properties match the declared "
+                     "or alternate key properties for the resource '%s'.", d365_qualified(t),
+                     d365_qualified(t));
+            goto bad;
+        }
+        const schema_prop *prop = schema_type_find_prop(t, name);
+        bool iskey = false;
+        for (size_t i = 0; i < t->nkeys; i++)
+            if (strcmp(t->keys[i], name) == 0)
+                iskey = true;
+        if (!prop || !iskey || json_object_get(out, name)) {
+            snprintf(msg, msglen, "The key in the request URI is not valid for resource '%s'. "
+                     "Ensure that the names and number of key properties match the declared "
+                     "or alternate key properties for the resource '%s'.", d365_qualified(t),
+                     d365_qualified(t));
+            goto bad;
+        }
+        json_t *val = NULL;
+        if (*p == '\'') {
+            /* quoted string, '' is a quote */
+            size_t cap = strlen(p) + 1, n = 0;
+            char *buf = malloc(cap);
+            if (!buf)
+                goto bad;
+            p++;
+            for (;;) {
+                if (!*p) {
+                    free(buf);
+                    snprintf(msg, msglen, "Unterminated string literal in the key of the request URI.");
+                    goto bad;
+                }
+                if (*p == '\'') {
+                    if (p[1] == '\'') {
+                        buf[n++] = '\'';
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                buf[n++] = *p++;
+            }
+            buf[n] = '\0';
+            json_t *s = json_string(buf);
+            free(buf);
+            if (!s) {
+                snprintf(msg, msglen, "The key value is not valid UTF-8.");
+                goto bad;
+            }
+            val = d365_coerce(prop, s, msg, msglen);
+            json_decref(s);
+        } else {
+            const char *e = p;
+            while (*e && *e != ',')
+                e++;
+            char raw[128];
+            size_t n = (size_t)(e - p);
+            if (n == 0 || n >= sizeof raw) {
+                snprintf(msg, msglen, "Bad key value for '%s' in the request URI.", name);
+                goto bad;
+            }
+            memcpy(raw, p, n);
+            raw[n] = '\0';
+            p = e;
+            json_t *lit;
+            if (prop->type.kind == SK_DATETIME || prop->type.kind == SK_DATE ||
+                prop->type.kind == SK_GUID) {
+                lit = json_string(raw);
+            } else {
+                lit = json_loads(raw, JSON_DECODE_ANY, NULL);
+                if (!lit || !json_is_number(lit)) {
+                    json_decref(lit);
+                    snprintf(msg, msglen, "Bad Request - Error in query syntax: the key value "
+                             "%s for '%s' is not a valid %s literal.", raw, name, edm_name(prop));
+                    goto bad;
+                }
+            }
+            val = d365_coerce(prop, lit, msg, msglen);
+            json_decref(lit);
+        }
+        if (!val)
+            goto bad;
+        json_object_set_new(out, name, val);
+        idx++;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p) {
+            snprintf(msg, msglen, "Bad Request - Error in query syntax.");
+            goto bad;
+        }
+    }
+    if (json_object_size(out) != t->nkeys) {
+        snprintf(msg, msglen, "The key in the request URI is not valid for resource '%s'. Ensure "
+                 "that the names and number of key properties match the declared or alternate "
+                 "key properties for the resource '%s'.", d365_qualified(t), d365_qualified(t));
+        goto bad;
+    }
+    return out;
+bad:
+    json_decref(out);
+    return NULL;
+}
+
+char *d365_key_url(const schema_type *t, const json_t *ent)
+{
+    size_t cap = 256, n = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+#define PUT(str) do { const char *s_ = (str); size_t l_ = strlen(s_); \
+        while (n + l_ + 1 > cap) { cap *= 2; char *o_ = realloc(out, cap); \
+            if (!o_) { free(out); return NULL; } out = o_; } \
+        memcpy(out + n, s_, l_); n += l_; out[n] = '\0'; } while (0)
+    PUT("/data/");
+    PUT(t->entity_set ? t->entity_set : t->name);
+    PUT("(");
+    for (size_t i = 0; i < t->nkeys; i++) {
+        if (i)
+            PUT(",");
+        PUT(t->keys[i]);
+        PUT("=");
+        json_t *v = json_object_get(ent, t->keys[i]);
+        const schema_prop *p = schema_type_find_prop(t, t->keys[i]);
+        if (json_is_string(v) && p && p->type.kind != SK_DATETIME && p->type.kind != SK_DATE &&
+            p->type.kind != SK_GUID) {
+            const char *s = json_string_value(v);
+            size_t l = strlen(s);
+            char *dq = malloc(2 * l + 3), *w = dq;
+            if (!dq) {
+                free(out);
+                return NULL;
+            }
+            *w++ = '\'';
+            for (const char *c = s; *c; c++) {
+                *w++ = *c;
+                if (*c == '\'')
+                    *w++ = '\'';
+            }
+            *w++ = '\'';
+            *w = '\0';
+            char *enc = sb_url_encode(dq);
+            free(dq);
+            if (!enc) {
+                free(out);
+                return NULL;
+            }
+            /* keep the quotes readable: %27 -> ' */
+            char *r = enc, *wr = enc;
+            while (*r) {
+                if (r[0] == '%' && r[1] == '2' && r[2] == '7') {
+                    *wr++ = '\'';
+                    r += 3;
+                } else {
+                    *wr++ = *r++;
+                }
+            }
+            *wr = '\0';
+            PUT(enc);
+            free(enc);
+        } else if (json_is_string(v)) {
+            PUT(json_string_value(v));
+        } else {
+            char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            PUT(s ? s : "null");
+            free(s);
+        }
+    }
+    PUT(")");
+#undef PUT
+    return out;
+}
+
+/* ---- rows ---- */
+
+int d365_store_get(d365_server *srv, const char *set, const char *key, json_t **ent,
+                   long long *ver)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(srv->db, "SELECT body, ver FROM rows WHERE eset=?1 AND k=?2", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        *ent = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (ver)
+            *ver = sqlite3_column_int64(st, 1);
+        rc = *ent ? 1 : -1;
+    } else if (s == SQLITE_DONE) {
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int d365_store_insert(d365_server *srv, const char *set, const char *area, const char *key,
+                      const json_t *ent)
+{
+    char *body = json_dumps(ent, JSON_COMPACT);
+    if (!body)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(srv->db, "INSERT INTO rows(eset, area, k, ver, body) VALUES(?1,?2,?3,1,?4)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, area ? area : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
+        int s = sqlite3_step(st);
+        rc = s == SQLITE_DONE ? 0 : (sqlite3_extended_errcode(srv->db) == SQLITE_CONSTRAINT_UNIQUE ? 1 : -1);
+    }
+    sqlite3_finalize(st);
+    free(body);
+    return rc;
+}
+
+int d365_store_update(d365_server *srv, const char *set, const char *key, const json_t *ent,
+                      long long *ver)
+{
+    char *body = json_dumps(ent, JSON_COMPACT);
+    if (!body)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(srv->db,
+                           "UPDATE rows SET body=?3, ver=ver+1 WHERE eset=?1 AND k=?2 RETURNING ver",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            if (ver)
+                *ver = sqlite3_column_int64(st, 0);
+            rc = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    free(body);
+    return rc;
+}
+
+int d365_store_delete(d365_server *srv, const char *set, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(srv->db, "DELETE FROM rows WHERE eset=?1 AND k=?2", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(srv->db) ? 0 : 1) : -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static json_t *scan(d365_server *srv, const char *sql, const char *set, const char *area,
+                    const char *field, const char *value)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(srv->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+    if (area)
+        sqlite3_bind_text(st, 2, area, -1, SQLITE_STATIC);
+    if (field) {
+        char path[200];
+        snprintf(path, sizeof path, "$.\"%s\"", field);
+        sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, value, -1, SQLITE_STATIC);
+    }
+    json_t *out = json_array();
+    int s;
+    while (out && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (e)
+            json_array_append_new(out, json_pack("[o,I]", e, (json_int_t)sqlite3_column_int64(st, 1)));
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+json_t *d365_store_scan(d365_server *srv, const char *set, const char *area)
+{
+    return scan(srv, area ? "SELECT body, ver FROM rows WHERE eset=?1 AND area=?2 ORDER BY id"
+                          : "SELECT body, ver FROM rows WHERE eset=?1 ORDER BY id",
+                set, area, NULL, NULL);
+}
+
+json_t *d365_store_find(d365_server *srv, const char *set, const char *area, const char *field,
+                        const char *value)
+{
+    return scan(srv, area ? "SELECT body, ver FROM rows WHERE eset=?1 AND area=?2 AND "
+                            "json_extract(body, ?3) = ?4 COLLATE NOCASE ORDER BY id"
+                          : "SELECT body, ver FROM rows WHERE eset=?1 AND ?2 IS NULL AND "
+                            "json_extract(body, ?3) = ?4 COLLATE NOCASE ORDER BY id",
+                set, area, field, value);
+}
+
+long long d365_store_next(d365_server *srv, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_prepare_v2(srv->db,
+                           "INSERT INTO numseq(name, next) VALUES(?1, 2) ON CONFLICT(name) DO "
+                           "UPDATE SET next = next + 1 RETURNING next - 1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+void d365_etag(char *out, size_t outlen, const char *key, long long ver)
+{
+    /* F&O etags are W/"<base64 of 'version,recid;...'>" */
+    unsigned long long h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    char raw[96];
+    int n = snprintf(raw, sizeof raw, "'%lld,%llu;0,0'", ver, h % 10000000000ull);
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char enc[160];
+    size_t w = 0;
+    for (int i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)(unsigned char)raw[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)(unsigned char)raw[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)raw[i + 2];
+        enc[w++] = b64[(v >> 18) & 63];
+        enc[w++] = b64[(v >> 12) & 63];
+        enc[w++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        enc[w++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    enc[w] = '\0';
+    snprintf(out, outlen, "W/\"%s\"", enc);
+}
+
+/* ---- helpers ---- */
+
+bool d365_has_prop(const schema_type *t, const char *name)
+{
+    return schema_type_find_prop(t, name) != NULL;
+}
+
+void d365_set_if(const schema_type *t, json_t *ent, const char *name, json_t *v)
+{
+    if (v && d365_has_prop(t, name))
+        json_object_set_new(ent, name, v);
+    else
+        json_decref(v);
+}
+
+double d365_num(const json_t *ent, const char *name)
+{
+    json_t *v = json_object_get(ent, name);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+const char *d365_str(const json_t *ent, const char *name)
+{
+    json_t *v = json_object_get(ent, name);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+double d365_round2(double v)
+{
+    return round(v * 100.0) / 100.0;
+}

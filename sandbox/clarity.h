@@ -25,8 +25,10 @@
  * (clarity_options_set, used by sandbox/main.c):
  *   --clarity-port N        port               7366 (0 = let the kernel choose; see
  *                                              clarity_server_port)
- *   --page-size K           page_size          0 = none: like CEF, a search without Paging
- *                                              returns every row; K > 0 caps pages
+ *   --clarity-page-size K   page_size          0 = none: like CEF, a search without Paging
+ *                                              returns every row; K > 0 caps such searches
+ *                                              at K rows (page 1).  The sandbox's
+ *                                              --page-size is D365's, not this one.
  *   --seed S                seed               1
  *   --data DIR              data_dir           NULL = a temporary directory removed on stop;
  *                                              DIR keeps DIR/clarity.db across runs
@@ -38,6 +40,9 @@
  *   --clarity-api-key K     api_key            "sandbox-api-key"
  *   --clarity-session-ttl N session_ttl_s      1200
  *   --clarity-max-body N    max_body           1048576 bytes (larger bodies: 413)
+ *
+ * Concurrency: a thread per connection (a hung request from fault injection blocks only its
+ * own connection); records are serialised by one store lock.
  *
  * Status convention: 0 success, -1 failure with a message in err; nothing prints.
  */
@@ -64,7 +69,6 @@ typedef struct clarity_options {
     const char *api_key;           /* "sandbox-api-key"; NULL or "" disables the provider */
     unsigned session_ttl_s;        /* 1200 */
     size_t max_body;               /* 1 MiB */
-    unsigned threads;              /* MHD thread pool size, 4 */
     const char *webhook_url;       /* NULL: no delivery (events are still recorded) */
     const char *webhook_secret;    /* "sandbox-webhook-secret" */
     unsigned webhook_backoff_ms;   /* 500 */

@@ -446,7 +446,8 @@ json_t *webhook_status(webhook *w, int limit)
             if (sqlite3_column_type(st, 6) != SQLITE_NULL)
                 json_object_set_new(e, "LastError",
                                     json_string((const char *)sqlite3_column_text(st, 6)));
-            if (!strcmp((const char *)sqlite3_column_text(st, 3), "pending"))
+            if (!strcmp((const char *)sqlite3_column_text(st, 3), "pending") &&
+                sqlite3_column_int64(st, 7) > 0)
                 json_object_set_new(e, "NextAttemptAt",
                                     json_string(cs_format_iso(buf, sizeof buf,
                                                               sqlite3_column_int64(st, 7))));

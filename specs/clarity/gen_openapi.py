@@ -2,7 +2,8 @@
 """gen_openapi.py - writes specs/clarity/openapi.json, the OpenAPI 3.0 description of the
 Clarity eCommerce (CEF 2021.4) admin API routes the integration uses.
 
-Inputs: source/routes.txt (copy of the reference route list) and the models below.  What is a
+Inputs: source/routes.txt (copy of the reference route list) and the models below, written from
+the facts listed in SOURCES.md (clarity-facts.md and the CEF interface source).  What is a
 recorded fact and what is a design guess is said in SOURCES.md, and in the document itself: every
 schema and property that is a guess carries "x-design-guess": true.
 
@@ -97,45 +98,64 @@ def obj(props, required=None, desc=None, design_guess=False):
     return d
 
 
-# Fields every CEF entity model carries (clarity-facts.md "JSON shape").
+# Fields every CEF entity model carries: BaseModel / IBaseModel of the CEF source (ID, CustomKey
+# "max 128 characters", Active, CreatedDate, UpdatedDate, Hash long?, SerializableAttributes).
 BASE_FIELDS = [
-    ("ID", i32("database identity, assigned by CEF")),
-    ("CustomKey", s("the ERP integration key; unique among active rows (checked for duplicates)",
+    ("ID", i32("identity assigned by CEF; required on Update, blank or 0 on Create")),
+    ("CustomKey", s("the ERP integration key, max 128 characters; unique among active rows",
                     maxLength=128)),
-    ("Active", bool_("false once deactivated")),
-    ("CreatedDate", dt()),
-    ("UpdatedDate", dt("last change; ModifiedSince filters on UpdatedDate or CreatedDate")),
-    ("Hash", i64("client-supplied hash of the record, stored as given (reconciliation via the "
-                 "Digest routes)")),
+    ("Active", bool_("false once deactivated (soft delete)")),
+    ("CreatedDate", dt("set by CEF on create")),
+    ("UpdatedDate", dt("set by CEF on update; ModifiedSince filters on UpdatedDate or CreatedDate")),
+    ("Hash", i64("client-supplied hash of the record, stored as given (Digest routes)")),
     ("SerializableAttributes", {"type": "object", "additionalProperties": ref("SerializableAttribute"),
-                                "description": "custom attributes by name"}),
+                                "description": "extension attributes by name"}),
 ]
+# NameableBaseModel: Name "required, max length 128 characters", Description.
+NAME_FIELDS = [("Name", s("max 128 characters", maxLength=128)), ("Description", s())]
 
 
-def entity(extra, required=None, desc=None, design_guess=False):
+def entity(extra, required=None, desc=None, design_guess=False, nameable=False):
     props = dict(BASE_FIELDS)
+    if nameable:
+        props.update(NAME_FIELDS)
     for name, p in extra:
         props[name] = p
     return obj(props, required=required, desc=desc, design_guess=design_guess)
 
 
-def related(prefix, with_name=False):
+def related(prefix, with_name=False, with_display=False):
     """CEF sends related records as ID/Key(/Name) triples."""
     out = [(prefix + "ID", i32()), (prefix + "Key", s())]
     if with_name:
         out.append((prefix + "Name", s()))
+    if with_display:
+        out.append((prefix + "DisplayName", s()))
     return out
 
 
+def relationship(master_desc, slave_desc):
+    """IAmARelationshipTableBaseModel: MasterID/MasterKey, SlaveID/SlaveKey."""
+    return [("MasterID", i32(master_desc)), ("MasterKey", s()),
+            ("SlaveID", i32(slave_desc)), ("SlaveKey", s())]
+
+
+TYPED = related("Type", True, True)
+STATUSED = related("Status", True, True)
+STATED = related("State", True, True)
+
+# SalesCollectionBaseModel: shared by orders, invoices and returns.
 SALES_DOC = (
-    related("Status") + [("StatusName", guess(s()))] + related("State") + related("Type")
-    + related("Account", True) + related("User") + related("Store")
-    + [("BillingContactID", i32()), ("BillingContact", ref("Contact")),
-       ("ShippingContactID", i32()), ("ShippingContact", ref("Contact")),
+    TYPED + STATUSED + STATED + related("Store", True) + related("Brand", True)
+    + [("SessionID", s(format="uuid")),
        ("Totals", ref("Totals")),
-       ("BalanceDue", dec()),
-       ("DueDate", dt()),
-       ("CurrencyKey", guess(s("order currency (ISO code)"))),
+       ("OriginalDate", dt()), ("DueDate", dt()),
+       ("ShippingSameAsBilling", bool_()), ("BalanceDue", dec()), ("ItemQuantity", dec()),
+       ("ShipmentID", i32()), ("ShipmentKey", s())]
+    + related("User") + [("UserUserName", s()), ("UserContactEmail", s())]
+    + related("Account", True)
+    + [("BillingContactID", i32()), ("BillingContactKey", s()), ("BillingContact", ref("Contact")),
+       ("ShippingContactID", i32()), ("ShippingContactKey", s()), ("ShippingContact", ref("Contact")),
        ("SalesItems", arr(ref("SalesItem"))),
        ("Discounts", arr(ref("AppliedDiscount"))),
        ("SalesEvents", arr(ref("SalesEvent")))]
@@ -144,93 +164,165 @@ SALES_DOC = (
 SCHEMAS = {
     "SerializableAttribute": obj({"ID": i32(), "Key": s(), "Value": s(), "UofM": s(),
                                   "SortOrder": i32()}),
-    "Address": entity([("Street1", s()), ("Street2", s()), ("Street3", s()), ("City", s()),
-                       ("PostalCode", s()), ("RegionCode", s("state/province code")),
-                       ("CountryCode", s("ISO 3166-1 alpha-2 country code"))]),
-    "Contact": entity([("FirstName", s()), ("LastName", s()), ("Email1", s(format="email")),
-                       ("Phone1", s())] + related("Type")
-                      + [("AddressID", i32()), ("Address", ref("Address"))]),
+    "Address": entity([("Company", s()), ("Street1", s()), ("Street2", s()), ("Street3", s()),
+                       ("City", s()), ("PostalCode", s()),
+                       ("Latitude", dec()), ("Longitude", dec()),
+                       ("RegionCustom", s()), ("CountryCustom", s())]
+                      + related("Region", True) + [("RegionCode", s("state/province code"))]
+                      + related("Country", True)
+                      + [("CountryCode", s("ISO 3166-1 alpha-2 country code"))]),
+    "Contact": entity(TYPED + [("FirstName", s()), ("MiddleName", s()), ("LastName", s()),
+                               ("FullName", s()), ("Phone1", s()), ("Phone2", s()), ("Phone3", s()),
+                               ("Fax1", s()), ("Email1", s(format="email")), ("Website1", s()),
+                               ("SameAsBilling", bool_()), ("Title", s()),
+                               ("AddressID", i32()), ("AddressKey", s()),
+                               ("Address", ref("Address"))]),
     "Totals": obj({"SubTotal": dec(), "Shipping": dec(), "Handling": dec(), "Fees": dec(),
-                   "Discounts": dec(), "Tax": dec(), "Total": dec()}),
-    "AppliedDiscount": obj({"ID": i32(), "DiscountID": i32(), "DiscountKey": s(),
-                            "DiscountName": s(), "Code": s("the discount code the customer entered"),
-                            "DiscountTotal": dec()},
-                           desc="a discount applied to an order or a line", design_guess=True),
-    "SalesEvent": obj({"ID": i32(), "CreatedDate": dt(), "Name": s(), "Description": s(),
-                       "OldStatusKey": s(), "NewStatusKey": s()},
-                      desc="status history entry of a sales document", design_guess=True),
-    "SalesItem": entity([("MasterID", guess(i32("the sales document the line belongs to")))]
-                        + related("Product") + [("ProductName", guess(s())),
-                        ("Sku", s()), ("Quantity", dec()), ("QuantityBackOrdered", dec()),
-                        ("UnitCorePrice", dec()), ("UnitSoldPrice", dec()),
-                        ("UnitOfMeasure", s()), ("ExtendedTaxAmount", dec()),
-                        ("Discounts", arr(ref("AppliedDiscount")))]),
-    "SalesOrderPayment": obj({"ID": i32(), "SalesOrderID": i32(), "PaymentID": i32(),
-                              "Payment": ref("Payment")},
-                             desc="link between an order and a payment", design_guess=True),
+                   "Discounts": dec(), "Tax": dec(),
+                   "Total": dec("computed by CEF from the other values")},
+                  desc="CartTotals of a sales document"),
+    "AppliedDiscount": entity(
+        relationship("the order/line the discount applies to", "the discount")
+        + [("SlaveName", s()), ("DiscountTotal", dec()), ("ApplicationsUsed", i32()),
+           ("TargetApplicationsUsed", i32())]
+        + related("Discount", True)
+        + [("DiscountValue", dec()), ("DiscountValueType", i32()), ("DiscountPriority", i32()),
+           ("DiscountTypeID", i32()), ("DiscountCanCombine", bool_()),
+           ("DiscountIsAutoApplied", bool_())],
+        desc="a discount applied to a sales document or a line (IAppliedDiscountBaseModel); "
+             "it names the discount, not the code the customer typed"),
+    "SalesEvent": entity(TYPED + [("MasterID", i32("the sales document")),
+                                  ("OldStateID", i32()), ("NewStateID", i32()),
+                                  ("OldStatusID", i32()), ("NewStatusID", i32())],
+                         nameable=True, desc="status/state history entry of a sales document"),
+    "SalesItem": entity(
+        [("MasterID", i32("the sales document the line belongs to")), ("MasterKey", s())]
+        + related("Product", True)
+        + [("Sku", s()), ("UnitOfMeasure", s()), ("Status", s()),
+           ("Quantity", dec()), ("QuantityBackOrdered", dec()), ("QuantityPreSold", dec()),
+           ("TotalQuantity", dec("Quantity + QuantityBackOrdered + QuantityPreSold, read-only")),
+           ("UnitCorePrice", dec()), ("UnitSoldPrice", dec()),
+           ("UnitSoldPriceModifier", dec()), ("UnitSoldPriceModifierMode", i32()),
+           ("ExtendedPrice", dec("(UnitSoldPrice or UnitCorePrice) * TotalQuantity, read-only")),
+           ("ExtendedShippingAmount", dec()), ("ExtendedTaxAmount", dec()),
+           ("RestockingFeeAmount", dec()), ("ForceUniqueLineItemKey", s())]
+        + related("OriginalCurrency", True) + related("SellingCurrency", True)
+        + [("Discounts", arr(ref("AppliedDiscount")))],
+        nameable=True, desc="a line of a sales document (SalesItemBaseModel)"),
+    "SalesOrderPayment": entity(
+        relationship("the sales order", "the payment") + [("Slave", ref("Payment"))],
+        desc="link between a sales order and a payment (ISalesOrderPaymentModel)"),
     "SalesOrder": entity(SALES_DOC + [
-        ("PurchaseOrderNumber", s()), ("TrackingNumber", s()), ("PaymentTransactionID", s()),
-        ("RequestedShipDate", dt()), ("InventoryLocationKey", s()),
-        ("SalesOrderPayments", arr(ref("SalesOrderPayment")))]),
-    "SalesInvoice": entity(SALES_DOC + [
-        ("SalesOrderIDs", guess(arr(i32(), "orders the invoice bills")))]),
+        ("TrackingNumber", s()), ("TaxTransactionID", s()), ("PaymentTransactionID", s()),
+        ("PurchaseOrderNumber", s()), ("ActualShipDate", dt()), ("OrderApprovedDate", dt()),
+        ("OrderCommitmentDate", dt()), ("RequestedShipDate", dt()), ("RequiredShipDate", dt())]
+        + related("InventoryLocation", True)
+        + [("SalesOrderPayments", arr(ref("SalesOrderPayment")))]),
+    "SalesInvoice": entity(SALES_DOC + related("SalesGroup")),
     "SalesReturn": entity(SALES_DOC + [
-        ("SalesOrderID", guess(i32("the order the goods came from"))),
-        ("ReturnReasonKey", guess(s()))]),
-    "Payment": entity([("Amount", dec()), ("TransactionNumber", s()), ("AuthCode", s()),
-                       ("Authorized", bool_()), ("Received", bool_()),
-                       ("PaymentMethodKey", s()), ("CurrencyKey", s())]
-                      + related("Status") + related("Type") + related("Account", True)
-                      + related("User")),
-    "Product": entity([("Name", s()), ("SeoUrl", s()), ("Description", guess(s())),
-                       ("ShortDescription", guess(s())),
-                       ("PriceBase", guess(dec())), ("PriceSale", guess(dec())),
-                       ("PriceMsrp", guess(dec())), ("Weight", guess(dec())),
-                       ("UnitOfMeasure", guess(s())), ("IsVisible", guess(bool_())),
-                       ("IsDiscontinued", guess(bool_()))]
-                      + related("Type") + related("Status")
-                      + [("ProductInventoryLocationSections",
-                          arr(ref("ProductInventoryLocationSection")))]),
-    "Account": entity([("Name", s()), ("Email1", guess(s(format="email"))),
-                       ("Phone1", guess(s())), ("IsTaxable", guess(bool_())),
-                       ("TaxExemptionNo", guess(s())), ("CreditLimit", guess(dec())),
-                       ("CurrencyKey", guess(s()))]
-                      + related("Type") + related("Status")
-                      + [("AccountContacts", guess(arr(ref("Contact"))))]),
-    "User": entity([("UserName", s()), ("Email", guess(s(format="email"))),
-                    ("IsApproved", guess(bool_()))]
-                   + related("Contact") + [("Contact", ref("Contact"))]
-                   + related("Account", True) + related("Type") + related("Status")),
+        ("TrackingNumber", s()), ("PurchaseOrderNumber", s()), ("TaxTransactionID", s()),
+        ("RefundTransactionID", s()), ("ActualShipDate", dt()), ("ReturnApprovedDate", dt()),
+        ("ReturnCommitmentDate", dt()), ("RequestedShipDate", dt()), ("RequiredShipDate", dt()),
+        ("RefundAmount", dec())] + related("SalesGroup")
+        + [("SalesOrderIDs", arr(i32(), "orders the goods came from"))]),
+    "Payment": entity(TYPED + STATUSED + [
+        ("Amount", dec()), ("PaymentData", s()), ("Authorized", bool_()), ("AuthCode", s()),
+        ("Received", bool_()), ("StatusDate", dt()), ("AuthDate", dt()), ("ReceivedDate", dt()),
+        ("PaymentDate", dt()), ("ReferenceNo", s()), ("Response", s()),
+        ("ExternalCustomerID", s()), ("ExternalPaymentID", s()), ("CardTypeID", i32()),
+        ("CardMask", s()), ("Last4CardDigits", s()), ("TransactionNumber", s()),
+        ("CheckNumber", s()), ("ReferenceName", s()),
+        ("BillingContactID", i32()), ("BillingContactKey", s())]
+        + related("PaymentMethod", True)
+        + [("CurrencyID", i32()), ("CurrencyKey", s()), ("CurrencyName", s())]),
+    "Product": entity(TYPED + STATUSED + [
+        ("SeoUrl", s()), ("SeoKeywords", s()), ("SeoDescription", s()), ("SeoPageTitle", s()),
+        ("SeoMetaData", s()),
+        ("IsVisible", bool_()), ("IsDiscontinued", bool_()), ("IsEligibleForReturn", bool_()),
+        ("IsTaxable", bool_()), ("AllowBackOrder", bool_()), ("AllowPreSale", bool_()),
+        ("IsUnlimitedStock", bool_()), ("IsFreeShipping", bool_()), ("NothingToShip", bool_()),
+        ("DropShipOnly", bool_()),
+        ("ShortDescription", s()), ("ManufacturerPartNumber", s()), ("BrandName", s()),
+        ("UnitOfMeasure", s()), ("TaxCode", s()), ("SortOrder", i32()),
+        ("HandlingCharge", dec()), ("FlatShippingCharge", dec()),
+        ("AvailableStartDate", dt()), ("AvailableEndDate", dt()),
+        ("MinimumPurchaseQuantity", dec()), ("MaximumPurchaseQuantity", dec()),
+        ("PriceBase", guess(dec("list price"))), ("PriceSale", guess(dec("sale price"))),
+        ("PriceMsrp", guess(dec())),
+        ("ProductInventoryLocationSections", arr(ref("ProductInventoryLocationSection")))],
+        nameable=True, required=["Name"]),
+    "Account": entity(TYPED + STATUSED + [
+        ("BusinessType", s()), ("Credit", dec()), ("IsOnHold", bool_()), ("IsTaxable", bool_()),
+        ("TaxEntityUseCode", s()), ("TaxExemptionNo", s()), ("SalesmanCode", s())]
+        + related("CreditCurrency", True)
+        + [("AccountContacts", arr(ref("AccountContact")))],
+        nameable=True, required=["Name"], desc="a B2B customer"),
+    "AccountContact": entity(relationship("the account", "the contact")
+                             + [("Slave", ref("Contact"))],
+                             desc="link between an account and a contact (IAccountContactModel)"),
+    "User": entity(TYPED + STATUSED + [
+        ("UserName", s()), ("Email", s(format="email")), ("EmailConfirmed", bool_()),
+        ("PhoneNumber", s()), ("IsApproved", bool_()), ("DisplayName", s()),
+        ("IsEmailSubscriber", bool_()), ("TaxExempt", bool_()), ("TaxExemptNumber", s()),
+        ("ContactID", i32()), ("ContactKey", s()), ("Contact", ref("Contact"))]
+        + related("Account", True) + related("Currency", True) + related("PreferredStore", True)),
     "ProductInventoryLocationSection": entity(
-        related("Product") + related("InventoryLocationSection")
-        + [("InventoryLocationKey", guess(s())),
+        relationship("the product", "the inventory location section")
+        + [("MasterName", s()), ("SlaveName", s()),
            ("Quantity", dec()), ("QuantityAllocated", dec()), ("QuantityPreSold", dec()),
-           ("QuantityBroken", dec())],
+           ("QuantityBroken", dec()), ("FlatQuantity", dec()), ("FlatQuantityAllocated", dec()),
+           ("InventoryLocationSectionInventoryLocationID", i32()),
+           ("InventoryLocationSectionInventoryLocationKey", s()),
+           ("InventoryLocationSectionInventoryLocationName", s())],
         desc="stock of one product in one inventory location section"),
-    "InventoryUpdate": obj({"ProductID": i32(), "ProductKey": s(), "InventoryLocationKey": s(),
-                            "InventoryLocationSectionKey": s(),
-                            "Quantity": dec(), "QuantityAllocated": dec(),
-                            "QuantityPreSold": dec(), "QuantityBroken": dec()},
-                           desc="new stock figures of one product at one location",
-                           design_guess=True),
+    "CalculatedInventory": obj(
+        {"ProductID": i32(), "ProductUOM": s(), "IsDiscontinued": bool_(),
+         "IsUnlimitedStock": bool_(), "IsOutOfStock": bool_(),
+         "QuantityPresent": dec(), "QuantityAllocated": dec(), "QuantityOnHand": dec(),
+         "QuantityPreSellable": dec(), "QuantityPreSold": dec(),
+         "AllowBackOrder": bool_(), "AllowPreSale": bool_(), "PreSellEndDate": dt(),
+         "MaximumPurchaseQuantity": dec(), "MaximumBackOrderPurchaseQuantity": dec(),
+         "RelevantLocations": arr(ref("ProductInventoryLocationSection"))},
+        required=["ProductID"],
+        desc="stock figures of one product (CalculatedInventory), the element of a bulk update"),
     "BulkUpdateInventoryForProductsRequest": obj(
-        {"Updates": arr(ref("InventoryUpdate"))}, required=["Updates"],
-        desc="body of PUT /Providers/Inventory/BulkUpdateInventoryForProducts", design_guess=True),
-    "Shipment": entity([("TrackingNumber", s()), ("ShipDate", dt()), ("ShipCarrierKey", s()),
-                        ("ShipCarrierMethodKey", s()), ("SalesOrderIDs", arr(i32()))]
-                       + related("Status")),
-    "Discount": entity([("Name", s()), ("Description", guess(s())), ("Value", guess(dec())),
-                        ("ValueTypeKey", guess(s("percent or amount"))),
-                        ("StartDate", guess(dt())), ("EndDate", guess(dt()))]
-                       + related("Type")),
-    "DiscountCode": entity([("Code", s()), ("DiscountID", i32()), ("DiscountKey", s()),
-                            ("UsageLimit", guess(i32()))]),
+        {"InventoryToPush": arr(ref("CalculatedInventory"))}, required=["InventoryToPush"],
+        desc="body of PUT /Providers/Inventory/BulkUpdateInventoryForProducts"),
+    "UpdateInventoryForProductRequest": obj(
+        {"ID": i32("the product"), "Quantity": dec(), "QuantityAllocated": dec(),
+         "QuantityPreSold": dec(), "RelevantLocationID": i32(), "RelevantHash": i64()},
+        required=["ID"], desc="body of PATCH /Providers/Inventory/UpdateInventoryForProduct"),
+    "Shipment": entity(STATUSED + [
+        ("Reference1", s()), ("Reference2", s()), ("Reference3", s()),
+        ("TrackingNumber", s()), ("Destination", s()),
+        ("TargetShippingDate", dt()), ("EstimatedDeliveryDate", dt()), ("ShipDate", dt()),
+        ("DateDelivered", dt()), ("NegotiatedRate", dec()), ("PublishedRate", dec()),
+        ("OriginContactID", i32()), ("OriginContactKey", s()), ("OriginContact", ref("Contact")),
+        ("DestinationContactID", i32()), ("DestinationContactKey", s()),
+        ("DestinationContact", ref("Contact"))]
+        + related("InventoryLocationSection", True) + related("ShipCarrier", True)
+        + related("ShipCarrierMethod", True) + related("Vendor", True)
+        + [("CarrierName", s()), ("ShipMethod", s()),
+           ("SalesOrderIDs", arr(i32())), ("SalesOrderItemIDs", arr(i32()))]),
+    "Discount": entity([
+        ("CanCombine", bool_()), ("IsAutoApplied", bool_()), ("RoundingOperation", i32()),
+        ("UsageLimitPerAccount", i32()), ("UsageLimitPerUser", i32()),
+        ("UsageLimitPerCart", i32()), ("UsageLimitGlobally", i32()),
+        ("DiscountTypeID", i32()), ("ValueType", i32("percent or amount (CEF enum value)")),
+        ("RoundingType", i32()), ("Priority", i32()), ("StartDate", dt()), ("EndDate", dt()),
+        ("Value", dec()), ("ThresholdAmount", dec()), ("BuyXValue", dec()), ("GetYValue", dec()),
+        ("Codes", arr(ref("DiscountCode"))), ("DiscountTotal", dec())], nameable=True),
+    "DiscountCode": entity([("Code", s())] + related("Discount", True) + related("User")),
+    "AddPaymentRequest": obj({"SalesOrderID": i32(), "Payment": ref("Payment")},
+                             required=["SalesOrderID", "Payment"],
+                             desc="body of PATCH /Ordering/SalesOrder/AddPayment",
+                             design_guess=True),
     "DigestItem": obj({"ID": i32(), "Key": s("the row's CustomKey"), "Hash": i64()},
                       desc="one row of a Digest route: every active row with a CustomKey"),
     "ActionResponse": obj({"ActionSucceeded": bool_(), "Messages": arr(s()),
                            "Result": i32("id of the created or updated row (Create, Update, "
                                          "Upsert); absent otherwise")},
-                          required=["ActionSucceeded"]),
+                          required=["ActionSucceeded"], desc="CEFActionResponse"),
     "ResponseError": obj({"ErrorCode": s(), "FieldName": s(), "Message": s()}),
     "ResponseStatus": obj({"ErrorCode": s(), "Message": s("may start with \"Log ID: ...\""),
                            "StackTrace": s(), "Errors": arr(ref("ResponseError"))}),
@@ -250,10 +342,6 @@ SCHEMAS = {
                         desc="outbound event POSTed to a subscriber (signed with HMAC-SHA256 over "
                              "timestamp + \".\" + body)", design_guess=True),
 }
-
-# Create/Upsert: CEF rejects a sales document without lines is NOT recorded; what is recorded
-# is only the permission check and CustomKey duplicate check.  required[] stays empty on the
-# entity models (replies omit nulls, so no field is guaranteed on read either).
 
 ENTITIES = [  # (module, entity, plural)
     ("Ordering", "SalesOrder", "SalesOrders"),
@@ -381,8 +469,7 @@ def operation(verb, path, line):
         op["responses"] = reply(ref("ActionResponse"))
     elif module == "Ordering" and verb == "PATCH" and last == "AddPayment":
         op["summary"] = "add a payment to a sales order"
-        op["requestBody"] = {"required": True, "content": json_content(guess(obj(
-            {"SalesOrderID": i32(), "Payment": ref("Payment")}, required=["SalesOrderID", "Payment"])))}
+        op["requestBody"] = {"required": True, "content": json_content(ref("AddPaymentRequest"))}
         op["responses"] = reply(ref("ActionResponse"))
     elif path == "/Providers/Inventory/BulkUpdateInventoryForProducts":
         op["summary"] = "set stock figures of many products"
@@ -391,7 +478,8 @@ def operation(verb, path, line):
         op["responses"] = reply(ref("ActionResponse"))
     elif path == "/Providers/Inventory/UpdateInventoryForProduct":
         op["summary"] = "set stock figures of one product"
-        op["requestBody"] = {"required": True, "content": json_content(ref("InventoryUpdate"))}
+        op["requestBody"] = {"required": True,
+                             "content": json_content(ref("UpdateInventoryForProductRequest"))}
         op["responses"] = reply(ref("ActionResponse"))
     else:
         op["summary"] = "route recorded in routes.txt; request and reply shapes not recorded"

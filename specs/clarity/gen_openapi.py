@@ -441,11 +441,6 @@ def operation(verb, path, line):
     elif len(parts) == 2 and parts[1].endswith("Digest"):
         op["summary"] = "ID, Key and Hash of every active row with a CustomKey"
         op["responses"] = reply(arr(ref("DigestItem")))
-    elif len(parts) == 2 and parts[1].endswith("ForConnect"):
-        e = ENTITY_BY_PATH.get((module, parts[1][:-len("ForConnect")]))
-        op["summary"] = "search %s for Clarity Connect (paged)" % e
-        params += [query(n, sc) for n, sc in SEARCH_PARAMS]
-        op["responses"] = reply(ref(e + "PagedResults"))
     elif ent and verb == "GET" and len(parts) == 4 and parts[2] in ("ID", "Key"):
         op["summary"] = "one %s by %s" % (ent, parts[2])
         params.append(query("noCache", bool_()))

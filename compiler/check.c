@@ -296,8 +296,29 @@ static const ast_decl *resolve_schema_name(checker *c, int file_id, const ast_qn
         char buf[300];
         suggest_init(&sg, q->schema);
         offer_decls(c, &sg, file_id, AD_SCHEMA);
-        diag_error(c->d, q->schema_loc, "unknown schema '%s'%s", q->schema,
-                   dym(&sg, buf, sizeof buf));
+        if (suggest_result(&sg)) {
+            diag_error(c->d, q->schema_loc, "unknown schema '%s'%s", q->schema,
+                       dym(&sg, buf, sizeof buf));
+        } else {
+            /* list what the file declares */
+            size_t n = 0;
+            buf[0] = 0;
+            for (size_t i = 0; i < c->p->files.n; i++) {
+                const ast_file *f = c->p->files.items[i];
+                for (size_t k = 0; f->file_id == file_id && k < f->decls.n; k++) {
+                    const ast_decl *d = f->decls.items[k];
+                    size_t len = strlen(buf);
+                    if (d->kind == AD_SCHEMA && len + strlen(d->name) + 3 < sizeof buf)
+                        snprintf(buf + len, sizeof buf - len, "%s%s", n++ ? ", " : "", d->name);
+                }
+            }
+            if (n)
+                diag_error(c->d, q->schema_loc, "unknown schema '%s' (this file declares %s)",
+                           q->schema, buf);
+            else
+                diag_error(c->d, q->schema_loc, "unknown schema '%s': declare it with "
+                           "'schema %s = odata|openapi \"path\"'", q->schema, q->schema);
+        }
     }
     return s;
 }
@@ -879,9 +900,8 @@ static mapc_type check_name(checker *c, const scope *sc, ast_expr *e)
     if (sc->var)
         suggest_offer(&sg, sc->var);
     offer_decls(c, &sg, sc->file_id, AD_TABLE);
-    if (sc->var)
-        diag_error(c->d, e->loc, "unknown name '%s' (the record is '%s')%s", e->text, sc->var,
-                   dym(&sg, buf, sizeof buf));
+    if (sc->var && !suggest_result(&sg))
+        diag_error(c->d, e->loc, "unknown name '%s' (the record is '%s')", e->text, sc->var);
     else
         diag_error(c->d, e->loc, "unknown name '%s'%s", e->text, dym(&sg, buf, sizeof buf));
     return T_ERR;
@@ -1483,7 +1503,11 @@ static void check_enum_value(checker *c, ast_expr *e, const schema_enum *en, con
 {
     char buf[300], bt[120];
     mapc_suggest sg;
-    switch (e->kind) {
+    /* Look at the leaves only where strings and enum values meet; anything else (a bool, a
+     * number) is reported once for the whole expression below. */
+    bool mixed = e->type.kind == MT_STRING || e->type.kind == MT_ENUM ||
+                 e->type.kind == MT_ANYENUM || e->type.kind == MT_NOYES;
+    switch (mixed ? e->kind : AE_NAME) {
     case AE_STRING:
         if (!schema_enum_has_member(en, e->text)) {
             suggest_init(&sg, e->text);
@@ -1740,12 +1764,13 @@ static void check_write_permission(checker *c, const ast_decl *m, const ast_item
     }
     if (!top)
         return;
+    /* An upsert follows the create rules: its AllowEdit=false fields are sent only when it
+     * creates the record. */
     if ((m->mode == MODE_CREATE || m->mode == MODE_UPSERT) && !p->allow_edit_on_create)
         diag_error(c->d, loc, "'%s' cannot be set on create (AllowEditOnCreate=false)%s", p->name,
                    m->mode == MODE_UPSERT ? "; an upsert may create" : "");
-    else if ((m->mode == MODE_UPDATE || m->mode == MODE_UPSERT) && !p->allow_edit && !p->key)
-        diag_error(c->d, loc, "'%s' cannot be changed by an %s (AllowEdit=false)", p->name,
-                   m->mode == MODE_UPDATE ? "update" : "upsert");
+    else if (m->mode == MODE_UPDATE && !p->allow_edit && !p->key)
+        diag_error(c->d, loc, "'%s' cannot be changed by an update (AllowEdit=false)", p->name);
 }
 
 static void check_map(checker *c, ast_decl *m)

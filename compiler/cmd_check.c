@@ -87,11 +87,15 @@ int mapc_cmd_check(int argc, char **argv)
         diag_cleanup(&d);
         return 2;
     }
-    bool io_error = false;
-    for (int i = first; i < argc && !diag_stopped(&d); i++)
-        if (mapc_program_add_file(p, argv[i]) == -2)
-            io_error = true;
-    if (!io_error && !diag_stopped(&d))
+    bool io_error = false, syntax_error = false;
+    for (int i = first; i < argc && !diag_stopped(&d); i++) {
+        int rc = mapc_program_add_file(p, argv[i]);
+        io_error |= rc == -2;
+        syntax_error |= rc == -1;
+    }
+    /* Type-check only what parsed cleanly: error recovery drops parts of declarations, and
+     * checking the rest would report fields "not set" that the user did write. */
+    if (!io_error && !syntax_error && !diag_stopped(&d))
         mapc_program_check(p);
     int status = io_error ? 2 : d.nerrors > 0 || diag_stopped(&d) ? 1 : 0;
     if (d.nerrors > 0 || d.nwarnings > 0) {

@@ -28,6 +28,8 @@ typedef struct mapc_parse_state {
     int nopen;
     const char *pending_kind; /* last of map/flow/table/match seen, for the next '{' */
     bool nomem;               /* the lexer ran out of memory: stop quietly */
+    bool lex_error;           /* a lexical error was reported at lex_error_at ... */
+    unsigned lex_error_at;    /* ... so a syntax error on that token is not reported again */
 } mapc_parse_state;
 
 /* Parse the source registered in d as file_id.  Always sets *out to a file holding every

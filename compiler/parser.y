@@ -330,7 +330,7 @@ signed_literal:
 static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, const char *msg)
 {
     (void)scanner;
-    if (ps->nomem)
+    if (ps->nomem || (ps->lex_error && loc->start == ps->lex_error_at))
         return;
     diag_error(ps->diag, *loc, "%s", msg);
     if (ps->nopen > 0 && strstr(msg, "unexpected end of file")) {

@@ -9,9 +9,11 @@ benchmark, built from real definitions only:
     (specs/d365/source/excerpts/*.xml) gets the excerpt's definition verbatim;
   - every other name takes the property list (keys and annotations included) of a real entity
     type of those two sources, cycled deterministically and renamed; navigation properties are
-    dropped from these copies (their partners would not point back);
-  - every real enum type of those sources under its own name, plus renamed clones of them
-    ("<Name>_<k>") up to ENUM_TARGET enum types; the renamed entity copies use the clones;
+    dropped from these copies (their partners would not point back); the two names d365-facts.md
+    lists as keyless (Certification, CashControlConfiguration) lose their Key;
+  - every real enum type of those sources under its own name, plus renamed clones ("<Name>_<k>")
+    of the ones the copied property lists use, up to ENUM_TARGET enum types; the renamed entity
+    copies refer to the clones (round-robin over each enum's variants);
   - an EntitySet for every entity type (real set names where the sources give them, otherwise
     the F&O plural: CustomerV3 -> CustomersV3), EntityContainer "Resources";
   - UTF-8 BOM, schema Microsoft.Dynamics.DataEntities then Microsoft.Dynamics.OData.Core.V1
@@ -34,6 +36,10 @@ ENUM_TARGET = 2000
 # the document several times the size of a real one (real: ~8 KB per entity type on average).
 MAX_TEMPLATE_BYTES = 60000
 
+# Real F&O documents have entity types without a key; d365-facts.md names these two.
+KEYLESS = {"Certification", "CashControlConfiguration"}
+
+KEY_RE = re.compile(r'        <Key>\n.*?        </Key>\n', re.S)
 ENTITY_RE = re.compile(r'      <EntityType Name="([^"]+)">\n.*?      </EntityType>\n', re.S)
 ENUM_RE = re.compile(r'      <EnumType Name="([^"]+)">\n.*?</EnumType>\n', re.S)
 SET_RE = re.compile(r'        <EntitySet Name="([^"]+)" EntityType="%s\.([^"]+)"(?: />\n|>\n.*?        </EntitySet>\n)'
@@ -101,14 +107,17 @@ def main(argv):
     templates = [(n, NAV_RE.sub("", t)) for n, (t, _) in sorted(verbatim.items())
                  if len(t) <= MAX_TEMPLATE_BYTES]
 
-    # Enum clones up to ENUM_TARGET, round-robin over the real enums in name order.
+    # Enum clones up to ENUM_TARGET, round-robin over the real enums the templates use (name
+    # order), so that the renamed entity copies can refer to the clones.
     real_enum_names = sorted(enums)
     variants = {n: [n] for n in real_enum_names}
     enum_defs = [enums[n] for n in real_enum_names]
+    used = sorted({m.group(2) for _, tt in templates for m in ENUM_REF_RE.finditer(tt)
+                   if m.group(2) in enums})
     k = 0
     while len(enum_defs) < ENUM_TARGET:
-        base = real_enum_names[k % len(real_enum_names)]
-        clone = "%s_%d" % (base, k // len(real_enum_names) + 1)
+        base = used[k % len(used)]
+        clone = "%s_%d" % (base, k // len(used) + 1)
         enum_defs.append(enums[base].replace('<EnumType Name="%s">' % base,
                                              '<EnumType Name="%s">' % clone, 1))
         variants[base].append(clone)
@@ -134,6 +143,7 @@ def main(argv):
     container = ['      <EntityContainer Name="Resources">\n']
     n_enum = 0
     copies = 0
+    turn = {}          # enum name -> how many copied properties referred to it so far
     for idx, n in enumerate(names):
         if n in verbatim:
             text, from_spec = verbatim[n]
@@ -143,10 +153,16 @@ def main(argv):
             tname, ttext = templates[(idx * 7) % len(templates)]
             text = ttext.replace('<EntityType Name="%s">' % tname, '<EntityType Name="%s">' % n, 1)
 
-            def pick(m, idx=idx):
+            def pick(m):
                 v = variants.get(m.group(2))
-                return m.group(1) + (v[idx % len(v)] if v else m.group(2)) + m.group(3)
+                if not v:
+                    return m.group(0)
+                k = turn.get(m.group(2), 0)
+                turn[m.group(2)] = k + 1
+                return m.group(1) + v[k % len(v)] + m.group(3)
             text = ENUM_REF_RE.sub(pick, text)
+            if n in KEYLESS:
+                text = KEY_RE.sub("", text, count=1)
             copies += 1
         body.append(text)
         # interleave the enum types evenly between the entity types

@@ -12,6 +12,17 @@ Routes (any method):
   /drop               reads the request, closes the connection without a response
   /big?bytes=N        200 with N bytes of 'x'
   /json?file=NAME     200 with the JSON file tests/runtime/data/NAME
+Auth emulation (credentials as in the sandbox: client sync-client/sync-secret, user admin/admin,
+API key "test-key" in X-Clarity-Api-Key):
+  POST /T/oauth2/v2.0/token     client credentials, scope=.../.default -> expires_in number
+  POST /T/oauth2/token          client credentials, resource=... -> expires_in as a string
+  GET  /d365/protected          200 with a valid Bearer token, else 401
+  POST /auth/identity           {UserName, Password} -> {SessionId} + Set-Cookie ss-id
+  GET  /clarity/protected       200 with X-ss-id / ss-id cookie / Basic / API key, else 401
+  POST /_ctl/token_life?s=N     lifetime of tokens issued from now on (default 3599)
+  POST /_ctl/revoke             every issued token and session becomes invalid
+  POST /_ctl/secret?s=S         the client secret the token endpoint accepts from now on
+  GET  /_ctl/counts             {"token_requests": N, "logins": M}
 Anything else is 404.
 """
 import json
@@ -25,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
 in_progress = 0
+auth = {"tokens": set(), "sessions": set(), "n": 0, "life": 3599, "token_requests": 0, "logins": 0,
+        "secret": "sync-secret"}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -90,8 +103,92 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_body(200, f.read())
             except OSError:
                 self.send_body(404, b'{"error":"no such file"}')
+        elif route.endswith("/oauth2/v2.0/token") or route.endswith("/oauth2/token"):
+            self.token(route.endswith("/v2.0/token"), body)
+        elif route == "/d365/protected":
+            h = self.headers.get("Authorization", "")
+            with lock:
+                ok = h.startswith("Bearer ") and h[7:] in auth["tokens"]
+            if ok:
+                self.send_body(200, json.dumps({"who": h[7:]}).encode())
+            else:
+                self.send_body(401, b'{"error":{"code":"","message":"Unauthorized"}}',
+                               extra={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        elif route == "/auth/identity":
+            try:
+                doc = json.loads(body or b"{}")
+            except ValueError:
+                doc = {}
+            with lock:
+                auth["logins"] += 1
+                if doc.get("UserName") == "admin" and doc.get("Password") == "admin":
+                    auth["n"] += 1
+                    sid = "sess-%d" % auth["n"]
+                    auth["sessions"].add(sid)
+                else:
+                    sid = None
+            if sid:
+                self.send_body(200, json.dumps({"SessionId": sid, "UserName": "admin"}).encode(),
+                               extra={"Set-Cookie": "ss-id=%s; path=/; HttpOnly" % sid})
+            else:
+                self.send_body(401, b'{"ResponseStatus":{"ErrorCode":"Unauthorized",'
+                                    b'"Message":"Invalid UserName or Password"}}')
+        elif route == "/clarity/protected":
+            sid = self.headers.get("X-ss-id", "")
+            cookie = self.headers.get("Cookie", "")
+            basic = self.headers.get("Authorization", "")
+            key = self.headers.get("X-Clarity-Api-Key", "")
+            with lock:
+                ok = (sid in auth["sessions"] or
+                      any(c.strip()[6:] in auth["sessions"] for c in cookie.split(";")
+                          if c.strip().startswith("ss-id=")) or
+                      basic == "Basic YWRtaW46YWRtaW4=" or key == "test-key")
+            self.send_body(200 if ok else 401, b'{"ResponseStatus":{}}' if ok else
+                           b'{"ResponseStatus":{"ErrorCode":"Unauthorized","Message":"Not authenticated"}}')
+        elif route == "/_ctl/token_life":
+            with lock:
+                auth["life"] = int(q["s"][0])
+            self.send_body(200, b"{}")
+        elif route == "/_ctl/secret":
+            with lock:
+                auth["secret"] = q["s"][0]
+            self.send_body(200, b"{}")
+        elif route == "/_ctl/revoke":
+            with lock:
+                auth["tokens"].clear()
+                auth["sessions"].clear()
+            self.send_body(200, b"{}")
+        elif route == "/_ctl/counts":
+            with lock:
+                doc = {"token_requests": auth["token_requests"], "logins": auth["logins"]}
+            self.send_body(200, json.dumps(doc).encode())
         else:
             self.send_body(404, b'{"error":"no route"}')
+
+    def token(self, v2, body):
+        form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
+        get = lambda k: form.get(k, [None])[0]
+        with lock:
+            auth["token_requests"] += 1
+        if (get("grant_type") != "client_credentials" or get("client_id") != "sync-client"
+                or get("client_secret") != auth["secret"]):
+            self.send_body(401, json.dumps({
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 0"
+            }).encode())
+            return
+        audience = get("scope") if v2 else get("resource")
+        if not audience or (v2 and not audience.endswith("/.default")):
+            self.send_body(400, json.dumps({"error": "invalid_scope",
+                                            "error_description": "AADSTS70011: bad scope"}).encode())
+            return
+        with lock:
+            auth["n"] += 1
+            tok = "tok-%d" % auth["n"]
+            auth["tokens"].add(tok)
+            life = auth["life"]
+        doc = {"token_type": "Bearer", "expires_in": life if v2 else str(life), "access_token": tok}
+        self.send_body(200, json.dumps(doc).encode())
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 

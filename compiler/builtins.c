@@ -3,6 +3,7 @@
  * example there. */
 #include "builtins.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const mapc_builtin table[] = {
@@ -100,7 +101,7 @@ const mapc_builtin *mapc_builtin_find(const char *name)
     return NULL;
 }
 
-const char *mapc_pattern_error(const char *p)
+const char *mapc_pattern_error(const char *p, char *buf, size_t size)
 {
     static const char *const tokens[] = {"yyyy", "yy", "MM", "dd", "HH", "mm", "ss", "SSS",
                                          "M", "d", "H", "XXX", "X"};
@@ -123,9 +124,12 @@ const char *mapc_pattern_error(const char *p)
                     ok = true;
                     break;
                 }
-            if (!ok)
-                return "unknown field in date pattern (use yyyy yy MM M dd d HH H mm ss SSS X "
-                       "XXX; quote literal letters with ')";
+            if (!ok) {
+                snprintf(buf, size, "unknown field '%.*s' in date pattern (fields: yyyy yy MM M "
+                         "dd d HH H mm ss SSS X XXX; quote other letters with ')",
+                         (int)(run > 16 ? 16 : run), p);
+                return buf;
+            }
             any = true;
             p += run;
             continue;

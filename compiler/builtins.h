@@ -61,8 +61,8 @@ size_t mapc_builtin_count(void);
 const mapc_builtin *mapc_builtin_at(size_t i);
 const mapc_builtin *mapc_builtin_find(const char *name);
 
-/* Check a date pattern; returns NULL when fine, else a static message. */
-const char *mapc_pattern_error(const char *pattern);
+/* Check a date pattern; returns NULL when fine, else the message (in buf). */
+const char *mapc_pattern_error(const char *pattern, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -722,7 +722,7 @@ static void check_csv_table(checker *c, ast_decl *t)
                 csv_row_free(&r);
                 continue;
             }
-            if ((size_t)kcol >= r.n || (size_t)vcol >= r.n) {
+            if (r.n != hdr.n) {
                 diag_error(c->d, t->path_loc, "%s:%d: %zu fields, the header has %zu", path,
                            rline, r.n, hdr.n);
                 csv_row_free(&r);
@@ -1147,7 +1147,7 @@ static mapc_type check_call(checker *c, const scope *sc, ast_expr *e)
                 bad = true;
             } else {
                 a->type = mk(MT_STRING, false);
-                const char *why = mapc_pattern_error(a->text);
+                const char *why = mapc_pattern_error(a->text, buf, sizeof buf);
                 if (why) {
                     diag_error(c->d, a->loc, "%s", why);
                     bad = true;

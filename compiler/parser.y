@@ -172,7 +172,7 @@ mode:
 
 mode_key:
   %empty                         { $$ = NULL; }
-| BY IDENT                       { $$ = $2; }
+| BY IDENT                       { $$ = $2; @$ = @2; }
 ;
 
 items:

@@ -50,6 +50,7 @@ typedef struct csdl_ctx {
     sch_vec aliases;         /* csdl_alias */
     sch_vec annots;          /* csdl_annot */
     sch_vec typedefs;        /* csdl_typedef */
+    sch_map typedef_idx;     /* qualified and unqualified name -> typedefs index */
 } csdl_ctx;
 
 typedef struct csdl_alias {
@@ -71,7 +72,8 @@ static void csdl_xml_error(void *arg, xmlErrorPtr e)
     c->xml_err = true;
     c->xml_line = e->line;
     c->xml_col = e->int2;
-    snprintf(c->xml_msg, sizeof c->xml_msg, "%s", e->message ? e->message : "XML error");
+    snprintf(c->xml_msg, sizeof c->xml_msg, "%s",
+             e->message && e->message[0] ? e->message : "malformed XML");
     size_t n = strlen(c->xml_msg);
     while (n && (c->xml_msg[n - 1] == '\n' || c->xml_msg[n - 1] == '\r'))
         c->xml_msg[--n] = '\0';
@@ -668,6 +670,12 @@ static int csdl_typedef_decl(csdl_ctx *c)
         csdl_int_attr(c, "Precision", &td->precision, false) < 0 ||
         csdl_int_attr(c, "Scale", &td->scale, true) < 0)
         return -1;
+    size_t at = c->typedefs.n - 1;
+    if (sch_map_put(&c->typedef_idx, td->qualified, at) < 0 ||
+        sch_map_put(&c->typedef_idx, td->name, at) < 0) {
+        c->s->oom = true;
+        return -1;
+    }
     return 0;
 }
 
@@ -915,15 +923,17 @@ static int csdl_resolve(csdl_ctx *c, schema_typeref *tr, const char *name, int d
     char buf[1024];
     const char *q = csdl_expand_alias(c, name, buf, sizeof buf);
     const csdl_typedef *td = c->typedefs.data;
-    for (size_t i = 0; i < c->typedefs.n && depth < 8; i++)
-        if (!strcmp(td[i].qualified, q) || !strcmp(td[i].name, name)) {
+    size_t i;
+    if (depth < 8 && (sch_map_get(&c->typedef_idx, q, &i) ||
+                      sch_map_get(&c->typedef_idx, name, &i))) {
+        {
             if (via && !*via)
                 *via = &td[i];
             int rc = csdl_resolve(c, tr, td[i].underlying, depth + 1, via);
             tr->name = name;
             return rc;
         }
-    size_t i;
+    }
     if (sch_map_get(&s->enum_idx, q, &i)) {
         tr->kind = SK_ENUM;
         tr->enumt = s->enums[i];
@@ -1082,9 +1092,13 @@ int csdl_load(schema *s, const char *path, const char *data, size_t len, schema_
         goto out;
     c.index_pass = false;
     size_t prev = (size_t)-1, done;
-    /* each further pass materialises at least one more type or stops */
-    while (csdl_missing(s, &done) > 0 && done != prev) {
+    /* each further pass materialises at least one more type or stops; a pathological chain
+     * of types each referencing an earlier one would need a pass per link, so the fourth
+     * extra pass materialises every type not met yet */
+    for (int extra = 0; csdl_missing(s, &done) > 0 && done != prev; extra++) {
         prev = done;
+        if (extra == 3)
+            s->want_all = true;
         if (csdl_pass(&c) < 0)
             goto out;
     }
@@ -1097,5 +1111,6 @@ out:
     sch_vec_free(&c.aliases);
     sch_vec_free(&c.annots);
     sch_vec_free(&c.typedefs);
+    sch_map_free(&c.typedef_idx);
     return rc;
 }

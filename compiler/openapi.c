@@ -23,6 +23,7 @@
  * "GET /Ordering/SalesOrders" -> {Results: [SalesOrder], TotalCount, ...} gives
  * "SalesOrders -> SalesOrder".  The first path wins a set name.  A type served by a set is an
  * entity; when the document yields no set at all, every object schema counts as one. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@
 #include "schema_internal.h"
 
 #define OA_MAX_DEPTH 64
+/* Schemas reached through non-named pointers and allOf fan-out are expanded each time they
+ * are used; this bounds the total work on hostile documents. */
+#define OA_MAX_WORK 2000000L
 
 typedef struct oa_ctx {
     schema *s;
@@ -42,7 +46,66 @@ typedef struct oa_ctx {
     size_t len;
     schema_error *err;
     bool failed;
+    long work;
+    /* inline object schemas already turned into (unnamed) types, by JSON node: each is
+     * materialised once, and pointer refs back into it link instead of recursing */
+    const json_t **memo_keys;
+    schema_type **memo_vals;
+    size_t memo_cap, memo_n;
+    sch_vec queue;           /* named types allocated but whose properties are not read yet */
 } oa_ctx;
+
+static size_t oa_memo_slot(const oa_ctx *c, const json_t *k)
+{
+    size_t h = ((size_t)(uintptr_t)k >> 4) * 0x9E3779B97F4A7C15ULL;
+    size_t j = h & (c->memo_cap - 1);
+    while (c->memo_keys[j] && c->memo_keys[j] != k)
+        j = (j + 1) & (c->memo_cap - 1);
+    return j;
+}
+
+static schema_type *oa_memo_get(const oa_ctx *c, const json_t *k)
+{
+    if (!c->memo_cap)
+        return NULL;
+    size_t j = oa_memo_slot(c, k);
+    return c->memo_keys[j] ? c->memo_vals[j] : NULL;
+}
+
+static int oa_memo_put(oa_ctx *c, const json_t *k, schema_type *t)
+{
+    if ((c->memo_n + 1) * 2 > c->memo_cap) {
+        size_t ncap = c->memo_cap ? c->memo_cap * 2 : 64;
+        const json_t **ok = c->memo_keys;
+        schema_type **ov = c->memo_vals;
+        size_t ocap = c->memo_cap;
+        c->memo_keys = calloc(ncap, sizeof *c->memo_keys);
+        c->memo_vals = calloc(ncap, sizeof *c->memo_vals);
+        if (!c->memo_keys || !c->memo_vals) {
+            free(c->memo_keys);
+            free(c->memo_vals);
+            c->memo_keys = ok;
+            c->memo_vals = ov;
+            c->s->oom = true;
+            return -1;
+        }
+        c->memo_cap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (ok[i]) {
+                size_t j = oa_memo_slot(c, ok[i]);
+                c->memo_keys[j] = ok[i];
+                c->memo_vals[j] = ov[i];
+            }
+        free(ok);
+        free(ov);
+    }
+    size_t j = oa_memo_slot(c, k);
+    if (!c->memo_keys[j])
+        c->memo_n++;
+    c->memo_keys[j] = k;
+    c->memo_vals[j] = t;
+    return 0;
+}
 
 /* Line and column of the first occurrence of needle in the document (0, 0 if not found). */
 static void oa_locate(const oa_ctx *c, const char *needle, int *line, int *col)
@@ -277,6 +340,10 @@ static int oa_typeref(oa_ctx *c, schema_typeref *tr, json_t *sch, const char *ow
         oa_fail(c, prop, "schema of '%s' nested too deeply", prop);
         return -1;
     }
+    if (++c->work > OA_MAX_WORK) {
+        oa_fail(c, NULL, "schema too complex (expands beyond %s schema nodes)", "2000000");
+        return -1;
+    }
     const char *named, *refstr;
     json_t *d = oa_deref(c, sch, &named, &refstr);
     if (c->failed)
@@ -379,7 +446,14 @@ static int oa_typeref(oa_ctx *c, schema_typeref *tr, json_t *sch, const char *ow
         char oname[600];
         snprintf(oname, sizeof oname, "%s.%s", owner, prop);
         tr->kind = SK_OBJECT;
-        tr->object = oa_object(c, d, oname, NULL, false, NULL, depth + 1);
+        tr->object = oa_memo_get(c, d);
+        if (!tr->object) {
+            schema_type *t = sch_alloc(s, sizeof *t);
+            if (!t || !(t->name = t->qualified = sch_strdup(s, oname)) ||
+                oa_memo_put(c, d, t) < 0)
+                return -1;
+            tr->object = oa_object(c, d, oname, NULL, false, t, depth + 1);
+        }
         if (!tr->object)
             return -1;
     }
@@ -392,21 +466,37 @@ typedef struct oa_pending {
     json_t *sch;
 } oa_pending;
 
-static int oa_collect(oa_ctx *c, json_t *sch, sch_vec *props, sch_vec *req, int depth)
+static int oa_collect(oa_ctx *c, json_t *sch, sch_vec *props, sch_map *seen, sch_vec *req,
+                      sch_vec *merged, int depth)
 {
     if (depth > 32)
-        return 0; /* an allOf cycle: each member was merged once already */
+        return 0; /* an allOf chain this deep is a cycle: each member was merged already */
+    if (++c->work > OA_MAX_WORK) {
+        oa_fail(c, NULL, "schema too complex (expands beyond %s schema nodes)", "2000000");
+        return -1;
+    }
     json_t *d = oa_deref(c, sch, NULL, NULL);
     if (c->failed)
         return -1;
     if (!d)
         return 0;
+    /* merging a schema twice changes nothing: skip repeats (allOf cycles and diamonds) */
+    json_t *const *done = merged->data;
+    for (size_t i = 0; i < merged->n; i++)
+        if (done[i] == d)
+            return 0;
+    json_t **slot = sch_vec_push(merged);
+    if (!slot) {
+        c->s->oom = true;
+        return -1;
+    }
+    *slot = d;
     json_t *all = json_object_get(d, "allOf");
     if (json_is_array(all)) {
         size_t i;
         json_t *m;
         json_array_foreach(all, i, m) {
-            if (oa_collect(c, m, props, req, depth + 1) < 0)
+            if (oa_collect(c, m, props, seen, req, merged, depth + 1) < 0)
                 return -1;
         }
     }
@@ -416,15 +506,14 @@ static int oa_collect(oa_ctx *c, json_t *sch, sch_vec *props, sch_vec *req, int 
         json_t *v;
         json_object_foreach(p, k, v) {
             oa_pending *pp = NULL;
-            oa_pending *arr = props->data;
-            for (size_t i = 0; i < props->n; i++)
-                if (!strcmp(arr[i].name, k))
-                    pp = &arr[i];
-            if (!pp)
-                pp = sch_vec_push(props);
-            if (!pp) {
-                c->s->oom = true;
-                return -1;
+            size_t at;
+            if (sch_map_get(seen, k, &at)) {
+                pp = &((oa_pending *)props->data)[at];
+            } else {
+                if (sch_map_put(seen, k, props->n) < 0 || !(pp = sch_vec_push(props))) {
+                    c->s->oom = true;
+                    return -1;
+                }
             }
             pp->name = k;
             pp->sch = v;
@@ -440,12 +529,12 @@ static int oa_collect(oa_ctx *c, json_t *sch, sch_vec *props, sch_vec *req, int 
         json_array_foreach(r, i, v) {
             if (!json_is_string(v))
                 continue;
-            const char **slot = sch_vec_push(req);
-            if (!slot) {
+            const char **rs = sch_vec_push(req);
+            if (!rs) {
                 c->s->oom = true;
                 return -1;
             }
-            *slot = json_string_value(v);
+            *rs = json_string_value(v);
         }
     }
     return 0;
@@ -472,9 +561,14 @@ static schema_type *oa_object(oa_ctx *c, json_t *sch, const char *name, const ch
     sch_vec pend = {.elem = sizeof(oa_pending)};
     sch_vec req = {.elem = sizeof(const char *)};
     sch_vec keys = {.elem = sizeof(const char *)};
+    sch_map seen = {0};
+    sch_vec merged = {.elem = sizeof(json_t *)};
     schema_prop *props = NULL;
     schema_type *ret = NULL;
-    if (oa_collect(c, sch, &pend, &req, 0) < 0)
+    int crc = oa_collect(c, sch, &pend, &seen, &req, &merged, 0);
+    sch_map_free(&seen);
+    sch_vec_free(&merged);
+    if (crc < 0)
         goto out;
     props = pend.n ? sch_alloc(s, pend.n * sizeof *props) : NULL;
     if (pend.n && !props)
@@ -548,20 +642,40 @@ out:
     return ret;
 }
 
+/* The type object of a named schema.  Its properties are read later from the queue (no
+ * recursion along chains of named types; cycles link to the same object). */
 static schema_type *oa_materialise(oa_ctx *c, size_t idx, int depth)
 {
+    (void)depth;
     schema *s = c->s;
     sch_tentry *te = &s->types[idx];
     if (te->t)
-        return te->t; /* done, or in progress higher up (a cycle): link to it */
+        return te->t;
     schema_type *t = sch_alloc(s, sizeof *t);
-    if (!t)
+    size_t *q = sch_vec_push(&c->queue);
+    if (!t || !q) {
+        s->oom = true;
         return NULL;
+    }
+    *q = idx;
     t->name = te->name;
     t->qualified = te->qualified;
+    t->is_entity = te->is_entity;
     te->t = t;
-    json_t *sch = json_object_get(c->defs, te->name);
-    return oa_object(c, sch, te->name, te->qualified, te->is_entity, t, depth);
+    return t;
+}
+
+static int oa_drain(oa_ctx *c)
+{
+    schema *s = c->s;
+    while (c->queue.n && !c->failed && !s->oom) {
+        size_t idx = ((size_t *)c->queue.data)[--c->queue.n];
+        sch_tentry *te = &s->types[idx];
+        json_t *sch = json_object_get(c->defs, te->name);
+        if (!oa_object(c, sch, te->name, te->qualified, te->is_entity, te->t, 0))
+            return -1;
+    }
+    return c->failed || s->oom ? -1 : 0;
 }
 
 /* ---- entity sets from paths ----------------------------------------------------------- */
@@ -658,7 +772,8 @@ static int oa_sets(oa_ctx *c)
 
 int openapi_load(schema *s, const char *data, size_t len, schema_error *err)
 {
-    oa_ctx c = {.s = s, .data = data, .len = len, .err = err};
+    oa_ctx c = {.s = s, .data = data, .len = len, .err = err,
+                .queue = {.elem = sizeof(size_t)}};
     json_error_t jerr;
     int rc = -1;
     c.root = json_loadb(data, len, JSON_DECODE_ANY, &jerr);
@@ -735,7 +850,7 @@ int openapi_load(schema *s, const char *data, size_t len, schema_error *err)
         if (!wanted)
             for (size_t j = 0; j < s->nsets && !wanted; j++)
                 wanted = !strcmp(s->sets[j].type, name) && sch_wanted(s, s->sets[j].name);
-        if (wanted && !oa_materialise(&c, i, 0))
+        if (wanted && (!oa_materialise(&c, i, 0) || oa_drain(&c) < 0))
             goto out;
     }
     if (c.failed || s->oom)
@@ -744,6 +859,9 @@ int openapi_load(schema *s, const char *data, size_t len, schema_error *err)
 out:
     if (rc < 0 && s->oom && !c.failed)
         sch_set_error(err, s->path, 0, 0, "out of memory");
+    free(c.memo_keys);
+    free(c.memo_vals);
+    sch_vec_free(&c.queue);
     json_decref(c.root);
     return rc;
 }

@@ -408,6 +408,11 @@ void d365_data_exec(d365_server *srv, const d365_op *op, d365_resp *r)
         }
         return;
     }
+    if (strcmp(m, "POST") == 0) {
+        d365_error(r, 405, D365_T_ODATA, "The HTTP method 'POST' is not allowed on an entity: "
+                   "POST to the entity set '%s'.", setname);
+        return;
+    }
     char msg[1024];
     keyobj = d365_key_parse(t, keytext, msg, sizeof msg);
     if (!keyobj) {

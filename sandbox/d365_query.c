@@ -881,12 +881,21 @@ static json_t *render(d365_server *srv, const schema_type *t, const json_t *ent,
     if (o->select) {
         for (size_t i = 0; i < o->nselect; i++) {
             json_t *v = json_object_get(ent, o->select[i]->name);
-            json_object_set(out, o->select[i]->name, v ? v : json_null());
+            if (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v) &&
+                fabs(json_real_value(v)) < 1e15)
+                json_object_set_new(out, o->select[i]->name,
+                                    json_integer((json_int_t)json_real_value(v)));
+            else
+                json_object_set(out, o->select[i]->name, v ? v : json_null());
         }
     } else {
         for (size_t i = 0; i < t->nprops; i++) {
             json_t *v = json_object_get(ent, t->props[i].name);
-            if (v)
+            if (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v) &&
+                fabs(json_real_value(v)) < 1e15)
+                json_object_set_new(out, t->props[i].name,
+                                    json_integer((json_int_t)json_real_value(v)));
+            else if (v)
                 json_object_set(out, t->props[i].name, v);
             else
                 json_object_set_new(out, t->props[i].name, d365_prop_default(&t->props[i]));

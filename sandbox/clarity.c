@@ -351,7 +351,7 @@ static int authenticate(req *r, char *user, size_t ulen, const char **why)
         *colon = '\0';
         int role = check_user(s, (char *)dec, colon + 1);
         if (role)
-            snprintf(user, ulen, "%s", (char *)dec);
+            snprintf(user, ulen, "%.63s", (char *)dec);
         else
             *why = "Invalid UserName or Password";
         return role;

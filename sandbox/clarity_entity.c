@@ -1196,6 +1196,7 @@ unsigned cl_add_payment(clarity_server *s, const json_t *body, json_t **reply)
     char now[32];
     if (status)
         return status;
+    status = 200;
     now_iso(now, sizeof now);
     int64_t oid = id_of(in, "SalesOrderID") ? id_of(in, "SalesOrderID") : id_of(in, "ID");
     json_t *pin = json_object_get(in, "Payment");

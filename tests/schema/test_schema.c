@@ -251,6 +251,9 @@ static void test_generic(void)
     CHECK(c && c->read_only, "Annotations block on a type");
     CHECK(prop(s, "Category", "Title") && prop(s, "Category", "Title")->computed,
           "Annotations block on a property");
+    p = prop(s, "Category", "Opened");
+    CHECK(p && p->required && !p->allow_edit && p->is_date && p->type.kind == SK_DATE,
+          "annotation values as <Bool> elements and an EnumMember attribute");
 out:
     schema_free(s);
 

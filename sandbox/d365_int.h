@@ -129,6 +129,8 @@ json_t *d365_store_scan(d365_server *srv, const char *set, const char *area);
 /* Rows of `set` whose `field` equals `value` (string compare on the stored JSON). */
 json_t *d365_store_find(d365_server *srv, const char *set, const char *area, const char *field,
                         const char *value);
+/* Is `field` indexed (d365_store_find on it does not scan the set)? */
+bool d365_store_indexed(const char *field);
 /* Next number of a named sequence (1, 2, ...). */
 long long d365_store_next(d365_server *srv, const char *name);
 void d365_etag(char *out, size_t outlen, const char *key, long long ver);
@@ -151,6 +153,9 @@ typedef struct d365_filter d365_filter;
 d365_filter *d365_filter_parse(const schema *sch, const schema_type *t, const char *text,
                                char *msg, size_t msglen);
 bool d365_filter_match(const d365_filter *f, const json_t *ent);
+/* An equality the filter requires (top-level and-chain: Field eq 'literal' without wildcard)
+ * on a field the store indexes: lets a query fetch candidates instead of scanning. */
+bool d365_filter_probe(const d365_filter *f, const char **field, const char **value);
 void d365_filter_free(d365_filter *f);
 /* GET on a collection or one entity (ent_key NULL: collection). */
 void d365_query_collection(d365_server *srv, const d365_op *op, const schema_type *t,

@@ -711,6 +711,24 @@ bool d365_filter_match(const d365_filter *f, const json_t *ent)
     return eval(f->root, ent);
 }
 
+static bool probe(const fnode *n, const char **field, const char **value)
+{
+    if (n->kind == N_AND)
+        return probe(n->a, field, value) || probe(n->b, field, value);
+    if (n->kind == N_CMP && n->op == OP_EQ && n->lk == L_STRING && !strchr(n->str, '*') &&
+        d365_store_indexed(n->prop->name)) {
+        *field = n->prop->name;
+        *value = n->str;
+        return true;
+    }
+    return false;
+}
+
+bool d365_filter_probe(const d365_filter *f, const char **field, const char **value)
+{
+    return probe(f->root, field, value);
+}
+
 /* ---------------------------------------------------------------- rendering */
 
 typedef struct read_opts {
@@ -1081,7 +1099,11 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
         free(copy);
     }
 
-    rows = d365_store_scan(srv, set, query_area(op, t));
+    const char *pf, *pv;
+    if (f && d365_filter_probe(f, &pf, &pv))
+        rows = d365_store_find(srv, set, query_area(op, t), pf, pv);
+    else
+        rows = d365_store_scan(srv, set, query_area(op, t));
     if (!rows) {
         d365_error(r, 500, D365_T_ODATA, "store error: %s", sqlite3_errmsg(srv->db));
         goto out;

@@ -19,6 +19,16 @@ static const char *const SCHEMA_SQL =
     " area TEXT NOT NULL, k TEXT NOT NULL, ver INTEGER NOT NULL, body TEXT NOT NULL,"
     " UNIQUE(eset, k));"
     "CREATE INDEX IF NOT EXISTS rows_set ON rows(eset, area);"
+    "CREATE INDEX IF NOT EXISTS rows_son ON rows(eset, json_extract(body, '$.SalesOrderNumber')"
+    " COLLATE NOCASE);"
+    "CREATE INDEX IF NOT EXISTS rows_item ON rows(eset, json_extract(body, '$.ItemNumber')"
+    " COLLATE NOCASE);"
+    "CREATE INDEX IF NOT EXISTS rows_jbn ON rows(eset, json_extract(body, '$.JournalBatchNumber')"
+    " COLLATE NOCASE);"
+    "CREATE INDEX IF NOT EXISTS rows_inv ON rows(eset, json_extract(body, '$.InvoiceNumber')"
+    " COLLATE NOCASE);"
+    "CREATE INDEX IF NOT EXISTS rows_ret ON rows(eset, json_extract(body, '$.ReturnOrderNumber')"
+    " COLLATE NOCASE);"
     "CREATE TABLE IF NOT EXISTS numseq(name TEXT PRIMARY KEY, next INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS reservations(area TEXT, lot TEXT, item TEXT, site TEXT,"
     " wh TEXT, qty REAL, PRIMARY KEY(area, lot, item, site, wh));";
@@ -672,9 +682,27 @@ json_t *d365_store_scan(d365_server *srv, const char *set, const char *area)
                 set, area, NULL, NULL);
 }
 
+bool d365_store_indexed(const char *field)
+{
+    static const char *const idx[] = { "SalesOrderNumber", "ItemNumber", "JournalBatchNumber",
+                                       "InvoiceNumber", "ReturnOrderNumber", NULL };
+    for (size_t i = 0; idx[i]; i++)
+        if (strcmp(idx[i], field) == 0)
+            return true;
+    return false;
+}
+
 json_t *d365_store_find(d365_server *srv, const char *set, const char *area, const char *field,
                         const char *value)
 {
+    if (d365_store_indexed(field)) {
+        /* the expression must match the index's text for SQLite to use it */
+        char sql[400];
+        snprintf(sql, sizeof sql, "SELECT body, ver FROM rows WHERE eset=?1 AND "
+                 "json_extract(body, '$.%s') = ?4 COLLATE NOCASE AND (?2 IS NULL OR area=?2) "
+                 "AND ?3 IS NOT NULL ORDER BY id", field);
+        return scan(srv, sql, set, area, field, value);
+    }
     return scan(srv, area ? "SELECT body, ver FROM rows WHERE eset=?1 AND area=?2 AND "
                             "json_extract(body, ?3) = ?4 COLLATE NOCASE ORDER BY id"
                           : "SELECT body, ver FROM rows WHERE eset=?1 AND ?2 IS NULL AND "

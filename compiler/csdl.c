@@ -764,11 +764,13 @@ static int csdl_pass(csdl_ctx *c)
             ret = xmlTextReaderNext(c->r);
             continue;
         }
-        if (rc < 0)
+        if (rc < 0) {
+            ret = -1; /* a handler stopped: an XML error, end of input, or its own error */
             break;
+        }
         ret = xmlTextReaderRead(c->r);
     }
-    if (ret < 0 && !c->failed) {
+    if (ret < 0 && !c->failed && !c->s->oom) {
         c->failed = true;
         if (c->xml_err)
             sch_set_error(c->err, c->file, c->xml_line, c->xml_col, "%s", c->xml_msg);

@@ -830,6 +830,12 @@ int openapi_load(schema *s, const char *data, size_t len, schema_error *err)
             if (!json_object_get(v, "properties"))
                 continue;
         }
+        /* object schemas (and aliases of other schemas) are types; a named primitive or
+         * array ("Money": number) is only used through the properties that refer to it */
+        bool n;
+        const char *ty = oa_type(v, &n);
+        if (!json_object_get(v, "$ref") && !oa_is_objectish(v) && ty)
+            continue;
         if (sch_add_type(s, k, NULL, false, 0) == (size_t)-1)
             goto out;
     }

@@ -382,6 +382,10 @@ static void test_openapi2(void)
     CHECK(p && p->nullable && !p->required, "x-nullable");
     p = prop(s, "SalesItem", "Quantity");
     CHECK(p && !p->nullable && p->required, "required");
+    p = prop(s, "CartTotals", "Discount");
+    CHECK(p && p->type.kind == SK_DECIMAL && !strcmp(p->type.name, "#/definitions/Money"),
+          "$ref to a named primitive");
+    CHECK(!schema_knows_name(s, "Money"), "a named primitive is not a type");
     CHECK(schema_find_type(s, "Product") == NULL && schema_knows_name(s, "Product"),
           "unwanted type not materialised");
     CHECK(schema_find_type(s, "Unused") == NULL, "broken $ref in an unwanted type is not read");

@@ -1864,8 +1864,10 @@ static void check_map(checker *c, ast_decl *m)
         }
     }
 
-    /* completeness: every must-have field assigned or generated */
-    if (dst_ok && m->dst_type->is_entity) {
+    /* completeness: every must-have field assigned or generated (not worth saying for a
+     * target that cannot be written at all) */
+    if (dst_ok && m->dst_type->is_entity && !m->dst_type->read_only &&
+        !(m->mode != MODE_CREATE && m->dst_type->nkeys == 0)) {
         const schema_type *t = m->dst_type;
         for (size_t k = 0; k < t->nprops; k++) {
             const schema_prop *p = &t->props[k];

@@ -369,14 +369,18 @@ static void load_schemas(checker *c)
             }
         }
     }
-    if (c->p->offline)
+    if (c->p->offline && !c->p->loader)
         return;
     for (size_t i = 0; i < c->p->nslots; i++) {
         mapc_schema_slot *s = c->p->slots[i];
         schema_error err;
         memset(&err, 0, sizeof err);
-        if (schema_load(&s->s, s->path, s->format, (const char *const *)s->want, s->nwant,
-                        &err) != 0) {
+        int rc = c->p->loader
+                     ? c->p->loader(c->p->loader_data, &s->s, s->path, s->format,
+                                    (const char *const *)s->want, s->nwant, &err)
+                     : schema_load(&s->s, s->path, s->format, (const char *const *)s->want,
+                                   s->nwant, &err);
+        if (rc != 0) {
             s->s = NULL;
             s->failed = true;
             /* report at every declaration of this slot */

@@ -34,12 +34,20 @@ typedef struct mapc_schema_slot {
     size_t nwant, capwant;
 } mapc_schema_slot;
 
+/* How schemas are read; schema_load() unless a test or fuzzer supplies its own. */
+typedef int (*mapc_schema_loader)(void *user, schema **out, const char *path,
+                                  schema_format fmt, const char *const *want, size_t nwant,
+                                  schema_error *err);
+
 typedef struct mapc_program {
     diag_ctx *diag;
+    mapc_schema_loader loader;  /* NULL: schema_load() */
+    void *loader_data;
     ast_vec files;           /* ast_file*, in the order added */
     mapc_schema_slot **slots;
     size_t nslots, capslots;
-    bool offline;            /* read no schema or CSV file (fuzzing): check what can be */
+    bool offline;            /* read no CSV file, and no schema unless loader is set (fuzzing):
+                                check what can be */
     bool checked;
 } mapc_program;
 

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/globals.h>
+#include <libxml/xmlerror.h>
 #include <libxml/xmlreader.h>
 
 #include "schema_internal.h"
@@ -75,11 +77,33 @@ static void csdl_xml_error(void *arg, xmlErrorPtr e)
     snprintf(c->xml_msg, sizeof c->xml_msg, "%s",
              e->message && e->message[0] ? e->message : "malformed XML");
     size_t n = strlen(c->xml_msg);
-    while (n && (c->xml_msg[n - 1] == '\n' || c->xml_msg[n - 1] == '\r'))
+    while (n && (c->xml_msg[n - 1] == '\n' || c->xml_msg[n - 1] == '\r' ||
+                 c->xml_msg[n - 1] == ' '))
         c->xml_msg[--n] = '\0';
+    for (size_t i = 0; i < n; i++) /* one line: libxml2 puts details on a second one */
+        if (c->xml_msg[i] == '\n' || c->xml_msg[i] == '\r')
+            c->xml_msg[i] = ' ';
 }
 
 /* The line of the current node (the parser itself may be further on). */
+/* libxml2's unstructured messages ("xmlParseChunk: encoder error"): an error of the
+ * document; the structured handler usually has the better text, so keep the first. */
+static void csdl_generic_error(void *arg, const char *msg, ...)
+{
+    csdl_ctx *c = arg;
+    if (c->xml_err)
+        return;
+    c->xml_err = true;
+    c->xml_line = c->xml_col = 0;
+    snprintf(c->xml_msg, sizeof c->xml_msg, "%s", msg ? msg : "malformed XML");
+    size_t n = strlen(c->xml_msg);
+    for (size_t i = 0; i < n; i++)
+        if (c->xml_msg[i] == '\n' || c->xml_msg[i] == '\r' || c->xml_msg[i] == '%')
+            c->xml_msg[i] = ' ';
+    while (n && c->xml_msg[n - 1] == ' ')
+        c->xml_msg[--n] = '\0';
+}
+
 static int csdl_line(csdl_ctx *c)
 {
     xmlNodePtr n = xmlTextReaderCurrentNode(c->r);
@@ -714,6 +738,14 @@ static int csdl_pass(csdl_ctx *c)
         return -1;
     }
     xmlTextReaderSetStructuredErrorHandler(c->r, csdl_xml_error, c);
+    /* errors raised without a parser context (encoding, I/O) go to libxml2's global handler,
+     * which prints: route them to us for the duration of the pass, then restore */
+    xmlStructuredErrorFunc saved_fn = xmlStructuredError;
+    void *saved_ctx = xmlStructuredErrorContext;
+    xmlGenericErrorFunc saved_gen = xmlGenericError;
+    void *saved_gen_ctx = xmlGenericErrorContext;
+    xmlSetStructuredErrorFunc(c, csdl_xml_error);
+    xmlSetGenericErrorFunc(c, csdl_generic_error);
     c->seen_root = false;
     c->ns[0] = '\0';
     int ret = xmlTextReaderRead(c->r);
@@ -788,6 +820,8 @@ static int csdl_pass(csdl_ctx *c)
     }
     xmlFreeTextReader(c->r);
     c->r = NULL;
+    xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
+    xmlSetGenericErrorFunc(saved_gen_ctx, saved_gen);
     return c->failed || c->s->oom ? -1 : 0;
 }
 

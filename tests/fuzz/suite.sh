@@ -9,7 +9,7 @@ set -u
 cd "$TOP" || exit 2
 n=0; failed=0
 log=$(mktemp "${TMPDIR:-/tmp}/fuzz-suite.XXXXXX")
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.err"' EXIT
 for src in tests/fuzz/fuzz_*.c; do
   [ -e "$src" ] || continue
   name=$(basename "$src" .c); name=${name#fuzz_}
@@ -20,13 +20,14 @@ for src in tests/fuzz/fuzz_*.c; do
     echo "not ok $n - fuzz target $name has no corpus in $corpus"
     failed=$((failed+1)); continue
   fi
-  $VALGRIND_CMD "$BUILD/tests/fuzz/replay_$name" "$corpus" >"$log" 2>&1
+  $VALGRIND_CMD "$BUILD/tests/fuzz/replay_$name" "$corpus" >"$log" 2>"$log.err"
   rc=$?
-  if [ "$rc" -eq 0 ] && grep -q "^replay: $count inputs" "$log"; then
+  # library code never prints: anything on stderr is a failure too
+  if [ "$rc" -eq 0 ] && grep -q "^replay: $count inputs" "$log" && [ ! -s "$log.err" ]; then
     echo "ok $n - fuzz corpus $name replays ($count inputs)"
   else
     echo "not ok $n - fuzz corpus $name replays ($count inputs, status $rc)"
-    tail -n 30 "$log" | sed 's/^/# /'
+    tail -n 30 "$log" "$log.err" | sed 's/^/# /'
     failed=$((failed+1))
   fi
 done

@@ -33,7 +33,8 @@ while IFS= read -r line; do
   esac
 done <"$TMP/out"
 check "unit tests exit 0 (status $unit_rc)" test "$unit_rc" -eq 0
-[ -s "$TMP/err" ] && sed 's/^/# stderr: /' "$TMP/err"
+check "the loaders print nothing (libxml2's messages included)" test ! -s "$TMP/err"
+sed 's/^/# stderr: /' "$TMP/err"
 
 # 2. every real excerpt: entity types and sets, compared with grep's reading
 for f in "$HERE"/data/*.xml; do
@@ -133,6 +134,11 @@ printf '<edmx:Edmx Version="4.0" xmlns:edmx="e">\n  <edmx:DataServices>\n  </edm
 run "$MAPC" describe "$TMP/bad.xml"
 check "malformed CSDL: exit 2" test "$rc" -eq 2
 check "malformed CSDL: FILE:3:COL: error:" grep -q "bad.xml:3:[0-9]*: error: " "$TMP/err"
+check "malformed CSDL: one line of diagnostics" test "$(wc -l <"$TMP/err")" -eq 1
+printf '<?xml version="1.0" encoding="utf-8"?>\n<edmx:Edmx Version="4.0" xmlns:edmx="e">\377\377</edmx:Edmx>\n' >"$TMP/enc.xml"
+run "$MAPC" describe "$TMP/enc.xml"
+check "invalid UTF-8: exit 2, one line at 2:COL" \
+  bash -c "test $rc -eq 2 && test \$(wc -l <'$TMP/err') -eq 1 && grep -q 'enc.xml:2:[0-9]*: error: .*UTF-8' '$TMP/err'"
 printf '{"swagger": "2.0",\n "definitions": {"A": {"properties": {"b": {"$ref": "#/definitions/Z"}}}}}\n' >"$TMP/bad.json"
 run "$MAPC" describe "$TMP/bad.json" A
 check "broken \$ref: exit 2 with its position" \

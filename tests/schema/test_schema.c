@@ -304,6 +304,12 @@ static void test_csdl_errors(void)
                  "</EnumType></Schema></edmx:DataServices></edmx:Edmx>",
                  SCHEMA_ODATA, "invalid enum member Value", 3, 1, "CSDL bad enum value");
     expect_error("", SCHEMA_ODATA, "", -1, -1, "CSDL empty document");
+    expect_error("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"4.0\" "
+                 "xmlns:edmx=\"e\">\xff\xff</edmx:Edmx>",
+                 SCHEMA_ODATA, "not proper UTF-8", 2, -1, "CSDL invalid UTF-8");
+    expect_error("<?xml version=\"1.0\" encoding=\"ISO-2022-JP\"?>\n<edmx:Edmx Version=\"4.0\" "
+                 "xmlns:edmx=\"e\">\x1b$B\xff\xff\xff\xff</edmx:Edmx>",
+                 SCHEMA_ODATA, "conversion failed", -1, -1, "CSDL undecodable bytes (iconv)");
     expect_error("<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"e\"><edmx:DataServices>\n"
                  "<Schema Namespace=\"A\"><EntityType Name=\"T\">",
                  SCHEMA_ODATA, "", 2, -1, "CSDL truncated document");

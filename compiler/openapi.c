@@ -15,14 +15,19 @@
  *     (inline objects become unnamed types "Owner.Prop"); object without properties -> any.
  *   - readOnly: true -> computed (server generated).
  *   - keys: "x-keys" (array of names) or "x-key" (one name) on a schema, when present.
+ *   - oneOf / anyOf / not and schemas without type or properties -> any; a named schema that
+ *     is a primitive or an array ("Money": number) is not a type, its users get its kind.
  *
  * Entity sets are derived from the paths: a GET on a path without parameters ("{...}")
  * whose 200/201/default response is an array of a named type X, or an object (named or
  * inline) with an array property Results / results / value / items / Items / data of X,
  * gives a set named after the path's last segment, of type X.  CEF's
  * "GET /Ordering/SalesOrders" -> {Results: [SalesOrder], TotalCount, ...} gives
- * "SalesOrders -> SalesOrder".  The first path wins a set name.  A type served by a set is an
- * entity; when the document yields no set at all, every object schema counts as one. */
+ * "SalesOrders -> SalesOrder" (and CEF's digest routes "GET /M/XsDigest" -> [DigestItem]
+ * give "XsDigest -> DigestItem").  Broken $refs met while deriving sets only mean "no set"
+ * (they are reported when a wanted type uses them).  The first path wins a set name.  A
+ * type served by a set is an entity; when the document yields no set at all, every object
+ * schema counts as one. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,7 @@ typedef struct oa_ctx {
     size_t len;
     schema_error *err;
     bool failed;
+    bool quiet;              /* deriving sets: a broken $ref there only means "no set" */
     long work;
     /* inline object schemas already turned into (unnamed) types, by JSON node: each is
      * materialised once, and pointer refs back into it link instead of recursing */
@@ -141,7 +147,7 @@ static void oa_locate(const oa_ctx *c, const char *needle, int *line, int *col)
 
 static void oa_fail(oa_ctx *c, const char *locate, const char *fmt, const char *arg)
 {
-    if (c->failed)
+    if (c->failed || c->quiet)
         return;
     c->failed = true;
     int line = 0, col = 0;
@@ -733,6 +739,8 @@ static int oa_sets(oa_ctx *c)
     json_t *paths = json_object_get(c->root, "paths");
     if (!json_is_object(paths))
         return 0;
+    c->quiet = true;
+    int rc = 0;
     const char *path;
     json_t *item;
     json_object_foreach(paths, path, item) {
@@ -744,8 +752,6 @@ static int oa_sets(oa_ctx *c)
         if (!*last)
             continue;
         json_t *sch = oa_response_schema(c, get);
-        if (c->failed)
-            return -1;
         if (!sch)
             continue;
         const char *type = oa_array_of(c, sch);
@@ -760,12 +766,13 @@ static int oa_sets(oa_ctx *c)
                     type = oa_array_of(c, w);
             }
         }
-        if (c->failed)
-            return -1;
-        if (type && sch_add_set(c->s, last, type) < 0)
-            return -1;
+        if (type && sch_add_set(c->s, last, type) < 0) {
+            rc = -1;
+            break;
+        }
     }
-    return 0;
+    c->quiet = false;
+    return rc;
 }
 
 /* ---- entry ---------------------------------------------------------------------------- */

@@ -488,6 +488,21 @@ static void test_openapi_errors(void)
                  SCHEMA_OPENAPI, "'properties' is not an object", 1, -1, "properties not an object");
 }
 
+static void test_openapi_sets_lenient(void)
+{
+    const char *doc = "{\"swagger\":\"2.0\",\"paths\":{\"/a/Xs\":{\"get\":{\"responses\":"
+                      "{\"200\":{\"$ref\":\"#/responses/Nope\"}}}},\"/a/Ys\":{\"get\":"
+                      "{\"responses\":{\"200\":{\"schema\":{\"type\":\"array\",\"items\":"
+                      "{\"$ref\":\"#/definitions/X\"}}}}}}},\"definitions\":{\"X\":"
+                      "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}";
+    schema *s = NULL;
+    schema_error err;
+    int rc = schema_load_mem(&s, doc, strlen(doc), "m.json", SCHEMA_OPENAPI, NULL, 0, &err);
+    CHECK(rc == 0 && schema_set_count(s) == 1 && !strcmp(schema_set_name(s, 0), "Ys"),
+          "a broken $ref in a route only means no set from that route");
+    schema_free(s);
+}
+
 static void test_guess(void)
 {
     char path[1024];
@@ -514,6 +529,7 @@ int main(int argc, char **argv)
     test_openapi2();
     test_openapi3();
     test_openapi_errors();
+    test_openapi_sets_lenient();
     test_guess();
     return test_done();
 }

@@ -41,6 +41,11 @@ static void describe_usage(FILE *out)
         "The format is guessed from the file name (.xml/.edmx: OData CSDL, .json: OpenAPI)\n"
         "or its first byte; --odata / --openapi force it.\n"
         "\n"
+        "Examples:\n"
+        "  mapc describe specs/d365/metadata.xml | grep '^set '\n"
+        "  mapc describe specs/d365/metadata.xml SalesOrderHeadersV2 | grep -w required\n"
+        "  mapc describe specs/clarity/openapi.json SalesOrder\n"
+        "\n"
         "Exit status: 0 ok, 1 unknown NAME (with a suggestion), 2 usage, I/O or schema error\n"
         "(printed as FILE:LINE:COL: error: MESSAGE).\n");
 }

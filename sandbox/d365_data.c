@@ -128,7 +128,7 @@ static int apply_body(const schema_type *t, json_t *ent, const json_t *body, boo
         }
         if (update) {
             json_t *cur = json_object_get(ent, k);
-            bool same = json_equal(cur, cv) ||
+            bool same = (!cur && d365_is_default(p, cv)) || json_equal(cur, cv) ||
                         (json_is_string(cur) && json_is_string(cv) &&
                          strcasecmp(json_string_value(cur), json_string_value(cv)) == 0);
             if (!same && (p->key || !p->allow_edit)) {

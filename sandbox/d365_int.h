@@ -137,6 +137,9 @@ void d365_etag(char *out, size_t outlen, const char *key, long long ver);
 
 /* Default value of a property, F&O style (new ref). */
 json_t *d365_prop_default(const schema_prop *p);
+/* Is v (NULL: absent) the property's default?  Stored entities omit default values: every
+ * reader treats an absent property as its default. */
+bool d365_is_default(const schema_prop *p, const json_t *v);
 /* Whole entity of defaults (new ref). */
 json_t *d365_entity_defaults(const schema_type *t);
 /* Check and normalise one value for property p; returns the value to store (new ref) or NULL

@@ -31,6 +31,7 @@ typedef struct fnode {
     double num;
     long long when;   /* datetime */
     bool bval;
+    json_t *defv;     /* the property's default: stored entities omit default values */
 } fnode;
 
 struct d365_filter {
@@ -55,6 +56,7 @@ static void fnode_free(fnode *n)
     fnode_free(n->a);
     fnode_free(n->b);
     free(n->str);
+    json_decref(n->defv);
     free(n);
 }
 
@@ -358,6 +360,7 @@ static bool typecheck(parser *p, fnode *n, const operand *pr, operand *lit, cmp_
         return false;
     }
     n->prop = prop;
+    n->defv = d365_prop_default(prop);
     n->lk = lit->lk;
     n->str = lit->str;
     lit->str = NULL;
@@ -433,6 +436,7 @@ static fnode *parse_primary(parser *p)
             res->kind = N_FUNC;
             res->fn = fns[i].fn;
             res->prop = a.prop;
+            res->defv = d365_prop_default(a.prop);
             res->str = b.str;
             goto out;
         }
@@ -455,6 +459,7 @@ static fnode *parse_primary(parser *p)
                     res->kind = N_CMP;
                     res->op = OP_EQ;
                     res->prop = l.prop;
+                    res->defv = d365_prop_default(l.prop);
                     res->lk = L_BOOL;
                     res->bval = true;
                 }
@@ -666,6 +671,8 @@ static bool eval(const fnode *n, const json_t *ent)
         break;
     }
     json_t *v = json_object_get(ent, n->prop->name);
+    if (!v)
+        v = n->defv;
     if (n->lk == L_NULL) {
         bool isnull = !v || json_is_null(v);
         return n->op == OP_EQ ? isnull : !isnull;
@@ -903,8 +910,10 @@ static json_t *render(d365_server *srv, const schema_type *t, const json_t *ent,
                 fabs(json_real_value(v)) < 1e15)
                 json_object_set_new(out, o->select[i]->name,
                                     json_integer((json_int_t)json_real_value(v)));
+            else if (v)
+                json_object_set(out, o->select[i]->name, v);
             else
-                json_object_set(out, o->select[i]->name, v ? v : json_null());
+                json_object_set_new(out, o->select[i]->name, d365_prop_default(o->select[i]));
         }
     } else {
         for (size_t i = 0; i < t->nprops; i++) {
@@ -951,6 +960,7 @@ static json_t *context(d365_server *srv, const char *set, const read_opts *o, bo
 typedef struct sort_key {
     const schema_prop *prop;
     bool desc;
+    json_t *defv;
 } sort_key;
 
 typedef struct sort_item {
@@ -968,6 +978,10 @@ static int cmp_items(const void *a, const void *b)
     for (size_t i = 0; i < g_nkeys; i++) {
         json_t *u = json_object_get(x->ent, g_keys[i].prop->name);
         json_t *v = json_object_get(y->ent, g_keys[i].prop->name);
+        if (!u)
+            u = g_keys[i].defv;
+        if (!v)
+            v = g_keys[i].defv;
         int c = 0;
         if (json_is_number(u) && json_is_number(v)) {
             double p = json_number_value(u), q = json_number_value(v);
@@ -1093,6 +1107,7 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
             if (nkeys < t->nprops) {
                 keys[nkeys].prop = p;
                 keys[nkeys].desc = got == 2 && strcmp(dir, "desc") == 0;
+                keys[nkeys].defv = d365_prop_default(p);
                 nkeys++;
             }
         }
@@ -1164,6 +1179,8 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
 out:
     free(items);
     json_decref(rows);
+    for (size_t i = 0; keys && i < nkeys; i++)
+        json_decref(keys[i].defv);
     free(keys);
     d365_filter_free(f);
     read_opts_free(&o);

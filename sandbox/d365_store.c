@@ -588,10 +588,43 @@ int d365_store_get(d365_server *srv, const char *set, const char *key, json_t **
     return rc;
 }
 
+bool d365_is_default(const schema_prop *p, const json_t *v)
+{
+    if (!v)
+        return true;
+    json_t *d = d365_prop_default(p);
+    bool same = json_equal(d, (json_t *)v) ||
+                (json_is_number(d) && json_is_number(v) &&
+                 json_number_value(d) == json_number_value(v));
+    json_decref(d);
+    return same;
+}
+
+/* The stored form of an entity: key values and every value that differs from its default
+ * (F&O entities carry 150-300 properties, mostly defaults: parsing them dominated reads). */
+static char *stored_text(d365_server *srv, const char *set, const json_t *ent)
+{
+    const char *tn = schema_type_for_set(srv->sch, set);
+    const schema_type *t = tn ? schema_find_type(srv->sch, tn) : NULL;
+    if (!t)
+        return json_dumps(ent, JSON_COMPACT);
+    json_t *sparse = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)ent, k, v) {
+        const schema_prop *p = schema_type_find_prop(t, k);
+        if (!p || p->key || !d365_is_default(p, v))
+            json_object_set(sparse, k, v);
+    }
+    char *text = json_dumps(sparse, JSON_COMPACT);
+    json_decref(sparse);
+    return text;
+}
+
 int d365_store_insert(d365_server *srv, const char *set, const char *area, const char *key,
                       const json_t *ent)
 {
-    char *body = json_dumps(ent, JSON_COMPACT);
+    char *body = stored_text(srv, set, ent);
     if (!body)
         return -1;
     sqlite3_stmt *st = NULL;
@@ -613,7 +646,7 @@ int d365_store_insert(d365_server *srv, const char *set, const char *area, const
 int d365_store_update(d365_server *srv, const char *set, const char *key, const json_t *ent,
                       long long *ver)
 {
-    char *body = json_dumps(ent, JSON_COMPACT);
+    char *body = stored_text(srv, set, ent);
     if (!body)
         return -1;
     sqlite3_stmt *st = NULL;

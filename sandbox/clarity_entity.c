@@ -39,8 +39,6 @@ const centity clarity_entities[] = {
     {"Payments", "Payment", "Payments", 0, NULL},
     {"Discounts", "Discount", "Discounts", 0, NULL},
     {"Discounts", "DiscountCode", "DiscountCodes", 0, NULL},
-    {"Inventory", "ProductInventoryLocationSection", "ProductInventoryLocationSections", 0,
-     NULL},
 };
 const size_t clarity_n_entities = sizeof clarity_entities / sizeof clarity_entities[0];
 
@@ -422,31 +420,71 @@ static int resolve_ref(clarity_server *s, json_t *doc, const char *prefix, const
     return 0;
 }
 
-/* Percent of an active discount code, or -1. */
-static double code_percent(clarity_server *s, const char *code)
+/* The Discount behind an applied discount entry: by coupon Code (a DiscountCode), DiscountID or
+ * DiscountKey.  New reference to an active Discount, or NULL with msg. */
+static json_t *applied_discount(clarity_server *s, const json_t *d, char *msg, size_t msglen)
 {
     const centity *dc = clarity_entity_by_name("DiscountCode");
-    const centity *d = clarity_entity_by_name("Discount");
-    json_t *c = lookup(s, dc, 0, code);
-    double pct = -1;
-    if (c) {
-        json_t *disc = cs_get(s->store, d->name, id_of(c, "DiscountID"));
-        if (disc && json_is_true(json_object_get(disc, "Active")))
-            pct = numv(disc, "Value", -1);
-        json_decref(disc);
+    const centity *de = clarity_entity_by_name("Discount");
+    json_t *disc = NULL;
+    const char *code = str(d, "Code");
+    if (code) {
+        json_t *c = lookup(s, dc, 0, code);
+        if (!c) { /* by the Code member when the CustomKey differs */
+            cs_filter f;
+            memset(&f, 0, sizeof f);
+            f.active = 1;
+            json_t *vals = json_pack("[s]", code), *found = NULL;
+            int64_t total = 0;
+            f.conds[0].path = "$.Code";
+            f.conds[0].values = vals;
+            f.nconds = 1;
+            if (!cs_search(s->store, dc->name, &f, 1, 0, &found, &total) &&
+                json_array_size(found))
+                c = json_incref(json_array_get(found, 0));
+            json_decref(found);
+            json_decref(vals);
+        }
+        if (c && json_is_true(json_object_get(c, "Active")))
+            disc = cs_get(s->store, de->name, id_of(c, "DiscountID"));
         json_decref(c);
+        if (!disc) {
+            snprintf(msg, msglen, "Invalid discount code '%s'", code);
+            return NULL;
+        }
+    } else if (id_of(d, "DiscountID") || str(d, "DiscountKey")) {
+        disc = lookup(s, de, id_of(d, "DiscountID"), str(d, "DiscountKey"));
+        if (!disc) {
+            snprintf(msg, msglen, "Discount %s was not found",
+                     str(d, "DiscountKey") ? str(d, "DiscountKey") : "(by ID)");
+            return NULL;
+        }
+    } else {
+        return NULL; /* a manual discount: DiscountTotal as given */
     }
-    return pct;
+    if (!json_is_true(json_object_get(disc, "Active"))) {
+        const char *dk = str(disc, "CustomKey");
+        snprintf(msg, msglen, "Discount '%s' is not active", dk ? dk : "?");
+        json_decref(disc);
+        return NULL;
+    }
+    return disc;
 }
 
-/* Line prices, discounts, totals and balance of a sales document; 0 or -1 with msg. */
+/* Line prices, discounts, totals and balance of a sales document; 0 or -1 with msg.
+ * A storefront may send the order currency as CurrencyKey (the SalesOrder model has no
+ * header currency): it becomes each line's SellingCurrencyKey / OriginalCurrencyKey. */
 static int sales_rules(clarity_server *s, const centity *e, json_t *doc, char *msg,
                        size_t msglen)
 {
     const centity *pe = clarity_entity_by_name("Product");
     json_t *lines = json_object_get(doc, "SalesItems");
-    double subtotal = 0;
+    double subtotal = 0, items = 0;
     int64_t doc_id = id_of(doc, "ID");
+    char currency[16] = "";
+    if (str(doc, "CurrencyKey"))
+        snprintf(currency, sizeof currency, "%s", str(doc, "CurrencyKey"));
+    json_object_del(doc, "CurrencyKey");
     if (lines && !json_is_array(lines) && !json_is_null(lines)) {
         snprintf(msg, msglen, "SalesItems must be a list");
         return -1;
@@ -478,6 +516,8 @@ static int sales_rules(clarity_server *s, const centity *e, json_t *doc, char *m
         if (prod) {
             json_object_set_new(line, "ProductID", json_integer(id_of(prod, "ID")));
             json_object_set_new(line, "ProductKey", json_string(str(prod, "CustomKey")));
+            if (str(prod, "Name"))
+                json_object_set_new(line, "ProductName", json_string(str(prod, "Name")));
             if (!str(line, "Sku"))
                 json_object_set_new(line, "Sku", json_string(str(prod, "CustomKey")));
             if (!str(line, "Name") && str(prod, "Name"))
@@ -509,11 +549,21 @@ static int sales_rules(clarity_server *s, const centity *e, json_t *doc, char *m
         }
         if (!id_of(line, "ID") && doc_id)
             json_object_set_new(line, "ID", json_integer(doc_id * 1000 + (json_int_t)i + 1));
+        if (doc_id)
+            json_object_set_new(line, "MasterID", json_integer(doc_id));
         if (!json_object_get(line, "Active"))
             json_object_set_new(line, "Active", json_true());
-        subtotal += round2(json_number_value(q) * numv(line, "UnitSoldPrice", 0));
+        if (currency[0]) {
+            json_object_set_new(line, "SellingCurrencyKey", json_string(currency));
+            json_object_set_new(line, "OriginalCurrencyKey", json_string(currency));
+        }
+        double ext = round2(json_number_value(q) * numv(line, "UnitSoldPrice", 0));
+        json_object_set_new(line, "ExtendedPrice", json_real(ext));
+        subtotal += ext;
+        items += json_number_value(q);
     }
     subtotal = round2(subtotal);
+    json_object_set_new(doc, "ItemQuantity", json_real(items));
 
     double discounts = 0;
     json_t *dl = json_object_get(doc, "Discounts"), *d;
@@ -522,21 +572,30 @@ static int sales_rules(clarity_server *s, const centity *e, json_t *doc, char *m
         return -1;
     }
     json_array_foreach(dl, i, d) {
-        const char *code = str(d, "Code");
         double amount;
-        if (code) {
-            double pct = code_percent(s, code);
-            if (pct < 0) {
-                snprintf(msg, msglen, "Invalid discount code '%s'", code);
-                return -1;
-            }
-            amount = round2(subtotal * pct / 100.0);
-            json_object_set_new(d, "Value", json_real(pct));
-            json_object_set_new(d, "ValueTypeKey", json_string("Percent"));
+        msg[0] = '\0';
+        json_t *disc = applied_discount(s, d, msg, msglen);
+        if (msg[0])
+            return -1;
+        if (disc) {
+            double value = numv(disc, "Value", 0);
+            int percent = (int)numv(disc, "ValueType", 0) == 0;
+            amount = round2(percent ? subtotal * value / 100.0 : value);
+            json_object_del(d, "Code");
+            json_object_set_new(d, "DiscountID", json_integer(id_of(disc, "ID")));
+            if (str(disc, "CustomKey"))
+                json_object_set_new(d, "DiscountKey", json_string(str(disc, "CustomKey")));
+            if (str(disc, "Name"))
+                json_object_set_new(d, "DiscountName", json_string(str(disc, "Name")));
+            json_object_set_new(d, "DiscountValue", json_real(value));
+            json_object_set_new(d, "DiscountValueType", json_integer(percent ? 0 : 1));
+            json_decref(disc);
         } else {
-            amount = round2(numv(d, "Amount", 0));
+            amount = round2(numv(d, "DiscountTotal", 0));
         }
-        json_object_set_new(d, "Amount", json_real(amount));
+        if (doc_id)
+            json_object_set_new(d, "MasterID", json_integer(doc_id));
+        json_object_set_new(d, "DiscountTotal", json_real(amount));
         discounts += amount;
     }
     json_t *tot = json_object_get(doc, "Totals");
@@ -558,7 +617,7 @@ static int sales_rules(clarity_server *s, const centity *e, json_t *doc, char *m
     json_object_set_new(tot, "Total", json_real(total));
     double paid = 0;
     json_t *pays = json_object_get(doc, "SalesOrderPayments"), *p;
-    json_array_foreach(pays, i, p) paid += numv(p, "Amount", 0);
+    json_array_foreach(pays, i, p) paid += numv(json_object_get(p, "Slave"), "Amount", 0);
     json_object_set_new(doc, "BalanceDue", json_real(round2(total - paid)));
     (void)e;
     return 0;
@@ -567,22 +626,19 @@ static int sales_rules(clarity_server *s, const centity *e, json_t *doc, char *m
 /* Relations and entity rules for a record about to be stored; 0 or -1 with msg. */
 static int normalise(clarity_server *s, const centity *e, json_t *doc, char *msg, size_t msglen)
 {
-    if (resolve_ref(s, doc, "Account", "Account", 1, msg, msglen))
+    if ((!strcmp(e->name, "Account") || !strcmp(e->name, "Product")) && !str(doc, "Name")) {
+        snprintf(msg, msglen, "'Name' must not be empty");
         return -1;
-    if (strcmp(e->name, "Product") && resolve_ref(s, doc, "Product", "Product", 0, msg, msglen))
-        return -1;
-    if (!strcmp(e->name, "DiscountCode") && resolve_ref(s, doc, "Discount", "Discount", 0, msg,
-                                                        msglen))
-        return -1;
-    if (!strcmp(e->name, "Payment") && id_of(doc, "SalesOrderID")) {
-        json_t *o = cs_get(s->store, "SalesOrder", id_of(doc, "SalesOrderID"));
-        if (!o) {
-            snprintf(msg, msglen, "SalesOrder %lld was not found",
-                     (long long)id_of(doc, "SalesOrderID"));
-            return -1;
-        }
-        json_decref(o);
     }
+    if (str(doc, "Name") && json_string_length(json_object_get(doc, "Name")) > 128) {
+        snprintf(msg, msglen, "'Name' must be 128 characters or fewer");
+        return -1;
+    }
+    if (strcmp(e->name, "Account") && resolve_ref(s, doc, "Account", "Account", 1, msg, msglen))
+        return -1;
+    if (!strcmp(e->name, "DiscountCode") &&
+        resolve_ref(s, doc, "Discount", "Discount", 1, msg, msglen))
+        return -1;
     if (e->default_status && !str(doc, "StatusKey"))
         set_status(doc, e->default_status);
     else if (str(doc, "StatusKey") && status_id(str(doc, "StatusKey")))
@@ -901,11 +957,8 @@ static const struct {
 } search_conds[] = {
     {"statuskeys", "$.StatusKey", 0},  {"statuskey", "$.StatusKey", 0},
     {"accountkey", "$.AccountKey", 0}, {"accountid", "$.AccountID", 1},
-    {"productkey", "$.ProductKey", 0}, {"productid", "$.ProductID", 1},
     {"userkey", "$.UserKey", 0},       {"typekeys", "$.TypeKey", 0},
-    {"inventorylocationkey", "$.InventoryLocationKey", 0},
-    {"salesorderid", "$.SalesOrderID", 1}, {"code", "$.Code", 0},
-    {"email", "$.Email1", 0},
+    {"code", "$.Code", 0},
 };
 
 unsigned cl_search(clarity_server *s, const centity *e, const json_t *args, json_t **reply)
@@ -965,6 +1018,22 @@ unsigned cl_search(clarity_server *s, const centity *e, const json_t *args, json
         }
         if (f.modified_since_ms == 0)
             f.modified_since_ms = 1;
+    }
+    static const char *const date_args[] = {"mindate", "maxdate"};
+    for (int d = 0; d < 2; d++) {
+        t = arg_text(args, date_args[d], buf, sizeof buf);
+        if (!t || !*t)
+            continue;
+        int64_t ms = cs_parse_iso(t);
+        if (ms < 0) {
+            snprintf(msg, sizeof msg, "%s: '%s' is not a valid DateTime",
+                     d ? "MaxDate" : "MinDate", t);
+            goto bad;
+        }
+        if (d)
+            f.max_created_ms = ms > 0 ? ms : 1;
+        else
+            f.min_created_ms = ms > 0 ? ms : 1;
     }
     json_t *a = json_object_get(args, "ids");
     if (a) {
@@ -1132,15 +1201,19 @@ unsigned cl_order_action(clarity_server *s, const char *action, int64_t id, cons
             snprintf(tracking, sizeof tracking, "1Z%06lld%010lld", (long long)id,
                      (long long)(cs_now_ms() % 10000000000LL));
         json_object_set_new(doc, "TrackingNumber", json_string(tracking));
-        json_t *sh = json_pack("{s:I,s:b,s:s,s:s,s:s,s:s,s:[I]}", "ID",
-                               (json_int_t)cs_next_id(s->store, she->name), "Active", 1,
-                               "CreatedDate", now, "TrackingNumber", tracking, "ShipDate", now,
-                               "ShipCarrierKey", str(body, "ShipCarrierKey") ?
-                               str(body, "ShipCarrierKey") : "UPS", "SalesOrderIDs",
-                               (json_int_t)id);
+        json_object_set_new(doc, "ActualShipDate", json_string(now));
+        int64_t ship_id = cs_next_id(s->store, she->name);
+        json_t *sh = json_pack("{s:I,s:b,s:s,s:s,s:s,s:s,s:s,s:[I]}", "ID", (json_int_t)ship_id,
+                               "Active", 1, "CreatedDate", now, "StatusKey", "Shipped",
+                               "TrackingNumber", tracking, "ShipDate", now, "ShipCarrierKey",
+                               str(body, "ShipCarrierKey") ? str(body, "ShipCarrierKey") : "UPS",
+                               "SalesOrderIDs", (json_int_t)id);
         if (str(body, "ShipCarrierMethodKey"))
             json_object_set_new(sh, "ShipCarrierMethodKey",
                                 json_string(str(body, "ShipCarrierMethodKey")));
+        if (json_is_object(json_object_get(doc, "ShippingContact")))
+            json_object_set(sh, "DestinationContact", json_object_get(doc, "ShippingContact"));
+        json_object_set_new(doc, "ShipmentID", json_integer(ship_id));
         rc = save(s, she, sh, "Created");
         json_decref(sh);
     }
@@ -1148,27 +1221,36 @@ unsigned cl_order_action(clarity_server *s, const char *action, int64_t id, cons
         json_t *pays = json_object_get(doc, "SalesOrderPayments"), *p;
         size_t i;
         json_array_foreach(pays, i, p) {
-            json_t *pay = cs_get(s->store, pe->name, id_of(p, "PaymentID"));
+            json_t *pay = cs_get(s->store, pe->name, id_of(p, "SlaveID"));
             if (pay && !json_is_true(json_object_get(pay, "Received"))) {
                 json_object_set_new(pay, "Received", json_true());
+                json_object_set_new(pay, "ReceivedDate", json_string(now));
                 json_object_set_new(pay, "UpdatedDate", json_string(now));
                 rc |= save(s, pe, pay, "Updated");
+                json_object_set(p, "Slave", pay);
             }
             json_decref(pay);
         }
     }
     if (target) {
-        json_t *ev = json_pack("{s:s,s:s,s:s}", "Name", canon, "NewStateKey", target, "Date",
-                               now);
-        if (cur)
-            json_object_set_new(ev, "OldStateKey", json_string(cur));
         json_t *evs = json_object_get(doc, "SalesEvents");
         if (!json_is_array(evs)) {
             evs = json_array();
             json_object_set_new(doc, "SalesEvents", evs);
         }
+        char desc[128];
+        snprintf(desc, sizeof desc, "%s: status %s -> %s", canon, cur ? cur : "(none)", target);
+        json_t *ev = json_pack("{s:I,s:b,s:s,s:s,s:s,s:s,s:I,s:i}", "ID",
+                               (json_int_t)(id * 1000 + 500 + (json_int_t)json_array_size(evs)),
+                               "Active", 1, "CreatedDate", now, "Name", canon, "Description",
+                               desc, "TypeKey", "StatusChange", "MasterID", (json_int_t)id,
+                               "NewStatusID", status_id(target));
+        if (cur && status_id(cur))
+            json_object_set_new(ev, "OldStatusID", json_integer(status_id(cur)));
         json_array_append_new(evs, ev);
         set_status(doc, target);
+        if (!strcmp(target, "Confirmed") && !str(doc, "OrderApprovedDate"))
+            json_object_set_new(doc, "OrderApprovedDate", json_string(now));
     }
     json_object_set_new(doc, "UpdatedDate", json_string(now));
     rc |= save(s, oe, doc, "Updated");
@@ -1202,6 +1284,7 @@ unsigned cl_add_payment(clarity_server *s, const json_t *body, json_t **reply)
     json_t *pin = json_object_get(in, "Payment");
     pay = json_is_object(pin) ? json_deep_copy(pin) : json_deep_copy(in);
     json_object_del(pay, "Payment");
+    json_object_del(pay, "SalesOrderID");
     json_object_del(pay, "ID");
     double amount = numv(pay, "Amount", -1);
     cs_lock(s->store);
@@ -1234,19 +1317,28 @@ unsigned cl_add_payment(clarity_server *s, const json_t *body, json_t **reply)
     json_object_set_new(pay, "ID", json_integer(pid));
     json_object_set_new(pay, "Active", json_true());
     json_object_set_new(pay, "CreatedDate", json_string(now));
-    json_object_set_new(pay, "SalesOrderID", json_integer(oid));
     json_object_set_new(pay, "Amount", json_real(round2(amount)));
-    if (!str(pay, "CurrencyKey") && str(doc, "CurrencyKey"))
-        json_object_set_new(pay, "CurrencyKey", json_string(str(doc, "CurrencyKey")));
+    if (!str(pay, "CurrencyKey") && json_array_size(json_object_get(doc, "SalesItems"))) {
+        const char *cur = str(json_array_get(json_object_get(doc, "SalesItems"), 0),
+                              "SellingCurrencyKey");
+        if (cur)
+            json_object_set_new(pay, "CurrencyKey", json_string(cur));
+    }
     if (!json_is_boolean(json_object_get(pay, "Authorized")))
         json_object_set_new(pay, "Authorized", json_true());
+    if (!str(pay, "PaymentDate"))
+        json_object_set_new(pay, "PaymentDate", json_string(now));
     json_t *list = json_object_get(doc, "SalesOrderPayments");
     if (!json_is_array(list)) {
         list = json_array();
         json_object_set_new(doc, "SalesOrderPayments", list);
     }
-    json_array_append_new(list, json_pack("{s:I,s:f}", "PaymentID", (json_int_t)pid, "Amount",
-                                          round2(amount)));
+    json_t *link = json_pack("{s:I,s:b,s:s,s:I,s:I,s:O}", "ID", (json_int_t)pid, "Active", 1,
+                             "CreatedDate", now, "MasterID", (json_int_t)oid, "SlaveID",
+                             (json_int_t)pid, "Slave", pay);
+    if (str(pay, "CustomKey"))
+        json_object_set_new(link, "SlaveKey", json_string(str(pay, "CustomKey")));
+    json_array_append_new(list, link);
     json_object_set_new(doc, "BalanceDue", json_real(round2(balance - amount)));
     json_object_set_new(doc, "UpdatedDate", json_string(now));
     if (str(pay, "TransactionNumber"))
@@ -1271,78 +1363,170 @@ unlock:
 
 /* ---------------------------------------------------------------- inventory */
 
+/* Stock lives on the product, as CEF's Product.ProductInventoryLocationSections: one row per
+ * inventory location (the seed's warehouses), MasterID/MasterKey = the product,
+ * SlaveID/SlaveKey = the location section, InventoryLocationSectionInventoryLocation{ID,Key,Name}
+ * = the warehouse. */
+
 static const char *const stock_fields[] = {
     "Quantity", "QuantityAllocated", "QuantityPreSold", "QuantityBroken",
 };
 
-/* Apply one inventory item in the current transaction; 0, or -1 with msg (item refused). */
-static int apply_stock(clarity_server *s, const json_t *item, const char *now, int *changed,
-                       char *msg, size_t msglen)
+/* Index of a warehouse named by a location object or request: SlaveKey,
+ * InventoryLocationSectionInventoryLocationKey, InventoryLocationKey (key "11"), or SlaveID /
+ * InventoryLocationSectionInventoryLocationID / RelevantLocationID (1-based location ID). 0 (the
+ * first warehouse) when none is named, -1 when the named one does not exist. */
+static int location_index(clarity_server *s, const json_t *o)
+{
+    static const char *const keys[] = {"SlaveKey", "InventoryLocationSectionInventoryLocationKey",
+                                       "InventoryLocationKey"};
+    static const char *const ids[] = {"SlaveID", "InventoryLocationSectionInventoryLocationID",
+                                      "RelevantLocationID"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *k = str(o, keys[i]);
+        if (!k)
+            continue;
+        for (int w = 0; w < SEED_N_WAREHOUSES; w++)
+            if (!strcmp(s->cat->warehouses[w].id, k))
+                return w;
+        return -1;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        int64_t id = id_of(o, ids[i]);
+        if (id)
+            return id >= 1 && id <= SEED_N_WAREHOUSES ? (int)id - 1 : -1;
+    }
+    return 0;
+}
+
+static json_t *location_row(clarity_server *s, const json_t *prod, int w, const char *now)
+{
+    const seed_warehouse *wh = &s->cat->warehouses[w];
+    json_t *row = json_pack("{s:I,s:b,s:s,s:I,s:s,s:I,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:s}",
+                            "ID", (json_int_t)(id_of(prod, "ID") * 10 + w + 1), "Active", 1,
+                            "CreatedDate", now, "MasterID", (json_int_t)id_of(prod, "ID"),
+                            "MasterKey", str(prod, "CustomKey") ? str(prod, "CustomKey") : "",
+                            "SlaveID", (json_int_t)(w + 1), "SlaveKey", wh->id, "SlaveName",
+                            wh->name, "Quantity", 0, "QuantityAllocated", 0, "QuantityPreSold", 0,
+                            "QuantityBroken", 0, "InventoryLocationSectionInventoryLocationID",
+                            w + 1, "InventoryLocationSectionInventoryLocationKey", wh->id,
+                            "InventoryLocationSectionInventoryLocationName", wh->name);
+    if (str(prod, "Name"))
+        json_object_set_new(row, "MasterName", json_string(str(prod, "Name")));
+    return row;
+}
+
+/* Set the stock numbers `from` names on location w of prod; 0, or -1 with msg. */
+static int set_stock(clarity_server *s, json_t *prod, int w, const json_t *from,
+                     const char *const *names, const char *now, char *msg, size_t msglen)
+{
+    json_t *rows = json_object_get(prod, "ProductInventoryLocationSections");
+    if (!json_is_array(rows)) {
+        rows = json_array();
+        json_object_set_new(prod, "ProductInventoryLocationSections", rows);
+    }
+    json_t *row = NULL, *r;
+    size_t i;
+    json_array_foreach(rows, i, r) if (id_of(r, "SlaveID") == w + 1) row = r;
+    for (size_t k = 0; k < 4; k++) {
+        json_t *v = json_object_get(from, names[k]);
+        if (v && !json_is_number(v) && !json_is_null(v)) {
+            snprintf(msg, msglen, "%s: '%s' is not a valid Decimal", names[k],
+                     json_is_string(v) ? json_string_value(v) : "value");
+            return -1;
+        }
+    }
+    if (!row) {
+        row = location_row(s, prod, w, now);
+        json_array_append_new(rows, row);
+    }
+    for (size_t k = 0; k < 4; k++) {
+        json_t *v = json_object_get(from, names[k]);
+        if (json_is_number(v))
+            json_object_set(row, stock_fields[k], v);
+    }
+    return 0;
+}
+
+/* One CalculatedInventory item (bulk) or UpdateInventoryForProduct body (single) applied to its
+ * product in the current transaction.  0, -1 refused (msg), -2 store error. */
+static int apply_stock(clarity_server *s, const json_t *item, int bulk, const char *now,
+                       int *changed, char *msg, size_t msglen)
 {
     const centity *pe = clarity_entity_by_name("Product");
-    const centity *ie = clarity_entity_by_name("ProductInventoryLocationSection");
+    static const char *const row_names[] = {"Quantity", "QuantityAllocated", "QuantityPreSold",
+                                            "QuantityBroken"};
+    static const char *const bulk_names[] = {"QuantityPresent", "QuantityAllocated",
+                                             "QuantityPreSold", "QuantityBroken"};
     if (!json_is_object(item)) {
         snprintf(msg, msglen, "an inventory item must be an object");
         return -1;
     }
-    int64_t pid = id_of(item, "ProductID");
+    int64_t pid = id_of(item, bulk ? "ProductID" : "ID");
+    if (!pid && bulk)
+        pid = id_of(item, "ID");
     const char *pkey = str(item, "ProductKey") ? str(item, "ProductKey") : str(item, "Sku");
     json_t *prod = lookup(s, pe, pid, pid ? NULL : pkey);
     if (!prod) {
-        snprintf(msg, msglen, "Product %s%s was not found", pid ? "ID " : "",
-                 pid ? "" : (pkey ? pkey : "(no ProductID/ProductKey/Sku)"));
         if (pid)
             snprintf(msg, msglen, "Product %lld was not found", (long long)pid);
+        else
+            snprintf(msg, msglen, "Product %s was not found",
+                     pkey ? pkey : "(no ProductID)");
         return -1;
     }
-    const char *loc = str(item, "InventoryLocationKey") ? str(item, "InventoryLocationKey")
-                                                        : s->cat->warehouses[0].id;
-    for (size_t i = 0; i < sizeof stock_fields / sizeof *stock_fields; i++) {
-        json_t *v = json_object_get(item, stock_fields[i]);
-        if (v && !json_is_number(v)) {
-            snprintf(msg, msglen, "%s: '%s' is not a valid Decimal", stock_fields[i],
-                     json_is_string(v) ? json_string_value(v) : "value");
-            json_decref(prod);
-            return -1;
-        }
-    }
-    if (!json_is_number(json_object_get(item, "Quantity"))) {
-        snprintf(msg, msglen, "Quantity is required");
-        json_decref(prod);
-        return -1;
-    }
-    char key[96];
-    snprintf(key, sizeof key, "%s|%s", str(prod, "CustomKey") ? str(prod, "CustomKey") : "?",
-             loc);
-    int64_t rid = cs_find_key(s->store, ie->name, key, 0);
-    json_t *row = rid ? cs_get(s->store, ie->name, rid) : NULL;
-    json_t *old = row ? json_deep_copy(row) : NULL;
-    if (!row) {
-        row = json_pack("{s:I,s:s,s:b,s:s,s:I,s:s,s:s,s:i,s:i,s:i,s:i}", "ID",
-                        (json_int_t)cs_next_id(s->store, ie->name), "CustomKey", key, "Active", 1,
-                        "CreatedDate", now, "ProductID", (json_int_t)id_of(prod, "ID"),
-                        "ProductKey", str(prod, "CustomKey"), "InventoryLocationKey", loc,
-                        "Quantity", 0, "QuantityAllocated", 0, "QuantityPreSold", 0,
-                        "QuantityBroken", 0);
-    }
-    for (size_t i = 0; i < sizeof stock_fields / sizeof *stock_fields; i++) {
-        json_t *v = json_object_get(item, stock_fields[i]);
-        if (v)
-            json_object_set(row, stock_fields[i], v);
-    }
+    json_t *old = json_deep_copy(prod);
     int rc = 0;
-    if (!old || !same_except_dates(old, row)) {
-        if (old)
-            json_object_set_new(row, "UpdatedDate", json_string(now));
-        rc = save(s, ie, row, old ? "Updated" : "Created");
+    json_t *locs = json_object_get(item, "RelevantLocations");
+    if (bulk && json_array_size(locs)) {
+        size_t i;
+        json_t *l;
+        json_array_foreach(locs, i, l) {
+            int w = location_index(s, l);
+            if (w < 0) {
+                snprintf(msg, msglen, "RelevantLocations[%zu]: unknown inventory location", i);
+                rc = -1;
+                break;
+            }
+            if ((rc = set_stock(s, prod, w, l, row_names, now, msg, msglen)))
+                break;
+        }
+    } else {
+        int w = location_index(s, item);
+        json_t *from = json_deep_copy(item);
+        if (bulk && !json_object_get(from, "QuantityPresent") &&
+            json_object_get(from, "QuantityOnHand"))
+            json_object_set(from, "QuantityPresent", json_object_get(from, "QuantityOnHand"));
+        const char *const *names = bulk ? bulk_names : row_names;
+        if (w < 0) {
+            snprintf(msg, msglen, "unknown inventory location");
+            rc = -1;
+        } else if (!json_is_number(json_object_get(from, names[0])) &&
+                   !json_is_number(json_object_get(from, names[1])) &&
+                   !json_is_number(json_object_get(from, names[2]))) {
+            json_t *q = json_object_get(from, names[0]);
+            if (q && !json_is_null(q))
+                snprintf(msg, msglen, "%s: '%s' is not a valid Decimal", names[0],
+                         json_is_string(q) ? json_string_value(q) : "value");
+            else
+                snprintf(msg, msglen, "no quantity given (%s)", names[0]);
+            rc = -1;
+        } else {
+            rc = set_stock(s, prod, w, from, names, now, msg, msglen);
+        }
+        json_decref(from);
+    }
+    if (!rc && !same_except_dates(old, prod)) {
+        json_object_set_new(prod, "UpdatedDate", json_string(now));
+        if (save(s, pe, prod, "Updated")) {
+            snprintf(msg, msglen, "%s", cs_errmsg(s->store));
+            rc = -2;
+        }
         *changed = 1;
     }
     json_decref(old);
-    json_decref(row);
     json_decref(prod);
-    if (rc)
-        snprintf(msg, msglen, "%s", cs_errmsg(s->store));
-    return rc ? -2 : 0;
+    return rc;
 }
 
 unsigned cl_inventory_update(clarity_server *s, const json_t *body, int bulk, json_t **reply)
@@ -1351,18 +1535,14 @@ unsigned cl_inventory_update(clarity_server *s, const json_t *body, int bulk, js
     char now[32], msg[256];
     now_iso(now, sizeof now);
     if (bulk) {
-        if (json_is_array(body)) {
+        json_t *push = json_object_get(body, "InventoryToPush");
+        if (json_is_array(push))
+            items = json_incref(push);
+        else if (json_is_array(body))
             items = json_incref((json_t *)body);
-        } else if (json_is_object(body)) {
-            const char *k;
-            json_t *v;
-            json_object_foreach((json_t *)body, k, v) if (json_is_array(v) && !items)
-                items = json_incref(v);
-        }
         if (!items) {
             *reply = errorf("SerializationException", 0,
-                            "BulkUpdateInventoryForProducts needs a list of items (a JSON array "
-                            "or {\"Items\": [...]})");
+                            "BulkUpdateInventoryForProducts needs {\"InventoryToPush\": [...]}");
             return 400;
         }
     } else {
@@ -1385,7 +1565,16 @@ unsigned cl_inventory_update(clarity_server *s, const json_t *body, int bulk, js
     json_t *it;
     json_array_foreach(items, i, it) {
         int ch = 0;
-        int rc = apply_stock(s, it, now, &ch, msg, sizeof msg);
+        json_t *bound = NULL, *ignored = NULL;
+        if (json_is_object(it) && bind_body(it, &bound, &ignored)) {
+            json_t *rs = json_object_get(ignored, "ResponseStatus");
+            snprintf(msg, sizeof msg, "%s", str(rs, "Message") ? str(rs, "Message") : "bad item");
+            json_decref(ignored);
+            json_array_append_new(messages, json_sprintf("Item %zu: %s", i, msg));
+            continue;
+        }
+        int rc = apply_stock(s, bound ? bound : it, bulk, now, &ch, msg, sizeof msg);
+        json_decref(bound);
         if (rc == -2) {
             cs_rollback(s->store);
             *reply = db_error(s);
@@ -1393,9 +1582,7 @@ unsigned cl_inventory_update(clarity_server *s, const json_t *body, int bulk, js
             goto unlock;
         }
         if (rc) {
-            char m[320];
-            snprintf(m, sizeof m, "Item %zu: %s", i, msg);
-            json_array_append_new(messages, json_string(m));
+            json_array_append_new(messages, json_sprintf("Item %zu: %s", i, msg));
         } else {
             updated++;
             changed |= ch;
@@ -1428,42 +1615,28 @@ unsigned cl_inventory_calculate(clarity_server *s, int64_t product_id, json_t **
 {
     cs_lock(s->store);
     json_t *prod = cs_get(s->store, "Product", product_id);
+    cs_unlock(s->store);
     if (!prod) {
-        cs_unlock(s->store);
         *reply = errorf("NotFound", 0, "Product %lld was not found", (long long)product_id);
         return 404;
     }
-    json_decref(prod);
-    cs_filter f;
-    memset(&f, 0, sizeof f);
-    f.active = 1;
-    json_t *ids = json_pack("[I]", (json_int_t)product_id), *rows = NULL;
-    f.conds[0].path = "$.ProductID";
-    f.conds[0].values = ids;
-    f.nconds = 1;
-    int64_t total = 0;
-    int rc = cs_search(s->store, "ProductInventoryLocationSection", &f, 0, 0, &rows, &total);
-    cs_unlock(s->store);
-    json_decref(ids);
-    if (rc) {
-        *reply = db_error(s);
-        return 500;
-    }
     double q = 0, alloc = 0, pre = 0, broken = 0;
     size_t i;
-    json_t *r;
+    json_t *r, *rows = json_object_get(prod, "ProductInventoryLocationSections");
     json_array_foreach(rows, i, r) {
         q += numv(r, "Quantity", 0);
         alloc += numv(r, "QuantityAllocated", 0);
         pre += numv(r, "QuantityPreSold", 0);
         broken += numv(r, "QuantityBroken", 0);
     }
-    json_decref(rows);
     double avail = q - alloc - pre - broken;
-    *reply = json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:b}", "ProductID", (json_int_t)product_id,
-                       "Quantity", q, "QuantityAllocated", alloc, "QuantityPreSold", pre,
-                       "QuantityBroken", broken, "QuantityAvailable", avail, "IsOutOfStock",
-                       avail <= 0);
+    *reply = json_pack("{s:I,s:f,s:f,s:f,s:f,s:b,s:b,s:o}", "ProductID", (json_int_t)product_id,
+                       "QuantityPresent", q, "QuantityAllocated", alloc, "QuantityPreSold", pre,
+                       "QuantityOnHand", avail, "IsOutOfStock", avail <= 0, "IsUnlimitedStock",
+                       0, "RelevantLocations", rows ? json_incref(rows) : json_array());
+    if (str(prod, "UnitOfMeasure"))
+        json_object_set_new(*reply, "ProductUOM", json_string(str(prod, "UnitOfMeasure")));
+    json_decref(prod);
     return 200;
 }
 
@@ -1484,11 +1657,19 @@ static json_t *address_of(const seed_customer *c)
     return a;
 }
 
+static json_t *attribute(const char *key, const char *value, const char *uofm)
+{
+    json_t *a = json_pack("{s:s,s:s}", "Key", key, "Value", value);
+    if (uofm)
+        json_object_set_new(a, "UofM", json_string(uofm));
+    return a;
+}
+
 int cl_seed_store(clarity_server *s, char *err, size_t errlen)
 {
     const seed_catalog *cat = s->cat;
     int rc = 0;
-    char key[96];
+    char key[96], full[64];
     cs_lock(s->store);
     if (cs_count(s->store, "Account") > 0 || cs_count(s->store, "Product") > 0) {
         cs_unlock(s->store);
@@ -1502,74 +1683,76 @@ int cl_seed_store(clarity_server *s, char *err, size_t errlen)
     for (size_t i = 0; i < SEED_N_CUSTOMERS && !rc; i++) {
         const seed_customer *c = &cat->customers[i];
         json_int_t id = (json_int_t)i + 1;
-        json_t *acct = json_pack(
-            "{s:I,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:o,s:b}", "ID", id, "CustomKey",
-            c->account, "Name", c->name, "Active", 1, "CreatedDate", SEED_DATE, "TypeKey",
-            "Customer", "StatusKey", "Normal", "Email1", c->email, "Phone1", c->phone,
-            "CreditLimit", money_of(c->credit_limit_cents), "CurrencyKey", c->currency,
-            "Address", address_of(c), "IsTaxable", 1);
-        json_object_set_new(acct, "StatusID", json_integer(status_id("Normal")));
         snprintf(key, sizeof key, "%s-BILLING", c->account);
-        json_t *contact = json_pack("{s:I,s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:s}", "ID", id,
+        snprintf(full, sizeof full, "%s %s", c->first_name, c->last_name);
+        json_t *contact = json_pack("{s:I,s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "ID", id,
                                     "CustomKey", key, "Active", 1, "CreatedDate", SEED_DATE,
-                                    "FirstName", c->first_name, "LastName", c->last_name,
-                                    "Email1", c->email, "Phone1", c->phone, "Address",
-                                    address_of(c), "AccountID", id, "AccountKey", c->account);
-        json_t *user = json_pack("{s:I,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "ID", id,
-                                 "CustomKey", c->email, "UserName", c->email, "Active", 1,
-                                 "CreatedDate", SEED_DATE, "Email", c->email, "FirstName",
-                                 c->first_name, "LastName", c->last_name, "AccountID", id,
-                                 "AccountKey", c->account, "AccountName", c->name, "ContactID",
-                                 id);
-        rc = cs_put(s->store, "Account", acct) || cs_put(s->store, "Contact", contact) ||
-             cs_put(s->store, "User", user);
+                                    "TypeKey", "Billing", "FirstName", c->first_name, "LastName",
+                                    c->last_name, "FullName", full, "Email1", c->email, "Phone1",
+                                    c->phone, "Address", address_of(c));
+        json_t *acct = json_pack(
+            "{s:I,s:s,s:s,s:b,s:s,s:s,s:s,s:i,s:b,s:b,s:o,s:s,s:[{s:I,s:b,s:s,s:I,s:s,s:I,s:s,"
+            "s:O}]}",
+            "ID", id, "CustomKey", c->account, "Name", c->name, "Active", 1, "CreatedDate",
+            SEED_DATE, "TypeKey", "Customer", "StatusKey", "Normal", "StatusID",
+            status_id("Normal"), "IsTaxable", 1, "IsOnHold", 0, "Credit",
+            money_of(c->credit_limit_cents), "CreditCurrencyKey", c->currency,
+            "AccountContacts", "ID", id, "Active", 1, "CreatedDate", SEED_DATE, "MasterID", id,
+            "MasterKey", c->account, "SlaveID", id, "SlaveKey", key, "Slave", contact);
+        json_t *user = json_pack("{s:I,s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:I,s:s,s:s,s:s}",
+                                 "ID", id, "CustomKey", c->email, "Active", 1, "CreatedDate",
+                                 SEED_DATE, "UserName", c->email, "Email", c->email,
+                                 "DisplayName", full, "StatusKey", "Normal", "StatusID",
+                                 status_id("Normal"), "ContactID", id, "ContactKey", key,
+                                 "AccountID", id, "AccountKey", c->account, "AccountName",
+                                 c->name, "CurrencyKey", c->currency);
+        rc = !acct || !user || cs_put(s->store, "Account", acct) ||
+             cs_put(s->store, "Contact", contact) || cs_put(s->store, "User", user);
         json_decref(acct);
         json_decref(contact);
         json_decref(user);
     }
-    json_int_t inv_id = 1;
     for (size_t i = 0; i < SEED_N_PRODUCTS && !rc; i++) {
         const seed_product *p = &cat->products[i];
-        char seo[96];
+        char seo[96], grams[32];
         size_t n = 0;
         for (const char *q = p->name; *q && n + 1 < sizeof seo; q++)
             seo[n++] = isalnum((unsigned char)*q) ? (char)tolower((unsigned char)*q) : '-';
         seo[n] = '\0';
+        snprintf(grams, sizeof grams, "%lld", (long long)p->weight_grams);
         json_t *prod = json_pack(
-            "{s:I,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:s,s:s}", "ID", (json_int_t)i + 1,
-            "CustomKey", p->item, "Name", p->name, "Active", 1, "CreatedDate", SEED_DATE,
-            "SeoUrl", seo, "TypeKey", "General", "StatusKey", "Normal", "PriceBase",
-            money_of(p->price_cents), "UnitOfMeasure", p->unit, "Weight",
-            (json_int_t)p->weight_grams, "WeightUnitOfMeasure", "g", "CategoryKey", p->category);
-        json_object_set_new(prod, "StatusID", json_integer(status_id("Normal")));
+            "{s:I,s:s,s:s,s:b,s:s,s:s,s:s,s:i,s:s,s:b,s:b,s:o,s:s,s:{s:o,s:o}}", "ID",
+            (json_int_t)i + 1, "CustomKey", p->item, "Name", p->name, "Active", 1, "CreatedDate",
+            SEED_DATE, "TypeKey", "General", "StatusKey", "Normal", "StatusID",
+            status_id("Normal"), "SeoUrl", seo, "IsVisible", 1, "IsTaxable", 1, "PriceBase",
+            money_of(p->price_cents), "UnitOfMeasure", p->unit, "SerializableAttributes",
+            "Category", attribute("Category", p->category, NULL), "Weight",
+            attribute("Weight", grams, "g"));
+        json_t *rows = json_array();
+        for (int w = 0; w < SEED_N_WAREHOUSES; w++) {
+            json_t *row = location_row(s, prod, w, SEED_DATE);
+            json_object_set_new(row, "Quantity", json_integer(cat->on_hand[i][w]));
+            json_array_append_new(rows, row);
+        }
+        json_object_set_new(prod, "ProductInventoryLocationSections", rows);
         rc = cs_put(s->store, "Product", prod);
         json_decref(prod);
-        for (size_t w = 0; w < SEED_N_WAREHOUSES && !rc; w++) {
-            snprintf(key, sizeof key, "%s|%s", p->item, cat->warehouses[w].id);
-            json_t *row = json_pack(
-                "{s:I,s:s,s:b,s:s,s:I,s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "ID", inv_id++,
-                "CustomKey", key, "Active", 1, "CreatedDate", SEED_DATE, "ProductID",
-                (json_int_t)i + 1, "ProductKey", p->item, "InventoryLocationKey",
-                cat->warehouses[w].id, "InventoryLocationName", cat->warehouses[w].name,
-                "Quantity", cat->on_hand[i][w], "QuantityAllocated", 0, "QuantityPreSold", 0,
-                "QuantityBroken", 0);
-            rc = cs_put(s->store, "ProductInventoryLocationSection", row);
-            json_decref(row);
-        }
     }
     for (size_t i = 0; i < SEED_N_COUPONS && !rc; i++) {
         const seed_coupon *cp = &cat->coupons[i];
         char name[64];
-        snprintf(key, sizeof key, "COUPON-%s", cp->code);
         snprintf(name, sizeof name, "%d%% off the order (%s)", cp->percent, cp->code);
-        json_t *d = json_pack("{s:I,s:s,s:s,s:b,s:s,s:i,s:s,s:s,s:s}", "ID", (json_int_t)i + 1,
-                              "CustomKey", key, "Name", name, "Active", 1, "CreatedDate",
-                              SEED_DATE, "Value", cp->percent, "ValueTypeKey", "Percent",
-                              "DiscountTypeKey", "Order", "StartDate", SEED_DATE);
-        json_t *dc = json_pack("{s:I,s:s,s:s,s:b,s:s,s:I,s:s}", "ID", (json_int_t)i + 1,
+        /* the Discount and its code share the coupon code as CustomKey, so an order's
+         * applied discount names the coupon in DiscountKey */
+        json_t *d = json_pack("{s:I,s:s,s:s,s:b,s:s,s:i,s:i,s:i,s:s,s:b,s:b}", "ID",
+                              (json_int_t)i + 1, "CustomKey", cp->code, "Name", name, "Active", 1,
+                              "CreatedDate", SEED_DATE, "Value", cp->percent, "ValueType", 0,
+                              "DiscountTypeID", 1, "StartDate", SEED_DATE, "CanCombine", 0,
+                              "IsAutoApplied", 0);
+        json_t *dc = json_pack("{s:I,s:s,s:s,s:b,s:s,s:I,s:s,s:s}", "ID", (json_int_t)i + 1,
                                "CustomKey", cp->code, "Code", cp->code, "Active", 1,
                                "CreatedDate", SEED_DATE, "DiscountID", (json_int_t)i + 1,
-                               "DiscountKey", key);
+                               "DiscountKey", cp->code, "DiscountName", name);
         rc = cs_put(s->store, "Discount", d) || cs_put(s->store, "DiscountCode", dc);
         json_decref(d);
         json_decref(dc);

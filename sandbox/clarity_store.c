@@ -225,6 +225,10 @@ static void build_where(sqlbuf *b, const cs_filter *f)
         return;
     if (f->modified_since_ms > 0)
         sb_add(b, " AND updated_ms>=?");
+    if (f->min_created_ms > 0)
+        sb_add(b, " AND created_ms>=?");
+    if (f->max_created_ms > 0)
+        sb_add(b, " AND created_ms<=?");
     if (f->ids) {
         sb_add(b, " AND id");
         add_in_list(b, json_array_size(f->ids));
@@ -263,6 +267,10 @@ static int bind_where(sqlite3_stmt *st, const char *entity, const cs_filter *f)
         return k;
     if (f->modified_since_ms > 0)
         sqlite3_bind_int64(st, k++, f->modified_since_ms);
+    if (f->min_created_ms > 0)
+        sqlite3_bind_int64(st, k++, f->min_created_ms);
+    if (f->max_created_ms > 0)
+        sqlite3_bind_int64(st, k++, f->max_created_ms);
     if (f->ids)
         json_array_foreach(f->ids, i, v) bind_value(st, &k, v);
     if (f->keys)

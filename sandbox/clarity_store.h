@@ -29,6 +29,8 @@ typedef struct cs_cond {
 
 typedef struct cs_filter {
     int64_t modified_since_ms; /* > 0: UpdatedDate or CreatedDate >= this */
+    int64_t min_created_ms;    /* > 0: CreatedDate >= this (MinDate) */
+    int64_t max_created_ms;    /* > 0: CreatedDate <= this (MaxDate) */
     const json_t *ids;         /* array of integers, or NULL */
     const json_t *keys;        /* array of strings (CustomKey), or NULL */
     int active;                /* -1 any, 0 inactive only, 1 active only */

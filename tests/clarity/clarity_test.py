@@ -409,7 +409,7 @@ def t_custom_key_rules():
 
 
 def t_upsert_idempotent():
-    body = {"CustomKey": "UPS-1", "Name": "Upserted", "CreditLimit": 1000}
+    body = {"CustomKey": "UPS-1", "Name": "Upserted", "Credit": 1000}
     a = create("/Accounts/Account/Upsert", body)
     count = get("/Accounts/Accounts?Paging.Size=1").json["TotalCount"]
     first = get("/Accounts/Account/ID/%d" % a).json
@@ -419,9 +419,9 @@ def t_upsert_idempotent():
            "no duplicate row")
     again = get("/Accounts/Account/ID/%d" % a).json
     expect(again == first, "an identical upsert changes nothing (no UpdatedDate): %r" % again)
-    c = create("/Accounts/Account/Upsert", dict(body, CreditLimit=2500))
+    c = create("/Accounts/Account/Upsert", dict(body, Credit=2500))
     j = get("/Accounts/Account/ID/%d" % a).json
-    expect(c == a and j["CreditLimit"] == 2500 and "UpdatedDate" in j,
+    expect(c == a and j["Credit"] == 2500 and "UpdatedDate" in j,
            "a changed upsert updates the same row: %r" % j)
     d = create("/Accounts/Account/Upsert", {"ID": a, "Name": "By ID"})
     expect(d == a and get("/Accounts/Account/ID/%d" % a).json["Name"] == "By ID",
@@ -491,8 +491,13 @@ def t_order_totals():
            "account resolved, status Pending: %r" % {k: j.get(k) for k in (
                "AccountID", "AccountName", "StatusKey")})
     line = j["SalesItems"][0]
-    expect(line["ProductID"] == 1 and line["Sku"] == "A0001" and line["UnitSoldPrice"] == a0001,
-           "line priced from the catalog: %r" % line)
+    expect(line["ProductID"] == 1 and line["Sku"] == "A0001" and line["UnitSoldPrice"] == a0001
+           and abs(line["ExtendedPrice"] - 2 * a0001) < 0.005 and
+           line["SellingCurrencyKey"] == "USD", "line priced from the catalog: %r" % line)
+    d = j["Discounts"][0]
+    expect(d["DiscountKey"] == "SAVE10" and d["DiscountValue"] == 10 and
+           abs(d["DiscountTotal"] - disc) < 0.005, "applied discount: %r" % d)
+    expect(j["ItemQuantity"] == 3, "ItemQuantity")
 
 
 def t_order_binding_errors():
@@ -528,7 +533,8 @@ def t_order_states():
     j = get("/Ordering/SalesOrder/ID/%d" % oid).json
     expect(r.status == 200 and j["StatusKey"] == "Shipped" and j["TrackingNumber"] == "1ZTEST123",
            "ship: %r" % j)
-    expect([e["NewStateKey"] for e in j["SalesEvents"]][-1] == "Shipped", "sales events")
+    expect(j["SalesEvents"][-1]["NewStatusID"] == j["StatusID"] and
+           j["SalesEvents"][-1]["Name"] == "Ship", "sales events: %r" % j["SalesEvents"][-1])
     ships = [s for s in results(get("/Shipping/Shipments")) if oid in s.get("SalesOrderIDs", [])]
     expect(len(ships) == 1 and ships[0]["TrackingNumber"] == "1ZTEST123", "shipment record")
     r = request("PATCH", "/Ordering/SalesOrder/Void/%d" % oid)
@@ -547,6 +553,10 @@ def t_order_states():
     expect(oid in st and held in st, "StatusKeys filter: %s" % st)
     acct = [x["ID"] for x in results(get("/Ordering/SalesOrders?AccountKey=US-001"))]
     expect(oid in acct, "AccountKey filter")
+    since = urllib.parse.quote(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120)))
+    recent = [x["ID"] for x in results(get("/Ordering/SalesOrders?MinDate=" + since))]
+    old = results(get("/Ordering/SalesOrders?MaxDate=2020-01-01T00:00:00Z"))
+    expect(oid in recent and not old, "MinDate/MaxDate on CreatedDate")
 
 
 def t_add_payment():
@@ -561,8 +571,12 @@ def t_add_payment():
     expect(abs(j["BalanceDue"] - round(due - 20, 2)) < 0.005, "balance reduced: %s" %
            j["BalanceDue"])
     p = get("/Payments/Payment/ID/%d" % pid).json
-    expect(p["Amount"] == 20 and p["SalesOrderID"] == oid and p["CurrencyKey"] == "USD",
+    expect(p["Amount"] == 20 and p["CurrencyKey"] == "USD" and p["TransactionNumber"] == "TX-1",
            "payment record: %r" % p)
+    link = j["SalesOrderPayments"][0]
+    expect(link["MasterID"] == oid and link["SlaveID"] == pid and link["Slave"]["Amount"] == 20,
+           "SalesOrderPayments relation: %r" % link)
+    expect(j["PaymentTransactionID"] == "TX-1", "PaymentTransactionID")
     r = request("PATCH", "/Ordering/SalesOrder/AddPayment",
                 {"SalesOrderID": oid, "Payment": {"Amount": 1e9}})
     expect_error_shape(r, 400)
@@ -570,26 +584,43 @@ def t_add_payment():
 
 # ------------------------------------------------------------------ tests: inventory
 
+def stock(sku):
+    p = get("/Products/Product/Key/" + sku).json
+    return p, {r["SlaveKey"]: r for r in p["ProductInventoryLocationSections"]}
+
+
 def t_bulk_inventory():
-    r = request("PUT", "/Providers/Inventory/BulkUpdateInventoryForProducts", {"Items": [
-        {"ProductKey": "A0002", "InventoryLocationKey": "11", "Quantity": 77},
-        {"ProductID": 3, "InventoryLocationKey": "21", "Quantity": 5, "QuantityAllocated": 2},
-        {"ProductKey": "NOT-A-SKU", "Quantity": 1}]})
+    p2, _ = stock("A0002")
+    p3, before3 = stock("A0003")
+    r = request("PUT", "/Providers/Inventory/BulkUpdateInventoryForProducts", {"InventoryToPush": [
+        {"ProductID": p2["ID"], "RelevantLocations": [{"SlaveKey": "11", "Quantity": 77},
+                                                      {"SlaveID": 3, "Quantity": 9}]},
+        {"ProductID": p3["ID"], "QuantityPresent": 5, "QuantityAllocated": 2},
+        {"ProductID": 999999, "QuantityPresent": 1}]})
     expect(r.status == 200 and r.json["Result"] == 2 and r.json["ActionSucceeded"] is False and
-           any("NOT-A-SKU" in m for m in r.json["Messages"]), "bulk reply: %r" % r)
-    rows = results(get("/Inventory/ProductInventoryLocationSections?ProductKey=A0002"))
-    by = {x["InventoryLocationKey"]: x for x in rows}
-    expect(by["11"]["Quantity"] == 77 and len(rows) == 4, "A0002@11 = 77: %r" % by.get("11"))
+           any("999999" in m for m in r.json["Messages"]), "bulk reply: %r" % r)
+    p2b, rows2 = stock("A0002")
+    expect(rows2["11"]["Quantity"] == 77 and rows2["21"]["Quantity"] == 9 and len(rows2) == 4,
+           "A0002 at 11 = 77, at 21 = 9: %r" % rows2)
+    expect(rows2["11"]["MasterID"] == p2["ID"] and rows2["11"]["MasterKey"] == "A0002" and
+           rows2["11"]["InventoryLocationSectionInventoryLocationKey"] == "11", "row relation")
+    expect(p2b.get("UpdatedDate"), "the product's UpdatedDate moves with its stock")
+    _, rows3 = stock("A0003")
+    expect(rows3["11"]["Quantity"] == 5 and rows3["11"]["QuantityAllocated"] == 2 and
+           rows3["12"]["Quantity"] == before3["12"]["Quantity"], "item-level to location 11")
     r = request("PATCH", "/Providers/Inventory/UpdateInventoryForProduct",
-                {"ProductKey": "A0002", "InventoryLocationKey": "12", "Quantity": 3})
+                {"ID": p2["ID"], "RelevantLocationID": 2, "Quantity": 3})
     expect(r.status == 200 and r.json["ActionSucceeded"], "single update: %r" % r)
-    pid = get("/Products/Product/Key/A0002").json["ID"]
-    calc = get("/Providers/Inventory/CalculateInventory/%d" % pid).json
-    total = sum(x["Quantity"] for x in results(
-        get("/Inventory/ProductInventoryLocationSections?ProductKey=A0002")))
-    expect(calc["Quantity"] == total, "CalculateInventory sums locations: %r" % calc)
+    _, rows2 = stock("A0002")
+    expect(rows2["12"]["Quantity"] == 3, "A0002 at 12 = 3")
+    calc = get("/Providers/Inventory/CalculateInventory/%d" % p2["ID"]).json
+    total = sum(x["Quantity"] for x in rows2.values())
+    expect(calc["QuantityPresent"] == total and calc["ProductID"] == p2["ID"] and
+           len(calc["RelevantLocations"]) == 4, "CalculateInventory sums locations: %r" % calc)
     r = request("PATCH", "/Providers/Inventory/UpdateInventoryForProduct",
-                {"ProductKey": "A0002", "Quantity": "lots"})
+                {"ID": p2["ID"], "Quantity": "lots"})
+    expect_error_shape(r, 400)
+    r = request("PUT", "/Providers/Inventory/BulkUpdateInventoryForProducts", {"Nope": 1})
     expect_error_shape(r, 400)
 
 
@@ -684,8 +715,9 @@ def strip_volatile(o):
     o = json.loads(json.dumps(o))
     for k in ("ID", "CreatedDate", "UpdatedDate"):
         o.pop(k, None)
-    for line in o.get("SalesItems", []):
-        line.pop("ID", None)
+    for part in o.get("SalesItems", []) + o.get("Discounts", []):
+        part.pop("ID", None)
+        part.pop("MasterID", None)
     return o
 
 
@@ -713,9 +745,9 @@ def t_traffic_variety():
     r = run_traffic({"count": 60, "seed": 11, "wait": True})
     expect(r["created"] == 60, "60 created: %r" % r)
     orders = [get("/Ordering/SalesOrder/ID/%d" % i).json for i in r["order_ids"]]
-    cur = {o["CurrencyKey"] for o in orders}
     countries = {o["ShippingContact"]["Address"]["CountryCode"] for o in orders}
     coupons = [o for o in orders if o.get("Discounts")]
+    cur = {o["SalesItems"][0]["SellingCurrencyKey"] for o in orders}
     expect(len(cur) >= 3 and len(countries) >= 3, "currencies %s countries %s" % (cur, countries))
     expect(coupons and all(o["Totals"]["Discounts"] > 0 for o in coupons), "coupons applied")
     expect(max(len(o["SalesItems"]) for o in orders) > 4, "some big baskets")
@@ -766,7 +798,7 @@ def t_traffic_bad_orders():
     expect(len(guests) == 1, "one order without an account")
     over = [o for o in orders if o.get("AccountKey") and
             o["Totals"]["Total"] > get("/Accounts/Account/Key/" + o["AccountKey"]).json[
-                "CreditLimit"]]
+                "Credit"]]
     expect(len(over) >= 1, "an order over the customer's credit limit")
     unknown = [o for o in orders for line in o["SalesItems"] if "ProductID" not in line]
     expect(len(unknown) == 1, "one order with a non-catalog SKU line")
@@ -793,6 +825,82 @@ def t_stats():
            "normalised ID route counted: %s" % sorted(routes)[:8])
     expect((ROOT + "/Ordering/SalesOrder/Create", "POST") in routes, "create counted")
     expect(st["total"] > 50, "total %s" % st["total"])
+
+
+# ------------------------------------------------------------------ tests: names match the spec
+
+SPEC = None
+
+
+def spec():
+    global SPEC
+    if SPEC is None:
+        top = os.environ.get("TOP", os.path.join(os.path.dirname(__file__), "..", ".."))
+        with open(os.path.join(top, "specs", "clarity", "openapi.json")) as f:
+            SPEC = json.load(f)["components"]["schemas"]
+    return SPEC
+
+
+def unknown_names(value, schema_name, path=""):
+    """Member names of value that the spec's schema (followed through $ref) does not have."""
+    sch = spec()[schema_name]
+    props = sch.get("properties", {})
+    out = []
+    if not isinstance(value, dict):
+        return out
+    for k, v in value.items():
+        p = props.get(k)
+        where = "%s.%s" % (path or schema_name, k)
+        if p is None:
+            out.append(where)
+            continue
+        ref = p.get("$ref") or (p.get("items", {}).get("$ref") if p.get("type") == "array"
+                                else None)
+        if ref:
+            target = ref.split("/")[-1]
+            for item in (v if isinstance(v, list) else [v]):
+                out += unknown_names(item, target, where)
+    return out
+
+
+def t_names_match_openapi():
+    oid = create("/Ordering/SalesOrder/Create", new_order(Discounts=[{"Code": "SAVE5"}],
+                                                          PurchaseOrderNumber="SPEC-1"))
+    request("PATCH", "/Ordering/SalesOrder/AddPayment", {"SalesOrderID": oid,
+                                                          "Payment": {"Amount": 1}})
+    request("PATCH", "/Ordering/SalesOrder/Confirm/%d" % oid)
+    request("PATCH", "/Ordering/SalesOrder/Ship/%d" % oid)
+    samples = [
+        (get("/Ordering/SalesOrder/ID/%d" % oid).json, "SalesOrder"),
+        (get("/Ordering/SalesOrders?Paging.Size=2").json, "SalesOrderPagedResults"),
+        (get("/Accounts/Account/ID/1").json, "Account"),
+        (get("/Contacts/Users?IDs=1").json, "UserPagedResults"),
+        (get("/Contacts/Contact/ID/1").json, "Contact"),
+        (get("/Products/Product/ID/1").json, "Product"),
+        (get("/Discounts/Discount/ID/1").json, "Discount"),
+        (get("/Discounts/DiscountCode/ID/1").json, "DiscountCode"),
+        (get("/Payments/Payments").json, "PaymentPagedResults"),
+        (get("/Shipping/Shipments").json, "ShipmentPagedResults"),
+        (get("/Providers/Inventory/CalculateInventory/1").json, "CalculatedInventory"),
+        (request("POST", "/Accounts/Account/Create", {"Name": "x", "CustomKey": "DUP-1"}).json,
+         "ActionResponse"),
+        (request("POST", "/auth/identity", {"UserName": "admin", "Password": "admin"},
+                 auth=None).json, "AuthenticateResponse"),
+        (get("/Products/Product/ID/0").json, "ErrorResponse"),
+    ]
+    for d in get("/Products/ProductsDigest").json[:3]:
+        samples.append((d, "DigestItem"))
+    evs = wait_for(lambda: events_for("SalesOrder.Updated", oid))
+    expect(evs, "order events")
+    ev = evs[-1][3]
+    samples.append((ev, "WebhookEvent"))
+    samples.append((ev["Entity"], "SalesOrder"))
+    bad = []
+    for value, name in samples:
+        bad += unknown_names(value, name)
+    # the failing create above mixes ActionResponse and ErrorResponse: allow ResponseStatus
+    bad = [b for b in bad if b != "ActionResponse.ResponseStatus"]
+    expect(not bad, "names not in specs/clarity/openapi.json: %s" % sorted(set(bad)))
 
 
 def main():
@@ -831,6 +939,7 @@ def main():
         ("traffic produces the requested bad orders", t_traffic_bad_orders),
         ("traffic runs asynchronously at a rate", t_traffic_async_rate),
         ("/_sandbox/stats counts requests per normalised route", t_stats),
+        ("reply and webhook member names match specs/clarity/openapi.json", t_names_match_openapi),
     ]
     for name, fn in tests:
         check(name, fn)

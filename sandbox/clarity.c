@@ -794,7 +794,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     enum MHD_Result ret;
 
     if (!strncmp(url, "/_sandbox/", 10)) {
-        ret = sandbox_route(&r, url + 10, body, body_bad == 1 || body_bad == 2);
+        /* control bodies are JSON whatever the Content-Type says (curl -d sends a form type) */
+        if (rq->len > 0 && !rq->too_large && body_bad != 1) {
+            json_decref(body);
+            body = json_loadb(rq->body, rq->len, JSON_DECODE_ANY, NULL);
+            body_bad = body ? 0 : 1;
+        }
+        ret = sandbox_route(&r, url + 10, body, body_bad != 0 || rq->too_large);
         goto out;
     }
     size_t rl = strlen(CLARITY_API_ROOT);

@@ -4,12 +4,39 @@
  * One HTTP server on 127.0.0.1 (libmicrohttpd) serving the API-Admin routes of
  * ../shared/reference/clarity/routes.txt under CLARITY_API_ROOT, backed by SQLite (one JSON
  * document per record, indexed ID / CustomKey / UpdatedDate), seeded from seed.h, plus the
- * sandbox control routes:
- *   GET  /_sandbox/health            {"status":"ok"}
- *   GET  /_sandbox/stats             requests per route and method (sb_stats)
- *   GET  /_sandbox/webhooks          outbox status (webhook.h)
- *   POST /_sandbox/traffic           start the storefront traffic generator (traffic.h)
- *   GET  /_sandbox/traffic           its progress
+ * sandbox control routes (no auth; bodies are JSON whatever the Content-Type):
+ *   GET  /_sandbox/health            {"status":"ok","service":"clarity","seed":S}
+ *   GET|DELETE /_sandbox/stats       requests per normalised route, method and status
+ *                                    (sb_stats; /_sandbox calls are not counted); DELETE resets
+ *   GET|PUT|DELETE /_sandbox/faults  fault injection of sb_faults.h (429/500/503, latency,
+ *                                    hangs, connections dropped after a committed write)
+ *   GET|PUT /_sandbox/webhooks       outbox status; PUT {"url","secret"} re-targets (webhook.h)
+ *   POST|GET|DELETE /_sandbox/traffic  storefront traffic generator (traffic.h)
+ *   POST /_sandbox/sessions/expire   expire every session now (tests of session expiry)
+ *
+ * Routes (module/entity as in routes.txt; names are case-insensitive like ServiceStack's):
+ *   GET /M/Xs (Paging.Size, Paging.StartIndex = 1-based PAGE number, or flat Size/StartIndex;
+ *   no paging = every row; ModifiedSince, IDs, CustomKeys, Active, StatusKeys, AccountKey,
+ *   AccountID, MinDate/MaxDate on CreatedDate) -> {Results, TotalCount, TotalPages,
+ *   CurrentPage, CurrentCount}; GET/POST /M/XsForConnect the same; GET /M/XsDigest ->
+ *   [{ID, Key, Hash}]; GET /M/X/ID/{ID}, /M/X/Key/{Key}, /M/X/Exists/ID|Key/...; POST
+ *   /M/X/Create, /M/X/Upsert; PUT /M/X/Update; PATCH /M/X/Deactivate|Reactivate/ID|Key/...;
+ *   DELETE /M/X/Delete/ID|Key/...; PATCH /Ordering/SalesOrder/{Confirm|Hold|Pending|Backorder|
+ *   Ship|Complete|Void|ReadyForPickup|DropShip|CreatePickTicket|CapturePayment}/{ID};
+ *   PATCH /Ordering/SalesOrder/AddPayment; PUT /Providers/Inventory/
+ *   BulkUpdateInventoryForProducts {InventoryToPush:[...]}; PATCH .../UpdateInventoryForProduct;
+ *   GET .../CalculateInventory/{ID}.  Entities: Ordering/SalesOrder, Invoicing/SalesInvoice,
+ *   Returning/SalesReturn, Products/Product (stock in ProductInventoryLocationSections),
+ *   Accounts/Account, Contacts/User, Contacts/Contact, Shipping/Shipment, Payments/Payment,
+ *   Discounts/Discount, Discounts/DiscountCode.  Record shapes follow specs/clarity/openapi.json
+ *   (tests/clarity checks every reply name against it); the rules chosen where CEF's behaviour
+ *   is not documented are listed at the top of clarity_entity.c.
+ * Errors: ServiceStack's {ResponseStatus:{ErrorCode, Message, Errors:[{ErrorCode, FieldName,
+ *   Message}]}}: 400 SerializationException (malformed JSON, a value of the wrong type),
+ *   400 ArgumentException / DuplicateCustomKey / InvalidOperationException (business rules,
+ *   with ActionSucceeded:false + Messages as well), 401, 403 "Invalid Permission: M.X.Op", 404,
+ *   405, 413 (body over max_body), 415 (a body that is neither JSON nor a form).
+ *   Replies omit nulls, empty strings and empty lists (error bodies keep Errors:[]).
  *
  * Auth (three providers, any of them admits a request):
  *   - session: POST {root}/auth/identity {"UserName","Password"} -> {SessionId, UserName, ...}

@@ -827,6 +827,39 @@ def t_stats():
     expect(st["total"] > 50, "total %s" % st["total"])
 
 
+def t_key_with_slash():
+    cid = create("/Contacts/Contact/Create", {"CustomKey": "ERP/CT/0042", "FirstName": "Slash"})
+    r = get("/Contacts/Contact/Key/ERP/CT/0042")
+    expect(r.status == 200 and r.json["ID"] == cid, "{Key*} takes the rest of the path: %r" % r)
+    r = get("/Contacts/Contact/Exists/Key/ERP%2FCT%2F0042")
+    expect(r.status == 200 and r.json == cid, "percent-encoded key: %r" % r)
+
+
+def t_faults():
+    try:
+        r = request("PUT", "/_sandbox/faults", {"error_503_share": 1.0, "retry_after": 2},
+                    auth=None)
+        expect(r.status == 200, "set faults: %r" % r)
+        r = get("/Products/Product/ID/1")
+        expect_error_shape(r, 503)
+        expect(r.header("Retry-After") == "2", "Retry-After: %r" % r.headers)
+        request("DELETE", "/_sandbox/faults", auth=None)
+        before = get("/Ordering/SalesOrders?Paging.Size=1").json["TotalCount"]
+        request("PUT", "/_sandbox/faults", {"drop_next": 1}, auth=None)
+        dropped = False
+        try:
+            request("POST", "/Ordering/SalesOrder/Create", new_order(PurchaseOrderNumber="DROP"))
+        except (http.client.HTTPException, ConnectionError):
+            dropped = True
+        expect(dropped, "the connection was dropped")
+        after = get("/Ordering/SalesOrders?Paging.Size=1").json["TotalCount"]
+        expect(after == before + 1, "... after the write was committed (%d -> %d)" %
+               (before, after))
+    finally:
+        request("DELETE", "/_sandbox/faults", auth=None)
+    health()
+
+
 # ------------------------------------------------------------------ tests: names match the spec
 
 SPEC = None
@@ -930,6 +963,8 @@ def main():
         ("AddPayment records a payment and reduces BalanceDue", t_add_payment),
         ("bulk and single inventory updates", t_bulk_inventory),
         ("bad input -> clean 4xx and the server keeps serving", t_bad_input),
+        ("Key routes take keys with slashes", t_key_with_slash),
+        ("faults: 503 with Retry-After; connection dropped after commit", t_faults),
         ("webhook SalesOrder.Created/Updated signed (HMAC verified)", t_webhook_signed),
         ("webhook redelivered after a 500 with the same EventID", t_webhook_redelivery),
         ("webhook outbox status", t_webhook_outbox_status),

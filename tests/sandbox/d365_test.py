@@ -940,7 +940,10 @@ def main():
     if not os.path.exists(BIN):
         print("not ok 1 - %s missing (make all first)" % BIN)
         return 1
-    cli_tests()
+    try:
+        cli_tests()
+    except Exception:
+        tap(False, "cli_tests crashed", traceback.format_exc())
     sb = Sandbox(["--page-size", "20", "--d365-max-body", "65536"]).start()
     try:
         st, hd, b = sb.request("GET", "/_sandbox/health")

@@ -186,6 +186,15 @@ static enum MHD_Result fail(req *r, unsigned status, const char *code, const cha
     return reply(r, status, cl_error(code, msg, NULL, 0), 0);
 }
 
+/* No route matched: counted under one stats route so random URLs cannot grow the table. */
+static enum MHD_Result no_route(req *r, const char *url)
+{
+    char u[300];
+    snprintf(u, sizeof u, "%s", url); /* url may be r->route itself */
+    snprintf(r->route, sizeof r->route, "%s/{unmatched}", CLARITY_API_ROOT);
+    return fail(r, 404, "NotFound", "Handler for Request not found: %s", u);
+}
+
 /* Query arguments into an object keyed by lowercased name; repeated names join with ",". */
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
@@ -439,7 +448,7 @@ static enum MHD_Result auth_route(req *r, const char *const *seg, int nseg, cons
                               "SessionId", sid, "UserName", uname, "DisplayName", uname);
         return reply(r, 200, o, 1);
     }
-    return fail(r, 404, "NotFound", "Handler for Request not found: /auth/%s", what);
+    return no_route(r, what);
 }
 
 /* ---------------------------------------------------------------- API routes */
@@ -519,7 +528,7 @@ static enum MHD_Result entity_route(req *r, const centity *e, const char *const 
         return done(r, st, out);
     }
     if (nseg < 3 || strcasecmp(seg[1], e->name))
-        return fail(r, 404, "NotFound", "Handler for Request not found");
+        return no_route(r, r->route);
     const char *op = seg[2];
 
     /* reads */
@@ -626,7 +635,7 @@ static enum MHD_Result entity_route(req *r, const centity *e, const char *const 
             return done(r, st, out);
         }
     }
-    return fail(r, 404, "NotFound", "Handler for Request not found");
+    return no_route(r, r->route);
 }
 
 static enum MHD_Result inventory_route(req *r, const char *const *seg, int nseg,
@@ -664,7 +673,7 @@ static enum MHD_Result inventory_route(req *r, const char *const *seg, int nseg,
         st = cl_inventory_calculate(r->s, id, &out);
         return done(r, st, out);
     }
-    return fail(r, 404, "NotFound", "Handler for Request not found");
+    return no_route(r, r->route);
 }
 
 /* ---------------------------------------------------------------- /_sandbox */
@@ -806,7 +815,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     size_t rl = strlen(CLARITY_API_ROOT);
     r.count = 1;
     if (strncasecmp(url, CLARITY_API_ROOT, rl) || (url[rl] && url[rl] != '/')) {
-        ret = fail(&r, 404, "NotFound", "Handler for Request not found: %s", url);
+        ret = no_route(&r, url);
         goto out;
     }
     /* split the rest into segments */
@@ -885,7 +894,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             }
         }
     }
-    ret = fail(&r, 404, "NotFound", "Handler for Request not found: %s", url);
+    ret = no_route(&r, url);
 out:
     json_decref(body);
     return ret;

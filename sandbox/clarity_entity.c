@@ -6,14 +6,39 @@
  * the inventory provider, and seeding from seed.h.  Every change and its webhook event are
  * written in one SQLite transaction.
  *
- * Behaviour chosen where CEF's is not documented (DESIGN GUESS, see docs in clarity.h):
+ * Behaviour chosen where CEF's is not documented (DESIGN GUESS):
  *   - Create assigns the ID (a client ID is ignored); UpdatedDate stays absent until the first
  *     change, so ModifiedSince means "UpdatedDate or CreatedDate >= t".
  *   - Update merges the members the body names into the stored record (null removes one);
- *     an Update or Upsert that changes nothing writes nothing and fires no event.
+ *     an Update or Upsert that changes nothing writes nothing and fires no event.  An order's
+ *     StatusKey changes only through the state PATCHes.
  *   - A duplicate CustomKey among active records, an unknown related record (AccountKey,
- *     ProductKey, discount code) or a bad state transition answers 400 with both
- *     ActionSucceeded:false + Messages and a ResponseStatus.  A missing record answers 404.
+ *     ProductKey, discount code), a missing Name (Account, Product) or a bad state transition
+ *     answers 400 with both ActionSucceeded:false + Messages and a ResponseStatus.  A missing
+ *     record answers 404 (GET, Update, actions); Exists answers null.
+ *   - Binding is lenient like ServiceStack's: numeric strings become numbers, "true"/"false"
+ *     booleans, dates are normalised to "YYYY-MM-DDTHH:MM:SS.mmmZ"; anything else of the wrong
+ *     type is a 400 SerializationException naming the field ("SalesItems[0].Quantity").
+ *   - Sales documents: a line names a catalog product by ProductID / ProductKey (must exist) or
+ *     by Sku (a non-catalog line when no product has that key); prices default to the
+ *     product's PriceBase; ExtendedPrice, ItemQuantity, Totals and BalanceDue are computed.
+ *     The storefront's CurrencyKey goes to every line's SellingCurrencyKey /
+ *     OriginalCurrencyKey (the model has no header currency).  Discounts entries name a coupon
+ *     by Code (a DiscountCode), or a Discount by DiscountID / DiscountKey; they come back as
+ *     CEF applied discounts (DiscountID/Key/Name, DiscountValue, DiscountValueType 0 = percent,
+ *     1 = amount, DiscountTotal).  Seeded Discounts and DiscountCodes both use the coupon code
+ *     as CustomKey, so DiscountKey names the coupon.
+ *   - Order states (StatusKey/StatusID): Pending (new), OnHold, Confirmed, Backordered,
+ *     Processing, Shipped, ReadyForPickup, DropShipped, Completed, Void.  Completed and Void
+ *     are final; Ship refuses OnHold; Complete needs Shipped/DropShipped/ReadyForPickup; Void
+ *     refuses shipped orders; repeating the current state succeeds without a change.  Ship
+ *     creates a Shipment (tracking number from the body or generated); every change appends a
+ *     SalesEvent.  AddPayment creates a Payment, links it in SalesOrderPayments
+ *     {MasterID, SlaveID, Slave} and lowers BalanceDue (never below 0).
+ *   - Accounts carry the seed's credit limit as Credit (+ CreditCurrencyKey) and their billing
+ *     contact in AccountContacts; Users' CustomKey is the e-mail.
+ *   - Stock is the product's ProductInventoryLocationSections (one row per seed warehouse);
+ *     inventory updates change the product (UpdatedDate, Product.Updated event).
  */
 #include "clarity_int.h"
 

@@ -8,6 +8,8 @@
  * the log. */
 #include "syncrt/http.h"
 
+#include "buf.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -554,45 +556,9 @@ static int sensitive_field(const char *name, size_t len, const char *const *extr
     return name_in(name, len, builtin_fields) || name_in(name, len, extra);
 }
 
-/* A growing string. */
-typedef struct { char *p; size_t len, cap; int oom; } sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        char *bigger;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        bigger = realloc(b->p, cap);
-        if (!bigger) {
-            b->oom = 1;
-            return;
-        }
-        b->p = bigger;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static char *sb_take(sbuf *b)
-{
-    if (b->oom) {
-        free(b->p);
-        return NULL;
-    }
-    if (!b->p)
-        return calloc(1, 1);
-    return b->p;
-}
-
 char *syncrt_http_redact_headers(const char *headers, const char *const *extra)
 {
-    sbuf b = { 0 };
+    syncrt_buf b = { 0 };
     const char *line = headers;
 
     while (line && *line) {
@@ -605,41 +571,41 @@ char *syncrt_http_redact_headers(const char *headers, const char *const *extra)
             const char *sp2 = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line));
             size_t tlen = sp2 ? (size_t)(sp2 - sp - 1) : len - (size_t)(sp + 1 - line);
             char *target = strndup(sp + 1, tlen), *red = target ? syncrt_http_redact_url(target, extra) : NULL;
-            sb_add(&b, line, (size_t)(sp + 1 - line));
+            syncrt_buf_add(&b, line, (size_t)(sp + 1 - line));
             if (red)
-                sb_add(&b, red, strlen(red));
+                syncrt_buf_add(&b, red, strlen(red));
             else
                 b.oom = 1;
-            sb_add(&b, sp + 1 + tlen, len - (size_t)(sp + 1 + tlen - line));
+            syncrt_buf_add(&b, sp + 1 + tlen, len - (size_t)(sp + 1 + tlen - line));
             free(target);
             free(red);
         } else if (colon && sensitive_header(line, (size_t)(colon - line), extra)) {
             const char *v = colon + 1, *end = line + len;
-            sb_add(&b, line, (size_t)(v - line));
+            syncrt_buf_add(&b, line, (size_t)(v - line));
             while (v < end && *v == ' ')
                 v++;
-            sb_add(&b, " ", 1);
+            syncrt_buf_add(&b, " ", 1);
             if (strncasecmp(line, "Authorization", 13) == 0 ||
                 strncasecmp(line, "Proxy-Authorization", 19) == 0) {
                 const char *blank = v;  /* keep the scheme: "Bearer [REDACTED]" */
                 while (blank < end && *blank != ' ' && *blank != '\r' && *blank != '\n')
                     blank++;
                 if (blank < end && *blank == ' ') {
-                    sb_add(&b, v, (size_t)(blank - v));
-                    sb_add(&b, " ", 1);
+                    syncrt_buf_add(&b, v, (size_t)(blank - v));
+                    syncrt_buf_add(&b, " ", 1);
                 }
             }
-            sb_add(&b, REDACTED, strlen(REDACTED));
+            syncrt_buf_add(&b, REDACTED, strlen(REDACTED));
             if (len >= 2 && line[len - 2] == '\r')
-                sb_add(&b, "\r\n", 2);
+                syncrt_buf_add(&b, "\r\n", 2);
             else if (eol)
-                sb_add(&b, "\n", 1);
+                syncrt_buf_add(&b, "\n", 1);
         } else {
-            sb_add(&b, line, len);
+            syncrt_buf_add(&b, line, len);
         }
         line += len;
     }
-    return sb_take(&b);
+    return syncrt_buf_take(&b);
 }
 
 static void redact_json(json_t *v, const char *const *extra)
@@ -666,7 +632,7 @@ static void redact_json(json_t *v, const char *const *extra)
 /* k=v&k=v: values of sensitive keys replaced. */
 static char *redact_form(const char *s, size_t len, const char *const *extra)
 {
-    sbuf b = { 0 };
+    syncrt_buf b = { 0 };
     size_t i = 0;
     while (i < len) {
         size_t j = i, eq;
@@ -675,16 +641,16 @@ static char *redact_form(const char *s, size_t len, const char *const *extra)
         for (eq = i; eq < j && s[eq] != '='; eq++)
             ;
         if (eq < j && sensitive_field(s + i, eq - i, extra)) {
-            sb_add(&b, s + i, eq - i + 1);
-            sb_add(&b, REDACTED, strlen(REDACTED));
+            syncrt_buf_add(&b, s + i, eq - i + 1);
+            syncrt_buf_add(&b, REDACTED, strlen(REDACTED));
         } else {
-            sb_add(&b, s + i, j - i);
+            syncrt_buf_add(&b, s + i, j - i);
         }
         if (j < len)
-            sb_add(&b, "&", 1);
+            syncrt_buf_add(&b, "&", 1);
         i = j + 1;
     }
-    return sb_take(&b);
+    return syncrt_buf_take(&b);
 }
 
 static int looks_like_form(const char *s, size_t len)
@@ -701,7 +667,7 @@ static int looks_like_form(const char *s, size_t len)
 char *syncrt_http_redact_body(const char *body, size_t len, const char *const *extra)
 {
     json_t *doc;
-    sbuf b = { 0 };
+    syncrt_buf b = { 0 };
 
     if (!body)
         return NULL;
@@ -721,14 +687,14 @@ char *syncrt_http_redact_body(const char *body, size_t len, const char *const *e
     }
     if (looks_like_form(body, len))
         return redact_form(body, len, extra);
-    sb_add(&b, body, len);
-    return sb_take(&b);
+    syncrt_buf_add(&b, body, len);
+    return syncrt_buf_take(&b);
 }
 
 char *syncrt_http_redact_url(const char *url, const char *const *extra)
 {
     const char *q;
-    sbuf b = { 0 };
+    syncrt_buf b = { 0 };
     char *query;
 
     if (!url)
@@ -736,13 +702,13 @@ char *syncrt_http_redact_url(const char *url, const char *const *extra)
     q = strchr(url, '?');
     if (!q)
         return strdup(url);
-    sb_add(&b, url, (size_t)(q - url) + 1);
+    syncrt_buf_add(&b, url, (size_t)(q - url) + 1);
     query = redact_form(q + 1, strlen(q + 1), extra);
     if (!query) {
         free(b.p);
         return NULL;
     }
-    sb_add(&b, query, strlen(query));
+    syncrt_buf_add(&b, query, strlen(query));
     free(query);
-    return sb_take(&b);
+    return syncrt_buf_take(&b);
 }

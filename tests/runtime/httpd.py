@@ -23,6 +23,12 @@ API key "test-key" in X-Clarity-Api-Key):
   POST /_ctl/revoke             every issued token and session becomes invalid
   POST /_ctl/secret?s=S         the client secret the token endpoint accepts from now on
   GET  /_ctl/counts             {"token_requests": N, "logins": M}
+OData paging emulation:
+  GET /odata/Rows?total=N&size=K[&skip=S][&run=R&fault=F&fault_skip=S2][&next_first=1]
+      rows S..min(S+K,N)-1 with tricky strings, then an absolute @odata.nextLink while rows
+      remain.  Fault F hits the first request of run R for the page at skip S2, once:
+      429 (Retry-After: 3), 503, 400 (F&O error body), drop (half the page, then close),
+      500always (every request of that page).
 Anything else is 404.
 """
 import json
@@ -36,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
 in_progress = 0
+faults_done = set()
 auth = {"tokens": set(), "sessions": set(), "n": 0, "life": 3599, "token_requests": 0, "logins": 0,
         "secret": "sync-secret"}
 
@@ -103,6 +110,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_body(200, f.read())
             except OSError:
                 self.send_body(404, b'{"error":"no such file"}')
+        elif route == "/odata/Rows":
+            self.rows(q)
         elif route.endswith("/oauth2/v2.0/token") or route.endswith("/oauth2/token"):
             self.token(route.endswith("/v2.0/token"), body)
         elif route == "/d365/protected":
@@ -164,6 +173,57 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, json.dumps(doc).encode())
         else:
             self.send_body(404, b'{"error":"no route"}')
+
+    def rows(self, q):
+        g = lambda k, d: q.get(k, [d])[0]
+        total, size, skip = int(g("total", "0")), int(g("size", "10")), int(g("skip", "0"))
+        run, fault, fault_skip = g("run", ""), g("fault", ""), int(g("fault_skip", "-1"))
+        hit = False
+        if fault and skip == fault_skip:
+            with lock:
+                key = (run, fault_skip)
+                if fault == "500always" or key not in faults_done:
+                    faults_done.add(key)
+                    hit = True
+        if hit and fault == "429":
+            self.send_body(429, b'{"error":{"code":"","message":"Too many requests"}}',
+                           extra={"Retry-After": "3"})
+            return
+        if hit and fault in ("503", "500always"):
+            self.send_body(503 if fault == "503" else 500, b'{"error":{"code":"","message":"busy"}}')
+            return
+        if hit and fault == "400":
+            self.send_body(400, json.dumps({"error": {"code": "", "message": "An error has occurred.",
+                "innererror": {"message": "Field 'Foo' in $filter is not valid.",
+                               "type": "Microsoft.OData.ODataException", "stacktrace": ""}}}).encode())
+            return
+        end = min(total, skip + size)
+        rows = [{"ID": i, "Name": 'row %d "quoted" \\ {brace} [bracket], comma' % i,
+                 "Amount": 12.50, "Unicode": "caf\u00e9 \u2603",
+                 "Nested": {"a": [1, 2, {"b": "]}"}], "e": None}} for i in range(skip, end)]
+        doc = {"@odata.context": "http://x/data/$metadata#Rows", "value": rows}
+        if end < total:
+            nxt = "http://%s:%d/odata/Rows?total=%d&size=%d&skip=%d" % (
+                self.server.server_address[0], self.server.server_address[1], total, size, end)
+            if run:
+                nxt += "&run=%s&fault=%s&fault_skip=%d" % (run, fault, fault_skip)
+            if g("next_first", ""):
+                nxt += "&next_first=1"
+                doc = {"@odata.nextLink": nxt, "value": rows}
+            else:
+                doc["@odata.nextLink"] = nxt
+        body = json.dumps(doc, indent=None if skip % 2 else 1).encode()
+        if hit and fault == "drop":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.send_body(200, body)
 
     def token(self, v2, body):
         form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)

@@ -30,6 +30,10 @@ fi
 # the tests set their own proxy where they test it; talk to 127.0.0.1 directly
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+# under valgrind: fewer paging rows, and RSS is valgrind's own (not checked)
+if [ -n "$VALGRIND_CMD" ]; then
+  export SYNCRT_PAGING_ROWS="${SYNCRT_PAGING_ROWS:-20000}" SYNCRT_NO_RSS_CHECK=1
+fi
 run() {  # run NAME: one test program
   local name=$1 bin="$BUILD/tests/runtime/$1" out rc
   if [ ! -x "$bin" ]; then

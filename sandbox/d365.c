@@ -544,6 +544,27 @@ static enum MHD_Result control(d365_server *srv, struct MHD_Connection *c, const
     return sb_reply_json(c, 404, json_pack("{s:s}", "error", "unknown control route"), NULL, NULL);
 }
 
+/* The stats route of a /data URL before it is parsed: "/data/Set", "/data/Set(key)",
+ * "/data/Set/$count", "/data/$batch", "/data/$metadata" (same form as d365_data_exec's). */
+static const char *route_of(const char *url, char *buf, size_t len)
+{
+    const char *p = url + 6;
+    if (strncmp(url, "/data/", 6) != 0 || *p == '$' || !*p) {
+        snprintf(buf, len, "%s", url);
+        return buf;
+    }
+    size_t n = strcspn(p, "(/");
+    if (n > 120)
+        n = 120;
+    if (p[n] == '(')
+        snprintf(buf, len, "/data/%.*s(key)", (int)n, p);
+    else if (strcmp(p + n, "/$count") == 0)
+        snprintf(buf, len, "/data/%.*s/$count", (int)n, p);
+    else
+        snprintf(buf, len, "/data/%.*s", (int)n, p);
+    return buf;
+}
+
 /* ------------------------------------------------------------------ the access handler */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -611,7 +632,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                  "error=\"invalid_token\", error_description=\"%s\"", srv->base_url,
                  srv->opt.tenant, why);
         const char *hdrs[] = { "WWW-Authenticate", wa, NULL };
-        sb_stats_count(srv->stats, strncmp(url, "/data/$", 7) == 0 ? url : "/data/(auth)", method, 401);
+        sb_stats_count(srv->stats, route_of(url, route, sizeof route), method, 401);
         ret = sb_reply_json(c, 401, r.json, ODATA_CT, hdrs);
         r.json = NULL;
         return ret;
@@ -631,8 +652,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             d365_error(&r, fd.status, D365_T_ODATA, fd.status == 500
                        ? "An unexpected error occurred while processing the request (injected)."
                        : "The service is temporarily unavailable (injected).");
-        sb_stats_count(srv->stats, strncmp(url, "/data/$", 7) == 0 ? url : "/data/(fault)",
-                       method, fd.status);
+        sb_stats_count(srv->stats, route_of(url, route, sizeof route), method, fd.status);
         ret = reply_resp(c, &r, NULL, ra);
         d365_resp_clear(&r);
         return ret;
@@ -641,7 +661,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (rq->too_large) {
         d365_error(&r, 413, D365_T_ODATA, "The request body is larger than the %zu bytes allowed.",
                    srv->opt.max_body);
-        sb_stats_count(srv->stats, "/data/(too large)", method, 413);
+        sb_stats_count(srv->stats, route_of(url, route, sizeof route), method, 413);
         ret = reply_resp(c, &r, NULL, 0);
         d365_resp_clear(&r);
         return ret;

@@ -1158,6 +1158,13 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
     if (top >= 0 && (size_t)top < want)
         want = (size_t)top;
     size_t page = srv->opt.page_size ? srv->opt.page_size : 10000;
+    /* Prefer: odata.maxpagesize=N (standard OData; UNVERIFIED for F&O) can only shrink pages */
+    const char *mp = op->prefer ? strstr(op->prefer, "odata.maxpagesize=") : NULL;
+    if (mp) {
+        long long want_page = strtoll(mp + 18, NULL, 10);
+        if (want_page > 0 && (size_t)want_page < page)
+            page = (size_t)want_page;
+    }
     size_t emit = want < page ? want : page;
     json_t *value = json_array();
     for (size_t i = start; i < start + emit; i++)

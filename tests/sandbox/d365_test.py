@@ -434,6 +434,9 @@ def paging_tests(sb):
     check("server paging: pages of --page-size with an absolute @odata.nextLink carrying $skip",
           lambda: (pages == (total + 19) // 20 and total >= 48 and len(got) == total and len(set(got)) == total and
                    "$skip=20" in urllib.parse.unquote(first["@odata.nextLink"]), (pages, len(got), first.get("@odata.nextLink"))))
+    st, hd, j, b = sb.data("GET", "CustomersV3?$select=CustomerAccount", headers={"Prefer": "odata.maxpagesize=7"})
+    check("Prefer: odata.maxpagesize shrinks the page",
+          lambda: (len(j["value"]) == 7 and "$skip=7" in urllib.parse.unquote(j["@odata.nextLink"]), b[:300]))
     st, hd, j, b = sb.data("GET", "CustomersV3?$top=25&$select=CustomerAccount")
     nl = j.get("@odata.nextLink", "")
     st2, hd2, j2, b2 = sb.data("GET", nl[len(sb.base + "/data/"):])
@@ -837,6 +840,7 @@ def stats_tests(sb):
         sb.data("GET", "CustomersV3?$top=1")
     sb.data("GET", "CustomersV3(dataAreaId='usmf',CustomerAccount='US-001')")
     sb.data("GET", "NoSuchSet")
+    sb.request("GET", "/data/CustomersV3(dataAreaId='usmf',CustomerAccount='US-001')")
     st, hd, b = sb.request("GET", "/_sandbox/stats")
     j = json.loads(b)
     def cnt(route, method, status):
@@ -844,7 +848,8 @@ def stats_tests(sb):
     check("/_sandbox/stats counts requests per route, method and status (after DELETE reset)",
           lambda: (st == 200 and cnt("/data/CustomersV3", "GET", 200) == 3 and
                    cnt("/data/CustomersV3(key)", "GET", 200) == 1 and
-                   cnt("/data/?", "GET", 404) == 1 and j["total"] == 5, b))
+                   cnt("/data/?", "GET", 404) == 1 and
+                   cnt("/data/CustomersV3(key)", "GET", 401) == 1 and j["total"] == 6, b))
 
 
 def malformed_tests(sb):

@@ -936,9 +936,48 @@ def t_names_match_openapi():
     expect(not bad, "names not in specs/clarity/openapi.json: %s" % sorted(set(bad)))
 
 
+def t_prepare_durable():
+    """Leave an event undeliverable at stop time; the restart phase must deliver it."""
+    r = request("PUT", "/_sandbox/webhooks", {"url": "http://127.0.0.1:9/unreachable"},
+                auth=None)
+    expect(r.status == 200, "re-target: %r" % r)
+    oid = create("/Ordering/SalesOrder/Create", new_order(PurchaseOrderNumber="DURABLE-1"))
+    time.sleep(0.5)
+    st = get("/_sandbox/webhooks?limit=5", auth=None).json
+    mine = [e for e in st["events"] if e["EventType"] == "SalesOrder.Created"][-1]
+    expect(mine["State"] == "pending", "still pending: %r" % mine)
+    with open(os.path.join(os.environ["DATA_DIR"], "..", "durable.json"), "w") as f:
+        json.dump({"order": oid, "event": mine["EventID"]}, f)
+
+
+def t_restart_redelivers():
+    with open(os.path.join(os.environ["DATA_DIR"], "..", "durable.json")) as f:
+        want = json.load(f)
+    evs = wait_for(lambda: events_for("SalesOrder.Created", want["order"]), timeout=30)
+    expect(evs, "the pending event of order %d delivered after the restart" % want["order"])
+    hdrs, body, status, ev = evs[0]
+    verify(hdrs, body)
+    expect(ev["EventID"] == want["event"], "same EventID as before the restart")
+
+
+def t_restart_keeps_data():
+    with open(os.path.join(os.environ["DATA_DIR"], "..", "durable.json")) as f:
+        want = json.load(f)
+    r = get("/Ordering/SalesOrder/ID/%d" % want["order"])
+    expect(r.status == 200 and r.json["PurchaseOrderNumber"] == "DURABLE-1", "order kept: %r" % r)
+    n = get("/Products/Products?Paging.Size=1").json["TotalCount"]
+    expect(n > 120, "catalog not seeded twice and API-created products kept: %d" % n)
+    expect(len(results(get("/Products/Products?CustomKeys=A0001"))) == 1, "one A0001")
+
+
 def main():
     health()
     start_receiver()
+    if os.environ.get("PHASE") == "restart":
+        check("restart with --data: pending webhook delivered (durable outbox)",
+              t_restart_redelivers)
+        check("restart with --data keeps the records and does not re-seed", t_restart_keeps_data)
+        return 1 if FAILED else 0
     tests = [
         ("401 ServiceStack error without credentials", t_unauthenticated),
         ("auth/identity refuses a bad password (401)", t_login_bad_password),
@@ -975,6 +1014,7 @@ def main():
         ("traffic runs asynchronously at a rate", t_traffic_async_rate),
         ("/_sandbox/stats counts requests per normalised route", t_stats),
         ("reply and webhook member names match specs/clarity/openapi.json", t_names_match_openapi),
+        ("an undeliverable event stays pending in the outbox", t_prepare_durable),
     ]
     for name, fn in tests:
         check(name, fn)

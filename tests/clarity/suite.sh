@@ -67,15 +67,50 @@ cat "$work/tap"
 n=$(grep -cE '^(not )?ok ' "$work/tap")
 
 # clean shutdown: SIGTERM -> exit 0 (valgrind's exit code 99 would flag leaks/errors)
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"; src=$?
-pid=
+stop_sandbox() {
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid"; src=$?
+  pid=
+  n=$((n+1))
+  if [ "$src" -eq 0 ]; then
+    echo "ok $n - sandbox stops cleanly on SIGTERM (exit 0)$1"
+  else
+    echo "not ok $n - sandbox stops cleanly on SIGTERM (exit $src)$1"
+    sed 's/^/# /' "$work/sandbox.log" | tail -30
+    rc=1
+  fi
+}
+stop_sandbox ""
+
+# restart on the same --data: records kept, the pending webhook goes out (durable outbox)
+HPORT2=$(pick)
+$VALGRIND_CMD "$SANDBOX" --d365-port "$DPORT" --clarity-port "$CPORT" --seed 1 \
+  --metadata "$TOP/specs/d365/metadata.xml" --data "$work/data" \
+  --webhook-url "http://127.0.0.1:$HPORT2/hooks/clarity" --webhook-secret "suite-secret" \
+  --webhook-backoff-ms 200 --webhook-backoff-max-ms 800 >"$work/sandbox.log" 2>&1 &
+pid=$!
+up=0
+for _ in $(seq 1 600); do
+  kill -0 "$pid" 2>/dev/null || break
+  if curl -sf "http://127.0.0.1:$CPORT/_sandbox/health" >/dev/null 2>&1; then up=1; break; fi
+  sleep 0.1
+done
 n=$((n+1))
-if [ "$src" -eq 0 ]; then
-  echo "ok $n - sandbox stops cleanly on SIGTERM (exit 0)"
+if [ "$up" -eq 1 ]; then
+  echo "ok $n - sandbox restarts on the same --data"
+  CLARITY_PORT=$CPORT D365_PORT=$DPORT HOOK_PORT=$HPORT2 HOOK_SECRET=suite-secret PHASE=restart \
+    DATA_DIR="$work/data" python3 "$TOP/tests/clarity/clarity_test.py" >"$work/tap2" 2>&1 || rc=1
+  # renumber the second phase after the first
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*|"not ok "*) n=$((n+1)); echo "$line" | sed -E "s/^(not )?ok [0-9]+/\1ok $n/" ;;
+      *) echo "$line" ;;
+    esac
+  done <"$work/tap2"
+  stop_sandbox " after the restart"
 else
-  echo "not ok $n - sandbox stops cleanly on SIGTERM (exit $src)"
-  sed 's/^/# /' "$work/sandbox.log" | tail -30
+  echo "not ok $n - sandbox restarts on the same --data"
+  sed 's/^/# /' "$work/sandbox.log" | tail -20
   rc=1
 fi
 echo "1..$n"

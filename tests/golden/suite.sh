@@ -10,6 +10,7 @@
 #                                          next block is ```diagnostics: then stderr must be
 #                                          exactly that block (the file is called example.map)
 #   usage                                  command-line errors exit 2
+#   test_frontend                          the C API (tests/golden/test_frontend.c)
 #
 # Each case runs in its own directory with the file named input.map (or example.map), so the
 # expected text is location-independent.  mapc runs under $VALGRIND_CMD when it is set.
@@ -117,6 +118,23 @@ if [ -f "$lang" ]; then
                      || not_ok "specs/language.md has checked examples"
 else
   not_ok "specs/language.md exists"
+fi
+
+# ---- the C API (frontend.h): its TAP lines are renumbered into this suite's
+api="$build_dir/tests/golden/test_frontend"
+if [ -x "$api" ]; then
+  $VALGRIND_CMD "$api" "$TOP" >"$work/api.out" 2>&1
+  api_status=$?
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*) ok "api: ${line#* - }" ;;
+      "not ok "*) not_ok "api: ${line#* - }" ;;
+      "#"*) echo "$line" ;;
+    esac
+  done <"$work/api.out"
+  [ "$api_status" -eq 0 ] || not_ok "api: test_frontend exit status $api_status"
+else
+  not_ok "api: $api is built (make tests)"
 fi
 
 # ---- command line

@@ -833,7 +833,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     sb_fault_decision fd;
     sb_faults_decide(s->faults, is_write(method), &fd);
     if (fd.delay_ms > 0)
-        sb_sleep_ms(fd.delay_ms);
+        for (long left = fd.delay_ms; left > 0 && !__atomic_load_n(&s->stopping,
+                                                                        __ATOMIC_ACQUIRE);
+             left -= 100)
+            sb_sleep_ms(left < 100 ? left : 100); /* a hang ends when the server stops */
     if (fd.status) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", fd.retry_after > 0 ? fd.retry_after : 1);
@@ -1045,6 +1048,9 @@ void clarity_server_stop(clarity_server *s)
 {
     if (!s)
         return;
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+    if (s->tr)
+        traffic_stop(s->tr); /* a "wait" run inside a request ends at its next order */
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     traffic_free(s->tr);

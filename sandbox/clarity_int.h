@@ -67,6 +67,7 @@ struct clarity_server {
     pthread_mutex_t sess_mu;
     cl_session sessions[CL_MAX_SESSIONS];
     seed_rng sess_rng;
+    int stopping;             /* set (atomically) by clarity_server_stop: cut fault delays */
 };
 
 enum { CL_CREATE, CL_UPDATE, CL_UPSERT };

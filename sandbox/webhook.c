@@ -252,10 +252,28 @@ static int load_due(webhook *w, due_event *ev, int max, int64_t *next_due)
     return n;
 }
 
+/* Keep the outbox bounded: forget all but the last WEBHOOK_KEEP_DONE finished events. */
+#define WEBHOOK_KEEP_DONE 10000
+static void prune(webhook *w)
+{
+    cs_lock(w->store);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cs_db(w->store),
+                           "DELETE FROM outbox WHERE state<>'pending' AND seq <= (SELECT seq FROM "
+                           "outbox WHERE state<>'pending' ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, WEBHOOK_KEEP_DONE);
+        sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    cs_unlock(w->store);
+}
+
 static void *sender(void *arg)
 {
     webhook *w = arg;
     due_event ev[16];
+    int64_t last_prune = 0;
     for (;;) {
         pthread_mutex_lock(&w->mu);
         int stop = w->stop;
@@ -285,6 +303,10 @@ static void *sender(void *arg)
         free(secret);
         if (stop)
             break;
+        if (n == 0 && cs_now_ms() - last_prune > 5000) {
+            prune(w);
+            last_prune = cs_now_ms();
+        }
         if (n == 16)
             continue; /* more may be due right now */
         pthread_mutex_lock(&w->mu);

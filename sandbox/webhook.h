@@ -23,7 +23,8 @@
  * Any 2xx marks an event delivered; anything else (connection refused, timeout, 3xx/4xx/5xx)
  * reschedules it after backoff_ms * 2^(attempts-1) (capped at backoff_max_ms, +0..10% jitter)
  * until it is delivered, or until max_attempts (when > 0) marks it failed.  Events recorded
- * while no URL is configured wait in the outbox and go out once a URL is set.
+ * while no URL is configured wait in the outbox and go out once a URL is set.  The outbox
+ * keeps every pending event and the last 10,000 finished ones.
  *
  * Locking: webhook_enqueue runs under the store lock (inside the writer's transaction); the
  * sender takes the store lock only around its outbox reads and writes, never during HTTP.

@@ -373,7 +373,7 @@ static void emit_response(sbuf *out, const char *boundary, const char *content_i
     if (r->location[0])
         sb_printf(out, "Location: %s\r\n", r->location);
     sb_printf(out, "OData-Version: 4.0\r\n");
-    char *body = r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
+    char *body = r->json ? json_dumps(r->json, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     if (body || r->text)
         sb_printf(out, "Content-Type: %s\r\n", body ? "application/json; odata.metadata=minimal"
                                                     : "text/plain");

@@ -388,15 +388,24 @@ void d365_data_exec(d365_server *srv, const d365_op *op, d365_resp *r)
     } else {
         snprintf(r->route, sizeof r->route, "/data/%s", setname);
     }
+    const char *nav = NULL;
     if (strcmp(rest, "/$count") == 0 && !keytext[0]) {
         count = true;
         snprintf(r->route, sizeof r->route, "/data/%s/$count", setname);
+    } else if (keytext[0] && rest[0] == '/' && rest[1] && !strchr(rest + 1, '/')) {
+        nav = rest + 1; /* Set(key)/Navigation */
+        snprintf(r->route, sizeof r->route, "/data/%s(key)/%.40s", setname, nav);
     } else if (*rest) {
         d365_error(r, 404, D365_T_ODATA, "Resource not found for the segment '%s'.", rest);
         return;
     }
     const char *m = op->method;
-    bool haskey = r->route[strlen(r->route) - 1] == ')';
+    bool haskey = keytext[0] != '\0';
+    if (nav && strcmp(m, "GET") != 0) {
+        d365_error(r, 405, D365_T_ODATA, "Only GET is supported on a navigation property; write "
+                   "to the entity set of '%s' instead.", nav);
+        return;
+    }
     if (!haskey) {
         if (strcmp(m, "GET") == 0) {
             d365_query_collection(srv, op, t, setname, count, r);
@@ -439,7 +448,9 @@ void d365_data_exec(d365_server *srv, const d365_op *op, d365_resp *r)
             goto out;
         }
     }
-    if (strcmp(m, "GET") == 0) {
+    if (nav) {
+        d365_query_nav(srv, op, t, cur, nav, r);
+    } else if (strcmp(m, "GET") == 0) {
         d365_query_entity(srv, op, t, setname, cur, ver, r);
     } else if (strcmp(m, "PATCH") == 0 || strcmp(m, "MERGE") == 0) {
         do_update(srv, op, t, setname, key, cur, ver, false, r);

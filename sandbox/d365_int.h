@@ -167,6 +167,10 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
 void d365_query_entity(d365_server *srv, const d365_op *op, const schema_type *t,
                        const char *set, json_t *ent, long long ver, d365_resp *r);
 
+/* GET Set(key)/Navigation: the related entities (collection) or entity. */
+void d365_query_nav(d365_server *srv, const d365_op *op, const schema_type *t, const json_t *ent,
+                    const char *nav, d365_resp *r);
+
 /* --- d365_rules.c --- */
 int d365_seed(d365_server *srv, char *err, size_t errlen);
 /* Business rules before a write (op "POST", "PATCH", "PUT"); may change ent.  Returns 0, or -1

@@ -1212,3 +1212,35 @@ void d365_query_entity(d365_server *srv, const d365_op *op, const schema_type *t
     r->json = doc;
     read_opts_free(&o);
 }
+
+void d365_query_nav(d365_server *srv, const d365_op *op, const schema_type *t, const json_t *ent,
+                    const char *nav, d365_resp *r)
+{
+    (void)op;
+    const schema_nav *nv = schema_type_find_nav(t, nav);
+    const schema_type *tt = nv ? schema_find_type(srv->sch, nv->target) : NULL;
+    const char *tset = nv ? schema_set_for_type(srv->sch, nv->target) : NULL;
+    if (!nv || !tt || !tset) {
+        d365_error(r, 404, D365_T_ODATA, "Resource not found for the segment '%s'.", nav);
+        return;
+    }
+    json_t *v = expand_nav(srv, t, ent, nv);
+    read_opts none = { 0 };
+    if (nv->collection) {
+        json_t *doc = json_object();
+        json_object_set_new(doc, "@odata.context", context(srv, tset, &none, false));
+        json_object_set_new(doc, "value", v);
+        r->status = 200;
+        r->json = doc;
+    } else if (json_is_object(v)) {
+        json_t *doc = json_object();
+        json_object_set_new(doc, "@odata.context", context(srv, tset, &none, true));
+        json_object_update(doc, v);
+        json_decref(v);
+        r->status = 200;
+        r->json = doc;
+    } else {
+        json_decref(v);
+        r->status = 204;
+    }
+}

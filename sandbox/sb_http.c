@@ -116,7 +116,7 @@ enum MHD_Result sb_reply(struct MHD_Connection *c, unsigned status, const char *
 enum MHD_Result sb_reply_json(struct MHD_Connection *c, unsigned status, json_t *doc,
                               const char *content_type, const char *const *headers)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(doc);
     if (!content_type)
         content_type = "application/json; charset=utf-8";

@@ -57,7 +57,8 @@ void sb_request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
  * NULL-terminated array of name, value, name, value ... */
 enum MHD_Result sb_reply(struct MHD_Connection *c, unsigned status, const char *content_type,
                          const char *body, size_t len, const char *const *headers);
-/* Reply with a JSON document (reference stolen; NULL gives an empty body). */
+/* Reply with a JSON document (reference stolen; NULL gives an empty body; reals are printed
+ * with 15 significant digits, so 0.3 stays 0.3). */
 enum MHD_Result sb_reply_json(struct MHD_Connection *c, unsigned status, json_t *doc,
                               const char *content_type, const char *const *headers);
 /* Reply with a file's contents; 500 text when it cannot be read. */

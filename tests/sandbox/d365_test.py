@@ -593,6 +593,9 @@ def rules_tests(sb):
     check("$expand header -> lines (one level); header total and status follow the lines",
           lambda: (st == 200 and len(h["SalesOrderLines"]) == 3 and h["SalesOrderStatus"] == "Backorder" and
                    abs(h["OrderTotalAmount"] - sum(l["LineAmount"] for l in h["SalesOrderLines"])) < 1e-6, b))
+    st, hd, jn, b = sb.data("GET", "SalesOrderHeadersV2(dataAreaId='usmf',SalesOrderNumber='%s')/SalesOrderLines" % so)
+    check("GET Set(key)/Navigation lists the related lines",
+          lambda: (st == 200 and len(jn["value"]) == 3 and jn["@odata.context"].endswith("#SalesOrderLines"), b[:300]))
     st, hd, jl, b = sb.data("GET", "SalesOrderLines?$filter=SalesOrderNumber%20eq%20'" + so + "'&$expand=SalesOrderHeaderV2")
     check("$expand line -> header", lambda: (st == 200 and jl["value"][0]["SalesOrderHeaderV2"]["SalesOrderNumber"] == so, b))
     st, hd, jj, b = sb.data("GET", "SalesOrderHeadersV2?$expand=Nope")
@@ -625,6 +628,18 @@ def rules_tests(sb):
     check("an order whose total would exceed the customer's credit limit is refused with a business error",
           lambda: (st == 201 and st2 == 400 and "credit limit" in inner(j2).lower() and
                    j2["error"]["innererror"]["type"].endswith("AxODataWriteException"), (b, b2)))
+    st, hd, jh, b = sb.data("POST", "CustomerPaymentJournalHeaders", {"dataAreaId": "usmf", "JournalName": "CustPay",
+                                                                      "Description": "web payments"})
+    jb = (jh or {}).get("JournalBatchNumber", "")
+    st2, hd2, jl1, b2 = sb.data("POST", "CustomerPaymentJournalLines", {"dataAreaId": "usmf", "JournalBatchNumber": jb,
+                                                                        "CreditAmount": 10, "AccountDisplayValue": "US-001"})
+    st3, hd3, jl2, b3 = sb.data("POST", "CustomerPaymentJournalLines", {"dataAreaId": "usmf", "JournalBatchNumber": jb,
+                                                                        "CreditAmount": 20, "AccountDisplayValue": "US-002"})
+    check("JournalBatchNumber from a number sequence; journal lines numbered 1, 2",
+          lambda: (st == 201 and jb.startswith("JB-") and st2 == 201 and st3 == 201 and
+                   jl1["LineNumber"] == 1 and jl2["LineNumber"] == 2, (b, b2, b3)))
+    st, hd, jj, b = sb.data("POST", "CustomerPaymentJournalHeaders", {"dataAreaId": "usmf"})
+    check("a journal without its required JournalName gets 400", lambda: (st == 400 and "JournalName" in inner(jj), b))
     return so
 
 

@@ -17,11 +17,11 @@ MAPC_GEN_SRCS += $(BUILD)/compiler/lexer.c
 endif
 MAPC_OBJS := $(MAPC_SRCS:%.c=$(BUILD)/%.o) $(MAPC_GEN_SRCS:.c=.o)
 
-$(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h: compiler/parser.y
+$(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h &: compiler/parser.y
 	@mkdir -p $(@D)
 	bison -Wall -Werror --defines=$(BUILD)/compiler/parser.h -o $(BUILD)/compiler/parser.c $<
 
-$(BUILD)/compiler/lexer.c $(BUILD)/compiler/lexer.h: compiler/lexer.l
+$(BUILD)/compiler/lexer.c $(BUILD)/compiler/lexer.h &: compiler/lexer.l
 	@mkdir -p $(@D)
 	flex --header-file=$(BUILD)/compiler/lexer.h -o $(BUILD)/compiler/lexer.c $<
 

@@ -112,7 +112,8 @@ struct ast_expr {
     bool bval;
     ast_expr *a, *b, *c;
     ast_vec args;                  /* AE_CALL: ast_expr*; AE_MATCH: ast_case* */
-    /* resolved */
+    /* resolved: type is set on every node the checker reached; a table name (REF_TABLE)
+     * and a field-name argument (REF_FIELDARG: type of that field) are not values */
     mapc_type type;
     ast_ref_kind ref;
     const schema_prop *prop;

@@ -1335,17 +1335,20 @@ static mapc_type check_binary(checker *c, const scope *sc, ast_expr *e)
                   (!ord && a.kind == b.kind && a.kind != MT_LIST && a.kind != MT_OBJECT &&
                    (a.kind != MT_ENUM || a.enumt == b.enumt)) ||
                   (!ord && (a.kind == MT_NULL || b.kind == MT_NULL));
-        /* enum value against a string literal: the literal must be a member */
-        if (!ok && !ord && a.kind == MT_ENUM && e->b->kind == AE_STRING) {
+        /* enum value against a string literal (either side): the literal must be a member */
+        if (!ok && !ord && ((a.kind == MT_ENUM && e->b->kind == AE_STRING) ||
+                            (b.kind == MT_ENUM && e->a->kind == AE_STRING))) {
+            const schema_enum *en = a.kind == MT_ENUM ? a.enumt : b.enumt;
+            const ast_expr *lit = a.kind == MT_ENUM ? e->b : e->a;
             ok = true;
-            if (a.enumt && !schema_enum_has_member(a.enumt, e->b->text)) {
+            if (en && !schema_enum_has_member(en, lit->text)) {
                 mapc_suggest sg;
                 char buf[300];
-                suggest_init(&sg, e->b->text);
-                for (size_t i = 0; i < a.enumt->nmembers; i++)
-                    suggest_offer(&sg, a.enumt->members[i].name);
-                diag_error(c->d, e->b->loc, "\"%s\" is not a member of enum %s%s", e->b->text,
-                           a.enumt->name, dym(&sg, buf, sizeof buf));
+                suggest_init(&sg, lit->text);
+                for (size_t i = 0; i < en->nmembers; i++)
+                    suggest_offer(&sg, en->members[i].name);
+                diag_error(c->d, lit->loc, "\"%s\" is not a member of enum %s%s", lit->text,
+                           en->name, dym(&sg, buf, sizeof buf));
             }
         }
         if (!ok)

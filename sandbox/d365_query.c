@@ -742,12 +742,16 @@ typedef struct read_opts {
     const schema_prop **select;   /* NULL: every property */
     size_t nselect;
     const schema_nav **expand;
+    struct read_opts *sub;        /* per expanded navigation: its nested $select */
     size_t nexpand;
 } read_opts;
 
 static void read_opts_free(read_opts *o)
 {
     free(o->select);
+    for (size_t i = 0; o->sub && i < o->nexpand; i++)
+        free(o->sub[i].select);
+    free(o->sub);
     free(o->expand);
 }
 
@@ -788,46 +792,91 @@ static int parse_select(const schema_type *t, const char *text, read_opts *o, d3
     return 0;
 }
 
+/* $expand=Nav1,Nav2($select=A,B) : one level; the only nested option is $select. */
 static int parse_expand(const schema *sch, const schema_type *t, const char *text, read_opts *o,
                         d365_resp *r)
 {
     if (!text || !*text)
         return 0;
-    char *copy = strdup(text), *save = NULL;
+    char *copy = strdup(text);
     o->expand = calloc(t->nnav + 1, sizeof *o->expand);
-    if (!copy || !o->expand) {
+    o->sub = calloc(t->nnav + 1, sizeof *o->sub);
+    if (!copy || !o->expand || !o->sub) {
         free(copy);
         d365_error(r, 500, D365_T_ODATA, "out of memory");
         return -1;
     }
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
-        if (strchr(tok, '(') || strchr(tok, '/')) {
-            d365_error(r, 400, D365_T_ODATA, "The $expand '%s' is not supported: only one level "
-                       "of navigation without nested options.", tok);
-            free(copy);
-            return -1;
+    int rc = -1;
+    char *p = copy;
+    while (*p) {
+        /* one item up to a top-level comma */
+        char *item = p;
+        int depth = 0;
+        while (*p && (depth > 0 || *p != ',')) {
+            if (*p == '(')
+                depth++;
+            else if (*p == ')')
+                depth--;
+            p++;
         }
-        const schema_nav *nv = schema_type_find_nav(t, tok);
+        if (*p)
+            *p++ = '\0';
+        while (*item == ' ')
+            item++;
+        char *opts = strchr(item, '(');
+        if (opts) {
+            size_t l = strlen(opts);
+            if (l < 2 || opts[l - 1] != ')') {
+                d365_error(r, 400, D365_T_ODATA, "Syntax error in $expand at '%s'.", item);
+                goto out;
+            }
+            opts[l - 1] = '\0';
+            *opts++ = '\0';
+        }
+        char *e = item + strlen(item);
+        while (e > item && e[-1] == ' ')
+            *--e = '\0';
+        if (strchr(item, '/')) {
+            d365_error(r, 400, D365_T_ODATA, "The $expand '%s' is not supported: only one level "
+                       "of navigation.", item);
+            goto out;
+        }
+        const schema_nav *nv = schema_type_find_nav(t, item);
         if (!nv) {
             d365_error(r, 400, D365_T_ODATA, "Could not find a property named '%s' on type '%s'.",
-                       tok, d365_qualified(t));
-            free(copy);
-            return -1;
+                       item, d365_qualified(t));
+            goto out;
         }
         const schema_type *tt = schema_find_type(sch, nv->target);
         if (!tt || !schema_set_for_type(sch, nv->target)) {
             d365_error(r, 400, D365_T_ODATA, "The navigation property '%s' targets '%s', which "
-                       "this environment does not serve.", tok, nv->target);
-            free(copy);
-            return -1;
+                       "this environment does not serve.", item, nv->target);
+            goto out;
         }
-        if (o->nexpand < t->nnav)
-            o->expand[o->nexpand++] = nv;
+        if (o->nexpand >= t->nnav)
+            continue;
+        read_opts *sub = &o->sub[o->nexpand];
+        o->expand[o->nexpand++] = nv;
+        for (char *save = NULL, *opt = opts ? strtok_r(opts, ";", &save) : NULL; opt;
+             opt = strtok_r(NULL, ";", &save)) {
+            while (*opt == ' ')
+                opt++;
+            if (strncmp(opt, "$select=", 8) != 0) {
+                d365_error(r, 400, D365_T_ODATA, "The nested option '%s' in $expand is not "
+                           "supported: only $select.", opt);
+                goto out;
+            }
+            free(sub->select);
+            sub->select = NULL;
+            sub->nselect = 0;
+            if (parse_select(tt, opt + 8, sub, r) < 0)
+                goto out;
+        }
     }
+    rc = 0;
+out:
     free(copy);
-    return 0;
+    return rc;
 }
 
 /* Entity rendered for output: @odata.etag, then the properties (selected) in schema order. */
@@ -835,7 +884,7 @@ static json_t *render(d365_server *srv, const schema_type *t, const json_t *ent,
                       const read_opts *o);
 
 static json_t *expand_nav(d365_server *srv, const schema_type *t, const json_t *ent,
-                          const schema_nav *nv)
+                          const schema_nav *nv, const read_opts *sub)
 {
     const schema_type *tt = schema_find_type(srv->sch, nv->target);
     const char *tset = schema_set_for_type(srv->sch, nv->target);
@@ -872,6 +921,8 @@ static json_t *expand_nav(d365_server *srv, const schema_type *t, const json_t *
     size_t i;
     json_t *pair;
     read_opts none = { 0 };
+    if (!sub)
+        sub = &none;
     json_array_foreach(rows, i, pair) {
         json_t *e = json_array_get(pair, 0);
         bool match = true;
@@ -881,7 +932,7 @@ static json_t *expand_nav(d365_server *srv, const schema_type *t, const json_t *
                      strcasecmp(d365_str(e, fields[k]), d365_str(ent, fields[k])) == 0);
         if (!match)
             continue;
-        json_t *rendered = render(srv, tt, e, json_integer_value(json_array_get(pair, 1)), &none);
+        json_t *rendered = render(srv, tt, e, json_integer_value(json_array_get(pair, 1)), sub);
         if (nv->collection) {
             json_array_append_new(out, rendered);
         } else {
@@ -929,7 +980,7 @@ static json_t *render(d365_server *srv, const schema_type *t, const json_t *ent,
         }
     }
     for (size_t i = 0; i < o->nexpand; i++)
-        json_object_set_new(out, o->expand[i]->name, expand_nav(srv, t, ent, o->expand[i]));
+        json_object_set_new(out, o->expand[i]->name, expand_nav(srv, t, ent, o->expand[i], &o->sub[i]));
     return out;
 }
 
@@ -1224,7 +1275,7 @@ void d365_query_nav(d365_server *srv, const d365_op *op, const schema_type *t, c
         d365_error(r, 404, D365_T_ODATA, "Resource not found for the segment '%s'.", nav);
         return;
     }
-    json_t *v = expand_nav(srv, t, ent, nv);
+    json_t *v = expand_nav(srv, t, ent, nv, NULL);
     read_opts none = { 0 };
     if (nv->collection) {
         json_t *doc = json_object();

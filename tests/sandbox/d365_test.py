@@ -598,6 +598,12 @@ def rules_tests(sb):
           lambda: (st == 200 and len(jn["value"]) == 3 and jn["@odata.context"].endswith("#SalesOrderLines"), b[:300]))
     st, hd, jl, b = sb.data("GET", "SalesOrderLines?$filter=SalesOrderNumber%20eq%20'" + so + "'&$expand=SalesOrderHeaderV2")
     check("$expand line -> header", lambda: (st == 200 and jl["value"][0]["SalesOrderHeaderV2"]["SalesOrderNumber"] == so, b))
+    st, hd, jx, b = sb.data("GET", "SalesOrderHeadersV2(dataAreaId='usmf',SalesOrderNumber='%s')?$select=SalesOrderNumber&$expand=SalesOrderLines($select=ItemNumber,LineAmount)" % so)
+    check("$expand with a nested $select",
+          lambda: (st == 200 and set(jx["SalesOrderLines"][0].keys()) == {"@odata.etag", "ItemNumber", "LineAmount"} and
+                   set(jx.keys()) == {"@odata.context", "@odata.etag", "SalesOrderNumber", "SalesOrderLines"}, b[:500]))
+    st, hd, jj, b = sb.data("GET", "SalesOrderHeadersV2?$expand=SalesOrderLines($filter=LineAmount%20gt%201)")
+    check("other nested $expand options get 400", lambda: (st == 400 and fo_error(jj), b))
     st, hd, jj, b = sb.data("GET", "SalesOrderHeadersV2?$expand=Nope")
     check("$expand of an unknown navigation gets 400", lambda: (st == 400 and fo_error(jj), b))
 
@@ -795,7 +801,7 @@ def fault_tests(sb):
         sb.request("DELETE", "/_sandbox/faults")
 
     try:
-        put({"rate_limit": 2, "rate_burst": 2, "retry_after": 3})
+        put({"rate_limit": 0.5, "rate_burst": 2, "retry_after": 3})
         sts = [sb.data("GET", "CustomersV3?$top=1") for _ in range(6)]
         limited = [s for s in sts if s[0] == 429]
         check("rate limit: 429 with Retry-After (seconds) and the F&O body",
@@ -877,6 +883,8 @@ def malformed_tests(sb):
         ("PATCH", "/data/CustomersV3"),
         ("GET", "/data/CustomersV3?$filter=" + urllib.parse.quote("not " * 300 + "CreditLimit gt 1")),
         ("GET", "/data/CustomersV3?$expand=" + urllib.parse.quote("A(B(C))")),
+        ("GET", "/data/SalesOrderHeadersV2?$expand=" + urllib.parse.quote("SalesOrderLines($select=Nope))(,,")),
+        ("GET", "/data/SalesOrderHeadersV2?$expand=" + urllib.parse.quote("SalesOrderLines(")),
         ("GET", "/nothing/here"),
         ("DELETE", "/data/CustomersV3"),
     ]
@@ -939,10 +947,11 @@ def persistence_and_shutdown_tests():
     tmp = tempfile.mkdtemp()
     env = dict(os.environ, TMPDIR=tmp)
     sb = Sandbox([], env=env).start()
-    had = os.listdir(tmp)
+    had = [n for n in os.listdir(tmp) if n.startswith("sandbox-d365-")]
     rc = sb.stop()
+    left = [n for n in os.listdir(tmp) if n.startswith("sandbox-d365-")]
     check("SIGTERM: clean exit 0 and the temporary data directory is removed",
-          lambda: (rc == 0 and len(had) == 1 and os.listdir(tmp) == [], (rc, had, os.listdir(tmp), sb.output())))
+          lambda: (rc == 0 and len(had) == 1 and left == [], (rc, had, left, sb.output())))
 
 
 def both_test():

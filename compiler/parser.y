@@ -332,7 +332,13 @@ static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, con
     (void)scanner;
     if (ps->nomem || (ps->lex_error && loc->start == ps->lex_error_at))
         return;
-    diag_error(ps->diag, *loc, "%s", msg);
+    /* '==' after a field name is only accepted to say it is the wrong operator */
+    const char *eq = strstr(msg, "expecting == or ");
+    if (eq)
+        diag_error(ps->diag, *loc, "%.*sexpecting %s", (int)(eq - msg), msg,
+                   eq + strlen("expecting == or "));
+    else
+        diag_error(ps->diag, *loc, "%s", msg);
     if (ps->nopen > 0 && strstr(msg, "unexpected end of file")) {
         int i = ps->nopen <= MAPC_MAX_OPEN_BLOCKS ? ps->nopen - 1 : MAPC_MAX_OPEN_BLOCKS - 1;
         const char *kind = ps->open_kind[i];

@@ -126,6 +126,10 @@ int d365_store_delete(d365_server *srv, const char *set, const char *key);
 /* Every row of a set (area NULL: every company), in insertion order: an array of
  * [entity, version] pairs (new ref), or NULL on error. */
 json_t *d365_store_scan(d365_server *srv, const char *set, const char *area);
+/* The same, `limit` rows from `offset` (insertion order); and the number of rows. */
+json_t *d365_store_scan_range(d365_server *srv, const char *set, const char *area,
+                              long long offset, long long limit);
+long long d365_store_count(d365_server *srv, const char *set, const char *area);
 /* Rows of `set` whose `field` equals `value` (string compare on the stored JSON). */
 json_t *d365_store_find(d365_server *srv, const char *set, const char *area, const char *field,
                         const char *value);

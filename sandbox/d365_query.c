@@ -1165,16 +1165,40 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
         free(copy);
     }
 
+    size_t page = srv->opt.page_size ? srv->opt.page_size : 10000;
+    /* Prefer: odata.maxpagesize=N (standard OData; UNVERIFIED for F&O) can only shrink pages */
+    const char *mp = op->prefer ? strstr(op->prefer, "odata.maxpagesize=") : NULL;
+    if (mp) {
+        long long want_page = strtoll(mp + 18, NULL, 10);
+        if (want_page > 0 && (size_t)want_page < page)
+            page = (size_t)want_page;
+    }
+    /* Without $filter and $orderby the page is read straight from the store (rows in insertion
+     * order): paging through a large set does not parse it whole for every page. */
+    bool window = !f && !nkeys;
+    size_t base = 0, n = 0;
     const char *pf, *pv;
-    if (f && d365_filter_probe(f, &pf, &pv))
+    if (window) {
+        long long total_rows = d365_store_count(srv, set, query_area(op, t));
+        size_t lim = page;
+        if (top >= 0 && (size_t)top < lim)
+            lim = (size_t)top;
+        n = total_rows > 0 ? (size_t)total_rows : 0;
+        base = (size_t)skip < n ? (size_t)skip : n;
+        rows = total_rows < 0 ? NULL
+               : count_only ? json_array()
+                            : d365_store_scan_range(srv, set, query_area(op, t), (long long)base,
+                                                    (long long)lim);
+    } else if (f && d365_filter_probe(f, &pf, &pv)) {
         rows = d365_store_find(srv, set, query_area(op, t), pf, pv);
-    else
+    } else {
         rows = d365_store_scan(srv, set, query_area(op, t));
+    }
     if (!rows) {
         d365_error(r, 500, D365_T_ODATA, "store error: %s", sqlite3_errmsg(srv->db));
         goto out;
     }
-    size_t n = 0, total = json_array_size(rows);
+    size_t total = json_array_size(rows), nitems = 0;
     items = calloc(total + 1, sizeof *items);
     if (!items) {
         d365_error(r, 500, D365_T_ODATA, "out of memory");
@@ -1185,11 +1209,13 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
         json_t *e = json_array_get(pair, 0);
         if (f && !d365_filter_match(f, e))
             continue;
-        items[n].ent = e;
-        items[n].ver = json_integer_value(json_array_get(pair, 1));
-        items[n].idx = n;
-        n++;
+        items[nitems].ent = e;
+        items[nitems].ver = json_integer_value(json_array_get(pair, 1));
+        items[nitems].idx = nitems;
+        nitems++;
     }
+    if (!window)
+        n = nitems;
     if (count_only) {
         char buf[32];
         snprintf(buf, sizeof buf, "%zu", n);
@@ -1200,7 +1226,7 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
     if (nkeys) {
         g_keys = keys;
         g_nkeys = nkeys;
-        qsort(items, n, sizeof *items, cmp_items);
+        qsort(items, nitems, sizeof *items, cmp_items);
         g_keys = NULL;
         g_nkeys = 0;
     }
@@ -1208,18 +1234,12 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
     size_t want = n - start;
     if (top >= 0 && (size_t)top < want)
         want = (size_t)top;
-    size_t page = srv->opt.page_size ? srv->opt.page_size : 10000;
-    /* Prefer: odata.maxpagesize=N (standard OData; UNVERIFIED for F&O) can only shrink pages */
-    const char *mp = op->prefer ? strstr(op->prefer, "odata.maxpagesize=") : NULL;
-    if (mp) {
-        long long want_page = strtoll(mp + 18, NULL, 10);
-        if (want_page > 0 && (size_t)want_page < page)
-            page = (size_t)want_page;
-    }
     size_t emit = want < page ? want : page;
+    if (window && emit > nitems) /* rows vanished between the count and the read */
+        emit = nitems;
     json_t *value = json_array();
     for (size_t i = start; i < start + emit; i++)
-        json_array_append_new(value, render(srv, t, items[i].ent, items[i].ver, &o));
+        json_array_append_new(value, render(srv, t, items[i - base].ent, items[i - base].ver, &o));
     json_t *doc = json_object();
     json_object_set_new(doc, "@odata.context", context(srv, set, &o, false));
     if (d365_op_arg(op, "$count") && strcasecmp(d365_op_arg(op, "$count"), "true") == 0)

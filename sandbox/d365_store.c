@@ -715,6 +715,32 @@ json_t *d365_store_scan(d365_server *srv, const char *set, const char *area)
                 set, area, NULL, NULL);
 }
 
+json_t *d365_store_scan_range(d365_server *srv, const char *set, const char *area,
+                              long long offset, long long limit)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT body, ver FROM rows WHERE eset=?1 AND %s ORDER BY id "
+             "LIMIT %lld OFFSET %lld", area ? "area=?2" : "?2 IS NULL", limit, offset);
+    return scan(srv, sql, set, area, NULL, NULL);
+}
+
+long long d365_store_count(d365_server *srv, const char *set, const char *area)
+{
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_prepare_v2(srv->db, area ? "SELECT count(*) FROM rows WHERE eset=?1 AND area=?2"
+                                         : "SELECT count(*) FROM rows WHERE eset=?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+        if (area)
+            sqlite3_bind_text(st, 2, area, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
 bool d365_store_indexed(const char *field)
 {
     static const char *const idx[] = { "SalesOrderNumber", "ItemNumber", "JournalBatchNumber",

@@ -434,6 +434,19 @@ def paging_tests(sb):
     check("server paging: pages of --page-size with an absolute @odata.nextLink carrying $skip",
           lambda: (pages == (total + 19) // 20 and total >= 48 and len(got) == total and len(set(got)) == total and
                    "$skip=20" in urllib.parse.unquote(first["@odata.nextLink"]), (pages, len(got), first.get("@odata.nextLink"))))
+    st, hd, j, b = sb.data("GET", "CustomersV3?$skip=1000&$count=true")
+    check("$skip past the end: an empty page, no nextLink, the full count",
+          lambda: (st == 200 and j["value"] == [] and "@odata.nextLink" not in j and j["@odata.count"] == total, b[:300]))
+    got2, link2, pages2 = [], q("CustomersV3?$filter=CustomerAccount ne 'zzz'&$orderby=CustomerAccount desc&$select=CustomerAccount"), 0
+    while link2 and pages2 < 10:
+        st, hd, j, b = sb.data("GET", link2)
+        got2 += [v["CustomerAccount"] for v in j["value"]]
+        nl = j.get("@odata.nextLink")
+        link2 = nl[len(sb.base + "/data/"):] if nl else None
+        pages2 += 1
+    check("paging a filtered, ordered query keeps the order across pages",
+          lambda: (len(got2) == total and got2 == sorted(got2, key=str.lower, reverse=True) and pages2 == (total + 19) // 20,
+                   (pages2, got2[:5])))
     st, hd, j, b = sb.data("GET", "CustomersV3?$select=CustomerAccount", headers={"Prefer": "odata.maxpagesize=7"})
     check("Prefer: odata.maxpagesize shrinks the page",
           lambda: (len(j["value"]) == 7 and "$skip=7" in urllib.parse.unquote(j["@odata.nextLink"]), b[:300]))

@@ -364,6 +364,8 @@ syncrt_status syncrt_http_submit(syncrt_http *h, const syncrt_http_request *req,
     curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);   /* only feeds on_debug; nothing is printed */
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    if (!req->resend_safe && (strcmp(t->method, "POST") == 0 || strcmp(t->method, "PATCH") == 0))
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);     /* see "silent resends" in http.h */
     if (strcmp(t->method, "GET") == 0 && !t->body_len) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(t->method, "HEAD") == 0) {

@@ -10,6 +10,9 @@ Routes (any method):
   /status/N           status N; ?retry_after=V adds Retry-After: V
   /slow?ms=N          sleeps N ms, then 200 JSON {concurrent: requests in progress at arrival}
   /drop               reads the request, closes the connection without a response
+  /drop_once?key=K    the first request with key K is dropped like /drop, later ones get 200;
+                      every request is counted
+  /hits?key=K         {"hits": requests seen for key K by /drop_once}
   /big?bytes=N        200 with N bytes of 'x'
   /json?file=NAME     200 with the JSON file tests/runtime/data/NAME
 Auth emulation (credentials as in the sandbox: client sync-client/sync-secret, user admin/admin,
@@ -43,6 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock = threading.Lock()
 in_progress = 0
 faults_done = set()
+hits = {}
 auth = {"tokens": set(), "sessions": set(), "n": 0, "life": 3599, "token_requests": 0, "logins": 0,
         "secret": "sync-secret"}
 
@@ -100,6 +104,21 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.wfile.flush()
             self.connection.close()
+        elif route == "/drop_once":
+            key = q.get("key", [""])[0]
+            with lock:
+                hits[key] = hits.get(key, 0) + 1
+                first = hits[key] == 1
+            if first:
+                self.close_connection = True
+                self.wfile.flush()
+                self.connection.close()
+            else:
+                self.send_body(200, b'{"dropped":false}')
+        elif route == "/hits":
+            with lock:
+                n = hits.get(q.get("key", [""])[0], 0)
+            self.send_body(200, json.dumps({"hits": n}).encode())
         elif route == "/big":
             self.send_body(200, b"x" * int(q.get("bytes", ["0"])[0]), "text/plain")
         elif route == "/json":

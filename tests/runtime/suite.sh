@@ -13,7 +13,12 @@ n=0; failed=0
 # self-signed certificate; the C tests find it through SYNCRT_TEST_* variables.
 work=$(mktemp -d "${TMPDIR:-/tmp}/syncrt-suite.XXXXXX")
 server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+sandbox_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null && wait "$sandbox_pid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
   -days 2 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" >/dev/null 2>&1
@@ -30,6 +35,27 @@ fi
 # the tests set their own proxy where they test it; talk to 127.0.0.1 directly
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+# build/sandbox (D365 side; small pages so paging shows) on a free port for test_sandbox:
+# random ports in 20000-39999, retried when taken.  The sandbox itself is not run under
+# valgrind: it is the system under test of other suites, here it is the server.
+if [ -x "$BUILD/sandbox" ]; then
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 20000))
+    "$BUILD/sandbox" --only d365 --d365-port "$port" --page-size 7 \
+      >"$work/sandbox.log" 2>&1 &
+    sandbox_pid=$!
+    up=
+    for _ in $(seq 50); do
+      if ! kill -0 "$sandbox_pid" 2>/dev/null; then break; fi
+      if curl -sf "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1; then up=1; break; fi
+      sleep 0.1
+    done
+    if [ -n "$up" ]; then export SYNCRT_TEST_D365="http://127.0.0.1:$port"; break; fi
+    kill "$sandbox_pid" 2>/dev/null; wait "$sandbox_pid" 2>/dev/null; sandbox_pid=
+  done
+  [ -n "${SYNCRT_TEST_D365:-}" ] || { echo "# build/sandbox did not start:"; sed 's/^/#   /' "$work/sandbox.log"; }
+fi
+
 # under valgrind: fewer paging rows, and RSS is valgrind's own (not checked)
 if [ -n "$VALGRIND_CMD" ]; then
   export SYNCRT_PAGING_ROWS="${SYNCRT_PAGING_ROWS:-20000}" SYNCRT_NO_RSS_CHECK=1

@@ -31,7 +31,7 @@ static char *url(const char *path)
 static void ctl(syncrt_http *h, const char *path)
 {
     syncrt_http_response r;
-    syncrt_http_request req = { "POST", url(path), NULL, NULL, 0, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "POST", url(path), NULL, NULL, 0, NULL, NULL, NULL, 0, 0 };
     syncrt_http_do(h, &r, &req, NULL);
     syncrt_http_response_clear(&r);
 }
@@ -39,7 +39,7 @@ static void ctl(syncrt_http *h, const char *path)
 static long server_count(syncrt_http *h, const char *what)
 {
     syncrt_http_response r;
-    syncrt_http_request req = { "GET", url("/_ctl/counts"), NULL, NULL, 0, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "GET", url("/_ctl/counts"), NULL, NULL, 0, NULL, NULL, NULL, 0, 0 };
     json_t *doc;
     long n = -1;
     if (syncrt_http_do(h, &r, &req, NULL) == SYNCRT_OK && (doc = json_loads(r.body, 0, NULL))) {
@@ -53,7 +53,7 @@ static long server_count(syncrt_http *h, const char *what)
 static long get_status(syncrt_auth *a, const char *path, syncrt_status *st)
 {
     syncrt_http_response r;
-    syncrt_http_request req = { "GET", url(path), NULL, NULL, 0, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "GET", url(path), NULL, NULL, 0, NULL, NULL, NULL, 0, 0 };
     syncrt_error err = { SYNCRT_OK, "" };
     long status;
     *st = syncrt_auth_do(a, &r, &req, &err);
@@ -212,7 +212,7 @@ static void test_oauth2_v2(syncrt_http *h)
     before = server_count(h, "token_requests");
     {
         syncrt_http_response r;
-        syncrt_http_request req = { "GET", url("/d365/protected"), NULL, NULL, 0, NULL, NULL, NULL, 0 };
+        syncrt_http_request req = { "GET", url("/d365/protected"), NULL, NULL, 0, NULL, NULL, NULL, 0, 0 };
         st = syncrt_auth_do(a, &r, &req, &err);
         CHECK_INT(st, SYNCRT_EAUTH, "revoked client credentials: EAUTH");
         CHECK(strstr(err.message, "AADSTS7000215") != NULL, "with Entra's reason: %s", err.message);

@@ -36,7 +36,7 @@ static void test_basic(syncrt_http *h)
     syncrt_http_response r;
     syncrt_error err = { SYNCRT_OK, "" };
     const char *hdrs[] = { "Content-Type: application/json", "X-Test: one two", NULL };
-    syncrt_http_request req = { "POST", url(base, "/echo"), hdrs, "{\"a\":1}", 7, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "POST", url(base, "/echo"), hdrs, "{\"a\":1}", 7, NULL, NULL, NULL, 0, 0 };
     json_t *doc;
     long port1 = -1, port2 = -2;
 
@@ -55,17 +55,42 @@ static void test_basic(syncrt_http *h)
     json_decref(doc);
     syncrt_http_response_clear(&r);
 
-    req.method = "PATCH";
+    req.method = "PUT";
     req.body = "{\"b\":2}";
-    CHECK_INT(syncrt_http_do(h, &r, &req, &err), SYNCRT_OK, "PATCH /echo");
+    CHECK_INT(syncrt_http_do(h, &r, &req, &err), SYNCRT_OK, "PUT /echo");
     doc = body_json(&r);
-    CHECK_STR(json_string_value(json_object_get(doc, "method")), "PATCH", "server saw PATCH");
+    CHECK_STR(json_string_value(json_object_get(doc, "method")), "PUT", "server saw PUT");
     CHECK_STR(json_string_value(json_object_get(doc, "body")), "{\"b\":2}", "with its body");
+    port1 = (long)json_integer_value(json_object_get(doc, "peer_port"));
+    json_decref(doc);
+    syncrt_http_response_clear(&r);
+    req.method = "GET";
+    req.body = NULL;
+    req.body_len = 0;
+    CHECK_INT(syncrt_http_do(h, &r, &req, &err), SYNCRT_OK, "GET /echo");
+    doc = body_json(&r);
     port2 = (long)json_integer_value(json_object_get(doc, "peer_port"));
     CHECK(port1 == port2, "keep-alive: same client port (%ld, %ld)", port1, port2);
     CHECK_INT(r.new_connection, 0, "keep-alive: no new connection for the second request");
     json_decref(doc);
     syncrt_http_response_clear(&r);
+
+    req.method = "PATCH";
+    req.body = "{\"c\":3}";
+    req.body_len = 7;
+    CHECK_INT(syncrt_http_do(h, &r, &req, &err), SYNCRT_OK, "PATCH /echo");
+    doc = body_json(&r);
+    CHECK_STR(json_string_value(json_object_get(doc, "method")), "PATCH", "server saw PATCH");
+    CHECK_INT(r.new_connection, 1, "a PATCH goes on a fresh connection (no silent resend possible)");
+    json_decref(doc);
+    syncrt_http_response_clear(&r);
+    req.method = "POST";
+    req.resend_safe = 1;
+    syncrt_http_do(h, &r, &req, &err);
+    CHECK_INT(r.new_connection, 0, "a POST marked resend_safe reuses the connection");
+    syncrt_http_response_clear(&r);
+    req.resend_safe = 0;
+    (void)port2;
 
     req.method = "GET";
     req.body = NULL;
@@ -112,7 +137,7 @@ static void test_many_in_flight(void)
     syncrt_http *h = NULL;
     syncrt_error err = { SYNCRT_OK, "" };
     many_state s = { 0, 0, 0 };
-    syncrt_http_request req = { "GET", url(base, "/slow?ms=400"), NULL, NULL, 0, NULL, many_done, &s, 0 };
+    syncrt_http_request req = { "GET", url(base, "/slow?ms=400"), NULL, NULL, 0, NULL, many_done, &s, 0, 0 };
     int i, running = 1, submitted = 0, rounds = 0;
 
     o.max_host_connections = 10;
@@ -153,7 +178,7 @@ static void test_failures(syncrt_http *h)
 {
     syncrt_http_response r;
     syncrt_error err = { SYNCRT_OK, "" };
-    syncrt_http_request req = { "POST", NULL, NULL, "{}", 2, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "POST", NULL, NULL, "{}", 2, NULL, NULL, NULL, 0, 0 };
     char refused[64];
     syncrt_attempt a;
 
@@ -188,6 +213,33 @@ static void test_failures(syncrt_http *h)
     req.url = url(base, "/echo");
     CHECK_INT(syncrt_http_do(h, &r, &req, &err), SYNCRT_OK, "the client recovers after a drop");
     syncrt_http_response_clear(&r);
+
+    /* A POST on a kept-alive connection, dropped unanswered after the server took it:
+     * libcurl would resend it by itself on a reused connection; ours must not. */
+    {
+        char key[64], hits[128];
+        json_t *doc;
+        snprintf(key, sizeof key, "/drop_once?key=k%ld", (long)getpid());
+        syncrt_http_do(h, &r, &req, &err);            /* warm a connection: GET /echo */
+        syncrt_http_response_clear(&r);
+        req.method = "POST";
+        req.body = "{}";
+        req.body_len = 2;
+        req.url = url(base, key);
+        CHECK_INT(syncrt_http_do(h, &r, &req, &err), SYNCRT_EHTTP, "dropped POST reported, not resent (%s)",
+                  err.message);
+        syncrt_http_response_clear(&r);
+        snprintf(hits, sizeof hits, "/hits?key=k%ld", (long)getpid());
+        req.method = "GET";
+        req.body = NULL;
+        req.body_len = 0;
+        req.url = url(base, hits);
+        syncrt_http_do(h, &r, &req, &err);
+        doc = body_json(&r);
+        CHECK_INT(json_integer_value(json_object_get(doc, "hits")), 1, "the server saw the POST exactly once");
+        json_decref(doc);
+        syncrt_http_response_clear(&r);
+    }
 
     req.url = "http://no-such-host.invalid/x";
     CHECK_INT(syncrt_http_do(h, &r, &req, &err), SYNCRT_ECONNECT, "unresolvable host is ECONNECT");
@@ -227,7 +279,7 @@ static void test_limits_and_streaming(void)
     syncrt_http *h = NULL;
     syncrt_error err = { SYNCRT_OK, "" };
     syncrt_http_response r;
-    syncrt_http_request req = { "GET", url(base, "/big?bytes=100000"), NULL, NULL, 0, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "GET", url(base, "/big?bytes=100000"), NULL, NULL, 0, NULL, NULL, NULL, 0, 0 };
     stream_state ss = { 0, 0, 0 };
     stream_done_state ds = { SYNCRT_OK, 0, NULL };
     void *packed[2] = { &ss, &ds };
@@ -270,7 +322,7 @@ static void test_tls(void)
     syncrt_http *h = NULL;
     syncrt_error err = { SYNCRT_OK, "" };
     syncrt_http_response r;
-    syncrt_http_request req = { "GET", url(tls_base, "/echo"), NULL, NULL, 0, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "GET", url(tls_base, "/echo"), NULL, NULL, 0, NULL, NULL, NULL, 0, 0 };
     syncrt_attempt a;
 
     if (syncrt_http_new(&h, &o, &err) != SYNCRT_OK)
@@ -297,7 +349,7 @@ static void test_proxy_from_env(syncrt_http *h)
 {
     syncrt_http_response r;
     syncrt_error err = { SYNCRT_OK, "" };
-    syncrt_http_request req = { "GET", "http://proxied.invalid/echo", NULL, NULL, 0, NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "GET", "http://proxied.invalid/echo", NULL, NULL, 0, NULL, NULL, NULL, 0, 0 };
     json_t *doc;
 
     setenv("http_proxy", base, 1);
@@ -335,7 +387,7 @@ static void test_log_redaction(void)
                            NULL };
     const char *body = "{\"UserName\":\"admin\",\"Password\":\"TOPSECRET5\",\"Payment\":"
                        "[{\"CardNumber\":\"TOPSECRET6\",\"Amount\":10.5}]}";
-    syncrt_http_request req = { "POST", NULL, hdrs, body, strlen(body), NULL, NULL, NULL, 0 };
+    syncrt_http_request req = { "POST", NULL, hdrs, body, strlen(body), NULL, NULL, NULL, 0, 0 };
     const char *form = "grant_type=client_credentials&client_id=sync-client&client_secret=TOPSECRET7"
                        "&scope=x";
 

@@ -55,7 +55,16 @@ typedef struct {
     syncrt_http_done_fn done;        /* required for submit, unused by syncrt_http_do */
     void *ctx;                       /* for on_data and done */
     long total_timeout_ms;           /* 0: the client's default */
+    int resend_safe;                 /* 1: this POST/PATCH may be sent twice (an upsert by key);
+                                        see "silent resends" below */
 } syncrt_http_request;
+
+/* Silent resends: when a request on a reused keep-alive connection gets no byte back,
+ * libcurl resends it on a fresh connection by itself (the server may have closed an idle
+ * connection).  For a POST or PATCH that the server did receive and commit before the
+ * connection dropped, that is a duplicate write nobody asked for.  So POST and PATCH
+ * requests always go on a fresh connection (libcurl only resends on reused ones) unless
+ * resend_safe is set; GET, HEAD, PUT and DELETE reuse connections. */
 
 /* One finished request as the log callback sees it: every text is already redacted. */
 typedef struct {

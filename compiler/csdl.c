@@ -729,23 +729,32 @@ static int csdl_pass(csdl_ctx *c)
 {
     int opts = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT | XML_PARSE_NOCDATA |
                XML_PARSE_BIG_LINES;
-    if (c->path)
-        c->r = xmlReaderForFile(c->path, NULL, opts);
-    else
-        c->r = xmlReaderForMemory(c->data, (int)c->len, c->file, NULL, opts);
-    if (!c->r) {
-        sch_set_error(c->err, c->file, 0, 0, "cannot read the document");
-        return -1;
-    }
-    xmlTextReaderSetStructuredErrorHandler(c->r, csdl_xml_error, c);
-    /* errors raised without a parser context (encoding, I/O) go to libxml2's global handler,
-     * which prints: route them to us for the duration of the pass, then restore */
+    /* errors raised without the reader's handler (while the reader is created, encoding and
+     * I/O errors) go to libxml2's global handlers, which print: route them to us for the
+     * duration of the pass, then restore */
     xmlStructuredErrorFunc saved_fn = xmlStructuredError;
     void *saved_ctx = xmlStructuredErrorContext;
     xmlGenericErrorFunc saved_gen = xmlGenericError;
     void *saved_gen_ctx = xmlGenericErrorContext;
     xmlSetStructuredErrorFunc(c, csdl_xml_error);
     xmlSetGenericErrorFunc(c, csdl_generic_error);
+    if (c->path)
+        c->r = xmlReaderForFile(c->path, NULL, opts);
+    else
+        c->r = xmlReaderForMemory(c->data, (int)c->len, c->file, NULL, opts);
+    if (!c->r) {
+        xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
+        xmlSetGenericErrorFunc(saved_gen_ctx, saved_gen);
+        if (!c->failed) {
+            c->failed = true;
+            if (c->xml_err)
+                sch_set_error(c->err, c->file, c->xml_line, c->xml_col, "%s", c->xml_msg);
+            else
+                sch_set_error(c->err, c->file, 0, 0, "cannot read the document");
+        }
+        return -1;
+    }
+    xmlTextReaderSetStructuredErrorHandler(c->r, csdl_xml_error, c);
     c->seen_root = false;
     c->ns[0] = '\0';
     int ret = xmlTextReaderRead(c->r);

@@ -437,9 +437,14 @@ static int sch_load(schema **out, const char *path, const char *data, size_t len
     }
     if (want) {
         s->want_all = false;
-        for (size_t i = 0; i < nwant; i++)
-            if (want[i] && sch_want(s, want[i]) < 0)
-                break;
+        for (size_t i = 0; i < nwant; i++) {
+            if (!want[i] || sch_want(s, want[i]) < 0)
+                continue;
+            /* "Microsoft.Dynamics.DataEntities.CustomerV3" wants CustomerV3 */
+            const char *dot = strrchr(want[i], '.');
+            if (dot && dot[1])
+                sch_want(s, dot + 1);
+        }
     }
     int rc = -1;
     char *buf = NULL;

@@ -122,6 +122,13 @@ static void test_want_real(void)
               "SalesAutomaticSalesDocumentHeaderCharge", "swapped set 2");
     schema_free(s);
 
+    const char *qual[] = {"Microsoft.Dynamics.DataEntities.DirParameters"};
+    s = load("data/sales_trimmed_metadata.xml", SCHEMA_ODATA, qual, 1);
+    CHECK(s && materialised(s) == 1 &&
+          schema_find_type(s, "Microsoft.Dynamics.DataEntities.DirParameters") ==
+              schema_find_type(s, "DirParameters") && schema_find_type(s, "DirParameters"),
+          "a qualified want name, and lookup by qualified name");
+    schema_free(s);
     const char *none[] = {NULL};
     s = load("data/sales_trimmed_metadata.xml", SCHEMA_ODATA, none, 0);
     CHECK(s && materialised(s) == 0 && schema_set_count(s) > 0, "want of nothing: index only");

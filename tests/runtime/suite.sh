@@ -35,22 +35,27 @@ fi
 # the tests set their own proxy where they test it; talk to 127.0.0.1 directly
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
-# build/sandbox (D365 side; small pages so paging shows) on a free port for test_sandbox:
-# random ports in 20000-39999, retried when taken.  The sandbox itself is not run under
-# valgrind: it is the system under test of other suites, here it is the server.
+# build/sandbox (D365 with small pages so paging shows, Clarity on the next port) for
+# test_sandbox and test_clarity: random ports in 20000-39999, retried when taken.  The
+# sandbox itself is not run under valgrind: other suites test it, here it is the server.
 if [ -x "$BUILD/sandbox" ]; then
   for _ in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 20000))
-    "$BUILD/sandbox" --only d365 --d365-port "$port" --page-size 7 \
+    "$BUILD/sandbox" --d365-port "$port" --clarity-port "$((port + 1))" --page-size 7 \
       >"$work/sandbox.log" 2>&1 &
     sandbox_pid=$!
     up=
     for _ in $(seq 50); do
       if ! kill -0 "$sandbox_pid" 2>/dev/null; then break; fi
-      if curl -sf "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1; then up=1; break; fi
+      if curl -sf "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1 &&
+         curl -sf "http://127.0.0.1:$((port + 1))/_sandbox/health" >/dev/null 2>&1; then up=1; break; fi
       sleep 0.1
     done
-    if [ -n "$up" ]; then export SYNCRT_TEST_D365="http://127.0.0.1:$port"; break; fi
+    if [ -n "$up" ]; then
+      export SYNCRT_TEST_D365="http://127.0.0.1:$port"
+      export SYNCRT_TEST_CLARITY="http://127.0.0.1:$((port + 1))/DesktopModules/ClarityEcommerce/API-Admin"
+      break
+    fi
     kill "$sandbox_pid" 2>/dev/null; wait "$sandbox_pid" 2>/dev/null; sandbox_pid=
   done
   [ -n "${SYNCRT_TEST_D365:-}" ] || { echo "# build/sandbox did not start:"; sed 's/^/#   /' "$work/sandbox.log"; }

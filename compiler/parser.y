@@ -339,6 +339,9 @@ static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, con
                    eq + strlen("expecting == or "));
     else
         diag_error(ps->diag, *loc, "%s", msg);
+    if (ps->nopen == 0 && !strstr(msg, "expecting") && !strstr(msg, "end of file") &&
+        !strstr(msg, "unexpected '}'"))
+        diag_note(ps->diag, *loc, "a .map file holds schema, table, map and flow declarations");
     if (ps->nopen > 0 && strstr(msg, "unexpected end of file")) {
         int i = ps->nopen <= MAPC_MAX_OPEN_BLOCKS ? ps->nopen - 1 : MAPC_MAX_OPEN_BLOCKS - 1;
         const char *kind = ps->open_kind[i];

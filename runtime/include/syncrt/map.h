@@ -287,6 +287,13 @@ const char *syncrt_region_find(const char *alpha2, const char *s, size_t n);
 /* Dates (days since the epoch) and their text. */
 syncrt_date syncrt_date_from_ymd(int y, int m, int d);
 void syncrt_date_to_ymd(syncrt_date days, int *y, int *m, int *d);
+/* ISO-8601: a date, or date 'T' HH:MM[:SS[.fff]] [Z|+hh:mm|-hh:mm] (no zone: UTC).
+ * *local_date is the date as written, *date_only tells a bare date.  false: malformed. */
+bool syncrt_parse_iso(const char *s, size_t n, syncrt_datetime *out, syncrt_date *local_date,
+                      bool *date_only);
+/* "2026-07-30" / "2026-07-30T14:05:00Z" (".mmm" when there are milliseconds); buf >= 32. */
+size_t syncrt_format_date(syncrt_date d, char *buf);
+size_t syncrt_format_datetime(syncrt_datetime t, char *buf);
 
 #ifdef __cplusplus
 }

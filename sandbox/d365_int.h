@@ -54,6 +54,11 @@ struct d365_server {
     seed_catalog *cat;
     unsigned long long rand_state;
     int stopping;            /* set by stop: hung requests wake up */
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+    } stmts[64];             /* prepared statements, cached for the server's life */
+    size_t nstmts;
 };
 
 typedef struct d365_arg {
@@ -103,6 +108,10 @@ void d365_batch_exec(d365_server *srv, const char *content_type, const char *bod
 /* --- d365_store.c --- */
 int d365_store_open(d365_server *srv, char *err, size_t errlen);
 void d365_store_close(d365_server *srv);
+/* The prepared statement for sql (cached; reset with bindings cleared), NULL on error.  Hand
+ * it back with d365_stmt_done, never finalize it. */
+sqlite3_stmt *d365_stmt(d365_server *srv, const char *sql);
+void d365_stmt_done(d365_server *srv, sqlite3_stmt *st);
 int d365_store_begin(d365_server *srv);
 int d365_store_commit(d365_server *srv);
 void d365_store_rollback(d365_server *srv);

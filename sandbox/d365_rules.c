@@ -177,10 +177,10 @@ int d365_seed(d365_server *srv, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     long long n = 0;
-    if (sqlite3_prepare_v2(srv->db, "SELECT count(*) FROM rows", -1, &st, NULL) == SQLITE_OK &&
+    if ((st = d365_stmt(srv, "SELECT count(*) FROM rows")) != NULL &&
         sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     if (n > 0)
         return 0; /* an existing --data directory keeps its data */
     if (d365_store_begin(srv) < 0) {
@@ -301,8 +301,8 @@ static void onhand_adjust(d365_server *srv, const char *area, const char *item, 
 static void release(d365_server *srv, const char *area, const char *lot)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(srv->db, "SELECT item, site, wh, qty FROM reservations WHERE area=?1 "
-                           "AND lot=?2", -1, &st, NULL) != SQLITE_OK)
+    if ((st = d365_stmt(srv, "SELECT item, site, wh, qty FROM reservations WHERE area=?1 "
+                             "AND lot=?2")) == NULL)
         return;
     sqlite3_bind_text(st, 1, area, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
@@ -312,7 +312,7 @@ static void release(d365_server *srv, const char *area, const char *lot)
                                               sqlite3_column_text(st, 1),
                                               sqlite3_column_text(st, 2),
                                               sqlite3_column_double(st, 3)));
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     size_t i;
     json_t *r;
     json_array_foreach(todo, i, r)
@@ -321,13 +321,12 @@ static void release(d365_server *srv, const char *area, const char *lot)
                       json_string_value(json_array_get(r, 2)), 0,
                       -json_real_value(json_array_get(r, 3)));
     json_decref(todo);
-    if (sqlite3_prepare_v2(srv->db, "DELETE FROM reservations WHERE area=?1 AND lot=?2", -1, &st,
-                           NULL) == SQLITE_OK) {
+    if ((st = d365_stmt(srv, "DELETE FROM reservations WHERE area=?1 AND lot=?2")) != NULL) {
         sqlite3_bind_text(st, 1, area, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
         sqlite3_step(st);
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
 }
 
 /* Reserve up to qty of the line's item in its warehouse. */
@@ -356,8 +355,8 @@ static void reserve(d365_server *srv, const json_t *line)
         return; /* nothing available: the line stays on backorder */
     onhand_adjust(srv, area, item, site, wh, 0, r);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(srv->db, "INSERT OR REPLACE INTO reservations(area, lot, item, site, wh,"
-                           " qty) VALUES(?1,?2,?3,?4,?5,?6)", -1, &st, NULL) == SQLITE_OK) {
+    if ((st = d365_stmt(srv, "INSERT OR REPLACE INTO reservations(area, lot, item, site, wh,"
+                           " qty) VALUES(?1,?2,?3,?4,?5,?6)")) != NULL) {
         sqlite3_bind_text(st, 1, area, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, lot, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, item, -1, SQLITE_STATIC);
@@ -366,7 +365,7 @@ static void reserve(d365_server *srv, const json_t *line)
         sqlite3_bind_double(st, 6, r);
         sqlite3_step(st);
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
 }
 
 /* ---------------------------------------------------------------- sales orders */

@@ -52,8 +52,48 @@ int d365_store_open(d365_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+sqlite3_stmt *d365_stmt(d365_server *srv, const char *sql)
+{
+    for (size_t i = 0; i < srv->nstmts; i++)
+        if (strcmp(srv->stmts[i].sql, sql) == 0)
+            return srv->stmts[i].st;
+    sqlite3_stmt *st = NULL;
+    bool cache = srv->nstmts < sizeof srv->stmts / sizeof srv->stmts[0];
+    if (sqlite3_prepare_v3(srv->db, sql, -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+        SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    char *copy = cache ? strdup(sql) : NULL;
+    if (copy) {
+        srv->stmts[srv->nstmts].sql = copy;
+        srv->stmts[srv->nstmts].st = st;
+        srv->nstmts++;
+    }
+    return st;
+}
+
+void d365_stmt_done(d365_server *srv, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < srv->nstmts; i++) {
+        if (srv->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    }
+    sqlite3_finalize(st); /* the cache was full */
+}
+
 void d365_store_close(d365_server *srv)
 {
+    for (size_t i = 0; i < srv->nstmts; i++) {
+        sqlite3_finalize(srv->stmts[i].st);
+        free(srv->stmts[i].sql);
+    }
+    srv->nstmts = 0;
     if (srv->db)
         sqlite3_close(srv->db);
     srv->db = NULL;
@@ -570,8 +610,7 @@ int d365_store_get(d365_server *srv, const char *set, const char *key, json_t **
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(srv->db, "SELECT body, ver FROM rows WHERE eset=?1 AND k=?2", -1, &st,
-                           NULL) != SQLITE_OK)
+    if ((st = d365_stmt(srv, "SELECT body, ver FROM rows WHERE eset=?1 AND k=?2")) == NULL)
         return -1;
     sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
@@ -584,7 +623,7 @@ int d365_store_get(d365_server *srv, const char *set, const char *key, json_t **
     } else if (s == SQLITE_DONE) {
         rc = 0;
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     return rc;
 }
 
@@ -629,8 +668,8 @@ int d365_store_insert(d365_server *srv, const char *set, const char *area, const
         return -1;
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(srv->db, "INSERT INTO rows(eset, area, k, ver, body) VALUES(?1,?2,?3,1,?4)",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if ((st = d365_stmt(srv, "INSERT INTO rows(eset, area, k, ver, body) "
+                             "VALUES(?1,?2,?3,1,?4)")) != NULL) {
         sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, area ? area : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
@@ -638,7 +677,7 @@ int d365_store_insert(d365_server *srv, const char *set, const char *area, const
         int s = sqlite3_step(st);
         rc = s == SQLITE_DONE ? 0 : (sqlite3_extended_errcode(srv->db) == SQLITE_CONSTRAINT_UNIQUE ? 1 : -1);
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     free(body);
     return rc;
 }
@@ -651,9 +690,8 @@ int d365_store_update(d365_server *srv, const char *set, const char *key, const 
         return -1;
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(srv->db,
-                           "UPDATE rows SET body=?3, ver=ver+1 WHERE eset=?1 AND k=?2 RETURNING ver",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if ((st = d365_stmt(srv, "UPDATE rows SET body=?3, ver=ver+1 WHERE eset=?1 AND k=?2 "
+                             "RETURNING ver")) != NULL) {
         sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
@@ -663,7 +701,7 @@ int d365_store_update(d365_server *srv, const char *set, const char *key, const 
             rc = 0;
         }
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     free(body);
     return rc;
 }
@@ -672,13 +710,12 @@ int d365_store_delete(d365_server *srv, const char *set, const char *key)
 {
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(srv->db, "DELETE FROM rows WHERE eset=?1 AND k=?2", -1, &st, NULL) ==
-        SQLITE_OK) {
+    if ((st = d365_stmt(srv, "DELETE FROM rows WHERE eset=?1 AND k=?2")) != NULL) {
         sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(srv->db) ? 0 : 1) : -1;
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     return rc;
 }
 
@@ -686,7 +723,7 @@ static json_t *scan(d365_server *srv, const char *sql, const char *set, const ch
                     const char *field, const char *value)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(srv->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if ((st = d365_stmt(srv, sql)) == NULL)
         return NULL;
     sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
     if (area)
@@ -704,7 +741,7 @@ static json_t *scan(d365_server *srv, const char *sql, const char *set, const ch
         if (e)
             json_array_append_new(out, json_pack("[o,I]", e, (json_int_t)sqlite3_column_int64(st, 1)));
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     return out;
 }
 
@@ -718,26 +755,40 @@ json_t *d365_store_scan(d365_server *srv, const char *set, const char *area)
 json_t *d365_store_scan_range(d365_server *srv, const char *set, const char *area,
                               long long offset, long long limit)
 {
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT body, ver FROM rows WHERE eset=?1 AND %s ORDER BY id "
-             "LIMIT %lld OFFSET %lld", area ? "area=?2" : "?2 IS NULL", limit, offset);
-    return scan(srv, sql, set, area, NULL, NULL);
+    sqlite3_stmt *st = d365_stmt(srv, area ? "SELECT body, ver FROM rows WHERE eset=?1 AND "
+                                             "area=?2 ORDER BY id LIMIT ?3 OFFSET ?4"
+                                           : "SELECT body, ver FROM rows WHERE eset=?1 "
+                                             "ORDER BY id LIMIT ?3 OFFSET ?4");
+    if (!st)
+        return NULL;
+    sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+    if (area)
+        sqlite3_bind_text(st, 2, area, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 4, offset);
+    json_t *out = json_array();
+    while (out && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (e)
+            json_array_append_new(out, json_pack("[o,I]", e, (json_int_t)sqlite3_column_int64(st, 1)));
+    }
+    d365_stmt_done(srv, st);
+    return out;
 }
 
 long long d365_store_count(d365_server *srv, const char *set, const char *area)
 {
     sqlite3_stmt *st = NULL;
     long long n = -1;
-    if (sqlite3_prepare_v2(srv->db, area ? "SELECT count(*) FROM rows WHERE eset=?1 AND area=?2"
-                                         : "SELECT count(*) FROM rows WHERE eset=?1",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if ((st = d365_stmt(srv, area ? "SELECT count(*) FROM rows WHERE eset=?1 AND area=?2"
+                                  : "SELECT count(*) FROM rows WHERE eset=?1")) != NULL) {
         sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
         if (area)
             sqlite3_bind_text(st, 2, area, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             n = sqlite3_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     return n;
 }
 
@@ -773,15 +824,13 @@ long long d365_store_next(d365_server *srv, const char *name)
 {
     sqlite3_stmt *st = NULL;
     long long n = -1;
-    if (sqlite3_prepare_v2(srv->db,
-                           "INSERT INTO numseq(name, next) VALUES(?1, 2) ON CONFLICT(name) DO "
-                           "UPDATE SET next = next + 1 RETURNING next - 1",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if ((st = d365_stmt(srv, "INSERT INTO numseq(name, next) VALUES(?1, 2) ON CONFLICT(name) DO "
+                           "UPDATE SET next = next + 1 RETURNING next - 1")) != NULL) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             n = sqlite3_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    d365_stmt_done(srv, st);
     return n;
 }
 

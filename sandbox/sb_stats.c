@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#define SB_STATS_MAX_ROUTES 2048
+
 typedef struct stat_entry {
     char *route;
     char method[12];
@@ -50,17 +52,33 @@ void sb_stats_free(sb_stats *s)
     free(s);
 }
 
+static stat_entry *find_entry(sb_stats *s, const char *route, const char *method,
+                              unsigned status)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        stat_entry *e = &s->v[i];
+        if (e->status == status && strcmp(e->method, method) == 0 && strcmp(e->route, route) == 0)
+            return e;
+    }
+    return NULL;
+}
+
 void sb_stats_count(sb_stats *s, const char *route, const char *method, unsigned status)
 {
     pthread_mutex_lock(&s->mu);
     s->total++;
-    for (size_t i = 0; i < s->n; i++) {
-        stat_entry *e = &s->v[i];
-        if (e->status == status && strcmp(e->method, method) == 0 && strcmp(e->route, route) == 0) {
-            e->count++;
-            goto out;
-        }
+    stat_entry *found = find_entry(s, route, method, status);
+    if (!found && s->n >= SB_STATS_MAX_ROUTES) {
+        /* bounded: made-up URLs cannot grow the table without limit */
+        route = "(other)";
+        found = find_entry(s, route, method, status);
     }
+    if (found) {
+        found->count++;
+        goto out;
+    }
+    if (s->n >= SB_STATS_MAX_ROUTES + 256)
+        goto out; /* only the total counts from here */
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 32;
         stat_entry *nv = realloc(s->v, nc * sizeof *nv);

@@ -6,7 +6,8 @@
  * JSON form (sb_stats_to_json):
  *   {"total": 12, "since": "2026-07-30T08:58:55Z",
  *    "routes": [{"route": "/data/CustomersV3", "method": "GET", "status": 200, "count": 3}, ...]}
- * sorted by route, method, status. */
+ * sorted by route, method, status.  At most 2048 distinct (route, method, status) entries are
+ * kept; later new ones are counted under the route "(other)". */
 #ifndef SB_STATS_H
 #define SB_STATS_H
 

@@ -3,6 +3,7 @@
 #include "syncrt/clarity.h"
 
 #include "buf.h"
+#include "jscan.h"
 #include "syncrt/isotime.h"
 
 #include <stdio.h>
@@ -164,18 +165,58 @@ static syncrt_status get_with_retry(syncrt_http_response *resp, size_t *retries,
     }
 }
 
-syncrt_status syncrt_clarity_search(syncrt_clarity_search_stats *stats, const syncrt_clarity *c,
+typedef struct {
+    syncrt_clarity_row_fn row;
+    syncrt_clarity_row_text_fn row_text;
+    void *ctx;
+    long total_count, total_pages;
+    int bad_row;
+} search_ctx;
+
+static int search_row(void *ctx, const char *text, size_t len)
+{
+    search_ctx *sc = ctx;
+    json_t *row;
+    int stop;
+    if (sc->row_text)
+        return sc->row_text(sc->ctx, text, len);
+    row = json_loadb(text, len, 0, NULL);
+    if (!row) {
+        sc->bad_row = 1;
+        return 1;
+    }
+    stop = sc->row(sc->ctx, row);
+    json_decref(row);
+    return stop;
+}
+
+static void search_scalar(void *ctx, const char *key, const char *text, size_t len)
+{
+    search_ctx *sc = ctx;
+    char num[32];
+    if (len >= sizeof num)
+        return;
+    memcpy(num, text, len);
+    num[len] = '\0';
+    if (strcmp(key, "TotalCount") == 0)
+        sc->total_count = strtol(num, NULL, 10);
+    else if (strcmp(key, "TotalPages") == 0)
+        sc->total_pages = strtol(num, NULL, 10);
+}
+
+static syncrt_status clarity_search(syncrt_clarity_search_stats *stats, const syncrt_clarity *c,
                                     const char *route, const syncrt_clarity_search_opts *o,
-                                    syncrt_clarity_row_fn row, void *ctx, syncrt_error *err)
+                                    search_ctx *sx, syncrt_error *err)
 {
     static const syncrt_clarity_search_opts defaults = { 0, NULL, NULL, 0 };
     syncrt_status st = SYNCRT_OK;
     syncrt_rng rng;
     long page = 1, size;
     char *base = NULL;
+    jscan scan;
 
     memset(stats, 0, sizeof *stats);
-    if (!c || !c->http || !c->auth || !c->root || !route || !row)
+    if (!c || !c->http || !c->auth || !c->root || !route)
         return syncrt_error_set(err, SYNCRT_EINVAL, "clarity search: need http, auth, root, route, row");
     if (!o)
         o = &defaults;
@@ -184,13 +225,12 @@ syncrt_status syncrt_clarity_search(syncrt_clarity_search_stats *stats, const sy
     base = join_url(c, route);
     if (!base)
         return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    jscan_init(&scan, "Results", search_row, search_scalar, sx, 0);
 
     for (;;) {
         syncrt_buf url = { 0 };
         syncrt_http_response r;
-        json_t *doc = NULL, *results, *item;
         const char *const *p;
-        size_t i, n;
         char *since = NULL;
 
         syncrt_buf_printf(&url, "%s%sPaging.Size=%ld&Paging.StartIndex=%ld", base,
@@ -233,40 +273,71 @@ syncrt_status syncrt_clarity_search(syncrt_clarity_search_stats *stats, const sy
                                   stats->error.message[0] ? stats->error.message : "no ResponseStatus");
         }
         if (st == SYNCRT_OK) {
-            doc = json_loadb(r.body, r.body_len, 0, NULL);
-            results = json_object_get(doc, "Results");
-            if (!json_is_array(results))
-                st = syncrt_error_set(err, SYNCRT_EPARSE, "GET %s: no Results array", url.p);
+            /* one page, scanned row by row: rows reach the caller as the server's text */
+            jscan_reset(&scan);
+            sx->total_count = sx->total_pages = 0;
+            jscan_feed(&scan, r.body ? r.body : "", r.body_len);
+            if (sx->bad_row)
+                st = syncrt_error_set(err, SYNCRT_EPARSE, "GET %s: a row is not JSON", url.p);
+            else if (scan.bad || (!scan.finished && !scan.stop))
+                st = syncrt_error_set(err, SYNCRT_EPARSE, "GET %s: %s", url.p,
+                                      scan.bad ? scan.bad_text : "truncated JSON");
         }
         syncrt_buf_free(&url);
         syncrt_http_response_clear(&r);
         if (st != SYNCRT_OK) {
-            json_decref(doc);
             stats->resume_page = page;
             goto out;
         }
-        stats->total_count = (long)json_integer_value(json_object_get(doc, "TotalCount"));
-        stats->total_pages = (long)json_integer_value(json_object_get(doc, "TotalPages"));
-        n = json_array_size(results);
-        json_array_foreach(results, i, item) {
-            stats->rows++;
-            if (row(ctx, item) != 0) {
-                stats->stopped = 1;
-                break;
-            }
-        }
-        json_decref(doc);
+        stats->rows += scan.delivered;
+        stats->total_count = sx->total_count;
+        stats->total_pages = sx->total_pages;
         stats->pages++;
+        if (scan.stop) {
+            stats->stopped = 1;
+            break;
+        }
         /* TotalPages decides when present: a server may cap the page size below the one
          * asked for, and then a short page is not the last one. */
-        if (stats->stopped || n == 0 ||
-            (stats->total_pages > 0 ? page >= stats->total_pages : (long)n < size))
+        if (scan.seen == 0 ||
+            (stats->total_pages > 0 ? page >= stats->total_pages : (long)scan.seen < size))
             break;
         page++;
     }
 out:
+    jscan_free(&scan);
     free(base);
     return st;
+}
+
+syncrt_status syncrt_clarity_search(syncrt_clarity_search_stats *stats, const syncrt_clarity *c,
+                                    const char *route, const syncrt_clarity_search_opts *o,
+                                    syncrt_clarity_row_fn row, void *ctx, syncrt_error *err)
+{
+    search_ctx sx;
+    if (!row) {
+        memset(stats, 0, sizeof *stats);
+        return syncrt_error_set(err, SYNCRT_EINVAL, "clarity search: no row callback");
+    }
+    memset(&sx, 0, sizeof sx);
+    sx.row = row;
+    sx.ctx = ctx;
+    return clarity_search(stats, c, route, o, &sx, err);
+}
+
+syncrt_status syncrt_clarity_search_text(syncrt_clarity_search_stats *stats, const syncrt_clarity *c,
+                                         const char *route, const syncrt_clarity_search_opts *o,
+                                         syncrt_clarity_row_text_fn row, void *ctx, syncrt_error *err)
+{
+    search_ctx sx;
+    if (!row) {
+        memset(stats, 0, sizeof *stats);
+        return syncrt_error_set(err, SYNCRT_EINVAL, "clarity search: no row callback");
+    }
+    memset(&sx, 0, sizeof sx);
+    sx.row_text = row;
+    sx.ctx = ctx;
+    return clarity_search(stats, c, route, o, &sx, err);
 }
 
 syncrt_status syncrt_clarity_upsert(syncrt_clarity_action *out, const syncrt_clarity *c,

@@ -1,14 +1,15 @@
 /* odata.c - OData literals, key paths and query URLs, F&O error parsing, streamed nextLink
  * paging and $batch building/parsing (the contract is in syncrt/odata.h).
  *
- * Paging stays in constant memory with a byte-level scanner over the response as it
- * arrives: it follows nesting, strings and escapes, remembers the current top-level key,
- * cuts each element of the top-level "value" array out as text and hands that one element to
- * jansson.  So at most one row's text and one parsed row exist at a time, whatever the page
- * size; "@odata.nextLink" is picked up wherever it appears in the object. */
+ * Paging stays in constant memory with the streaming scanner of jscan.h over the response
+ * as it arrives: each element of the top-level "value" array is cut out as text and handed
+ * over (as text, for the decimal-exact map decoder, or parsed by jansson), so at most one
+ * row exists at a time whatever the page size; "@odata.nextLink" is picked up wherever it
+ * appears in the object. */
 #include "syncrt/odata.h"
 
 #include "buf.h"
+#include "jscan.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -361,178 +362,42 @@ const char *syncrt_odata_error_text(const syncrt_odata_error_info *e)
 
 /* ---- streamed paging ---- */
 
-#define ERRBUF_MAX 65536
-
+/* What the scanner's callbacks work on during one stream. */
 typedef struct {
-    /* scanner state */
-    int depth, in_string, escape, expect_key, started, finished;
-    int key_capture, next_capture, in_value;
-    syncrt_buf key, cur_key, row, next;
-    /* the page */
-    size_t skip;                /* rows of this page already delivered by an earlier try */
-    size_t seen;                /* rows of this page scanned in this try */
-    size_t delivered;           /* rows handed to the callback in this try */
-    size_t max_row;
-    syncrt_odata_row_fn cb;
+    syncrt_odata_row_fn row;            /* parsed rows, or */
+    syncrt_odata_row_text_fn row_text;  /* rows as text */
     void *ctx;
-    int stop, bad;              /* callback asked to stop / malformed or oversized */
-    char bad_text[256];
-    syncrt_buf raw;             /* the first ERRBUF_MAX bytes, for error answers */
-} scanner;
+    char bad_text[200];
+    int bad_row;
+    syncrt_buf next;                    /* the raw @odata.nextLink token */
+} page_ctx;
 
-static void scanner_reset(scanner *s)
+static int page_row(void *ctx, const char *text, size_t len)
 {
-    s->depth = s->in_string = s->escape = s->expect_key = s->started = s->finished = 0;
-    s->key_capture = s->next_capture = s->in_value = 0;
-    syncrt_buf_reset(&s->key);
-    syncrt_buf_reset(&s->cur_key);
-    syncrt_buf_reset(&s->row);
-    syncrt_buf_reset(&s->next);
-    syncrt_buf_reset(&s->raw);
-    s->seen = s->delivered = 0;
-    s->stop = s->bad = 0;
-    s->bad_text[0] = '\0';
-}
-
-static void scanner_free(scanner *s)
-{
-    syncrt_buf_free(&s->key);
-    syncrt_buf_free(&s->cur_key);
-    syncrt_buf_free(&s->row);
-    syncrt_buf_free(&s->next);
-    syncrt_buf_free(&s->raw);
-}
-
-static void scanner_emit(scanner *s)
-{
+    page_ctx *pc = ctx;
     json_t *row;
     json_error_t je;
-    if (s->row.len == 0)
-        return;
-    s->seen++;
-    if (s->seen <= s->skip) {           /* delivered by an earlier try of this page */
-        syncrt_buf_reset(&s->row);
-        return;
-    }
-    row = json_loadb(s->row.p, s->row.len, 0, &je);
-    syncrt_buf_reset(&s->row);
+    int stop;
+    if (pc->row_text)
+        return pc->row_text(pc->ctx, text, len);
+    row = json_loadb(text, len, 0, &je);
     if (!row) {
-        s->bad = 1;
-        snprintf(s->bad_text, sizeof s->bad_text, "row %zu: %s", s->seen, je.text);
-        return;
+        pc->bad_row = 1;
+        snprintf(pc->bad_text, sizeof pc->bad_text, "a row is not JSON: %.160s", je.text);
+        return 1;
     }
-    s->delivered++;
-    if (s->cb(s->ctx, row) != 0)
-        s->stop = 1;
+    stop = pc->row(pc->ctx, row);
     json_decref(row);
+    return stop;
 }
 
-static int key_is(const scanner *s, const char *k)
+static void page_scalar(void *ctx, const char *key, const char *text, size_t len)
 {
-    return s->cur_key.p && strcmp(s->cur_key.p, k) == 0;
-}
-
-/* Feeds bytes; returns non-zero to abort the transfer. */
-static int scanner_feed(void *ctx, const char *data, size_t len)
-{
-    scanner *s = ctx;
-    size_t i;
-
-    if (s->raw.len < ERRBUF_MAX)
-        syncrt_buf_add(&s->raw, data, len < ERRBUF_MAX - s->raw.len ? len : ERRBUF_MAX - s->raw.len);
-    for (i = 0; i < len && !s->stop && !s->bad; i++) {
-        char c = data[i];
-        int in_row = s->in_value && s->depth >= 2;
-        if (s->in_string) {
-            if (in_row)
-                syncrt_buf_add(&s->row, &c, 1);
-            if (s->key_capture && !(c == '"' && !s->escape))
-                syncrt_buf_add(&s->key, &c, 1);
-            if (s->next_capture)
-                syncrt_buf_add(&s->next, &c, 1);
-            if (s->escape) {
-                s->escape = 0;
-            } else if (c == '\\') {
-                s->escape = 1;
-            } else if (c == '"') {
-                s->in_string = 0;
-                if (s->key_capture) {
-                    s->key_capture = 0;
-                    syncrt_buf_reset(&s->cur_key);
-                    syncrt_buf_add(&s->cur_key, s->key.p ? s->key.p : "", s->key.len);
-                }
-                s->next_capture = 0;
-            }
-        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            if (in_row && s->row.len)
-                syncrt_buf_add(&s->row, &c, 1);
-        } else if (c == '"') {
-            s->in_string = 1;
-            if (in_row) {
-                syncrt_buf_add(&s->row, &c, 1);
-            } else if (s->depth == 1 && s->expect_key) {
-                s->key_capture = 1;
-                syncrt_buf_reset(&s->key);
-            } else if (s->depth == 1 && key_is(s, "@odata.nextLink")) {
-                s->next_capture = 1;
-                syncrt_buf_reset(&s->next);
-                syncrt_buf_add(&s->next, &c, 1);
-            }
-        } else if (c == '{' || c == '[') {
-            if (s->depth == 0) {
-                if (c != '{' || s->started) {
-                    s->bad = 1;
-                    snprintf(s->bad_text, sizeof s->bad_text, "the page is not one JSON object");
-                    break;
-                }
-                s->started = 1;
-                s->expect_key = 1;
-            } else if (s->depth == 1 && c == '[' && key_is(s, "value")) {
-                s->in_value = 1;
-                s->depth++;
-                continue;
-            } else if (in_row) {
-                syncrt_buf_add(&s->row, &c, 1);
-            }
-            s->depth++;
-        } else if (c == '}' || c == ']') {
-            s->depth--;
-            if (s->depth < 0) {
-                s->bad = 1;
-                snprintf(s->bad_text, sizeof s->bad_text, "unbalanced JSON");
-                break;
-            }
-            if (s->in_value && s->depth == 1) {
-                scanner_emit(s);
-                s->in_value = 0;
-            } else if (in_row) {
-                syncrt_buf_add(&s->row, &c, 1);
-            }
-            if (s->depth == 0)
-                s->finished = 1;
-        } else if (c == ':' && s->depth == 1) {
-            s->expect_key = 0;
-        } else if (c == ',' && s->depth == 1) {
-            s->expect_key = 1;
-            syncrt_buf_reset(&s->cur_key);
-        } else if (c == ',' && s->in_value && s->depth == 2) {
-            scanner_emit(s);
-        } else if (in_row) {
-            syncrt_buf_add(&s->row, &c, 1);
-        } else if (s->depth == 0 && s->started) {
-            s->bad = 1;
-            snprintf(s->bad_text, sizeof s->bad_text, "text after the page object");
-        }
-        if (s->row.len > s->max_row) {
-            s->bad = 1;
-            snprintf(s->bad_text, sizeof s->bad_text, "a row is over %zu bytes", s->max_row);
-        }
-        if (s->row.oom || s->key.oom || s->next.oom) {
-            s->bad = 1;
-            snprintf(s->bad_text, sizeof s->bad_text, "out of memory");
-        }
+    page_ctx *pc = ctx;
+    if (strcmp(key, "@odata.nextLink") == 0) {
+        syncrt_buf_reset(&pc->next);
+        syncrt_buf_add(&pc->next, text, len);
     }
-    return s->stop || s->bad;
 }
 
 typedef struct {
@@ -544,9 +409,14 @@ typedef struct {
     char error[256];
 } page_result;
 
+typedef struct {
+    jscan *scan;
+    page_result *pr;
+} page_io;
+
 static void page_done(void *ctx, syncrt_http_response *r)
 {
-    page_result *pr = ((page_result **)ctx)[1];
+    page_result *pr = ((page_io *)ctx)->pr;
     const char *ra = syncrt_http_response_header(r, "Retry-After");
     pr->finished = 1;
     pr->transport = r->transport;
@@ -558,7 +428,7 @@ static void page_done(void *ctx, syncrt_http_response *r)
 
 static int page_data(void *ctx, const char *data, size_t len)
 {
-    return scanner_feed(((void **)ctx)[0], data, len);
+    return jscan_feed(((page_io *)ctx)->scan, data, len);
 }
 
 static void real_sleep(void *ctx, int64_t ms)
@@ -578,14 +448,14 @@ void syncrt_odata_page_stats_clear(syncrt_odata_page_stats *stats)
 }
 
 /* One GET of one page into the scanner. */
-static syncrt_status fetch_page(page_result *pr, const syncrt_odata_pager *p, scanner *sc,
+static syncrt_status fetch_page(page_result *pr, const syncrt_odata_pager *p, jscan *sc,
                                 const char *url, const char *auth_line, syncrt_error *err)
 {
     const char *hdrs[24];
     char prefer[64];
     size_t n = 0;
     const char *const *h;
-    void *packed[2];
+    page_io io;
     syncrt_http_request req;
     syncrt_status st;
     int running = 1;
@@ -601,15 +471,15 @@ static syncrt_status fetch_page(page_result *pr, const syncrt_odata_pager *p, sc
         hdrs[n++] = auth_line;
     hdrs[n] = NULL;
     memset(pr, 0, sizeof *pr);
-    packed[0] = sc;
-    packed[1] = pr;
+    io.scan = sc;
+    io.pr = pr;
     memset(&req, 0, sizeof req);
     req.method = "GET";
     req.url = url;
     req.headers = hdrs;
     req.on_data = page_data;
     req.done = page_done;
-    req.ctx = packed;
+    req.ctx = &io;
     st = syncrt_http_submit(p->http, &req, err);
     while (st == SYNCRT_OK && !pr->finished && running)
         st = syncrt_http_run(p->http, &running, 1000, err);
@@ -618,11 +488,10 @@ static syncrt_status fetch_page(page_result *pr, const syncrt_odata_pager *p, sc
     return st;
 }
 
-syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_odata_pager *p,
-                                  const char *url, syncrt_odata_row_fn row, void *ctx,
-                                  syncrt_error *err)
+static syncrt_status odata_stream(syncrt_odata_page_stats *stats, const syncrt_odata_pager *p,
+                                  const char *url, page_ctx *pc, syncrt_error *err)
 {
-    scanner sc;
+    jscan sc;
     syncrt_retry_policy pol;
     syncrt_rng rng;
     syncrt_sleep_fn sleep_fn = p && p->sleep ? p->sleep : real_sleep;
@@ -631,9 +500,8 @@ syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_o
     page_result pr;
 
     memset(stats, 0, sizeof *stats);
-    memset(&sc, 0, sizeof sc);
     memset(&pr, 0, sizeof pr);
-    if (!p || !p->http || !url || !row)
+    if (!p || !p->http || !url)
         return syncrt_error_set(err, SYNCRT_EINVAL, "odata stream: need http, url and a row callback");
     pol = p->policy;
     if (pol.max_attempts <= 0) {
@@ -642,9 +510,7 @@ syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_o
         pol.cap_ms = 60000;
     }
     syncrt_rng_seed(&rng, p->jitter_seed);
-    sc.cb = row;
-    sc.ctx = ctx;
-    sc.max_row = p->max_row_bytes ? p->max_row_bytes : (size_t)16 << 20;
+    jscan_init(&sc, "value", page_row, page_scalar, pc, p->max_row_bytes);
     cur = strdup(url);
     if (!cur)
         return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
@@ -661,8 +527,9 @@ syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_o
             int64_t ra = -1;
 
             attempt++;
-            scanner_reset(&sc);
-            sc.skip = page_rows;
+            jscan_reset(&sc);
+            syncrt_buf_reset(&pc->next);
+            sc.skip = page_rows;      /* a page cut short is fetched again: skip what was given */
             if (p->auth) {
                 st = syncrt_auth_header(p->auth, &line, err);
                 if (st != SYNCRT_OK)
@@ -675,6 +542,10 @@ syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_o
             page_rows += sc.delivered;
             stats->rows += sc.delivered;
             stats->last_status = pr.status;
+            if (pc->bad_row) {
+                st = syncrt_error_set(err, SYNCRT_EPARSE, "page %zu: %s", stats->pages + 1, pc->bad_text);
+                goto fail;
+            }
             if (sc.stop) {
                 stats->stopped = 1;
                 free(cur);
@@ -682,8 +553,8 @@ syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_o
                 goto done;
             }
             if (pr.transport == SYNCRT_OK && pr.status == 200 && !sc.bad && sc.finished) {
-                if (sc.next.len) {
-                    json_t *s = json_loadb(sc.next.p, sc.next.len, JSON_DECODE_ANY, NULL);
+                if (pc->next.len) {
+                    json_t *s = json_loadb(pc->next.p, pc->next.len, JSON_DECODE_ANY, NULL);
                     if (json_is_string(s))
                         next = strdup(json_string_value(s));
                     json_decref(s);
@@ -741,12 +612,48 @@ syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_o
     }
 done:
     free(pr.retry_after);
-    scanner_free(&sc);
+    jscan_free(&sc);
     return SYNCRT_OK;
 fail:
     stats->resume_url = cur;
     free(pr.retry_after);
-    scanner_free(&sc);
+    jscan_free(&sc);
+    return st;
+}
+
+syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_odata_pager *p,
+                                  const char *url, syncrt_odata_row_fn row, void *ctx,
+                                  syncrt_error *err)
+{
+    page_ctx pc;
+    syncrt_status st;
+    if (!row) {
+        memset(stats, 0, sizeof *stats);
+        return syncrt_error_set(err, SYNCRT_EINVAL, "odata stream: no row callback");
+    }
+    memset(&pc, 0, sizeof pc);
+    pc.row = row;
+    pc.ctx = ctx;
+    st = odata_stream(stats, p, url, &pc, err);
+    syncrt_buf_free(&pc.next);
+    return st;
+}
+
+syncrt_status syncrt_odata_stream_text(syncrt_odata_page_stats *stats, const syncrt_odata_pager *p,
+                                       const char *url, syncrt_odata_row_text_fn row, void *ctx,
+                                       syncrt_error *err)
+{
+    page_ctx pc;
+    syncrt_status st;
+    if (!row) {
+        memset(stats, 0, sizeof *stats);
+        return syncrt_error_set(err, SYNCRT_EINVAL, "odata stream: no row callback");
+    }
+    memset(&pc, 0, sizeof pc);
+    pc.row_text = row;
+    pc.ctx = ctx;
+    st = odata_stream(stats, p, url, &pc, err);
+    syncrt_buf_free(&pc.next);
     return st;
 }
 

@@ -4,6 +4,7 @@
  * session login, 1-based paging that covers TotalCount exactly once, Upsert by CustomKey
  * twice giving one record, a validation failure with its reason and class, the Digest, and
  * ModifiedSince windows around a change. */
+#define _GNU_SOURCE 1   /* memmem */
 #include "syncrt/clarity.h"
 #include "syncrt/isotime.h"
 #include "testhelp.h"
@@ -103,6 +104,19 @@ static int acc_row(void *ctx, json_t *row)
     return 0;
 }
 
+typedef struct { long rows, objects, credit_literal; } text_state;
+
+static int acc_text(void *ctx, const char *text, size_t len)
+{
+    text_state *s = ctx;
+    s->rows++;
+    if (len > 2 && text[0] == '{' && text[len - 1] == '}' && memmem(text, len, "\"ID\":", 5))
+        s->objects++;
+    if (memmem(text, len, "\"Credit\":141700.0,", 18))
+        s->credit_literal++;
+    return 0;
+}
+
 typedef struct { const char *key; long long id; int found; } digest_state;
 
 static int on_digest(void *ctx, long long id, const char *key, const json_t *hash)
@@ -162,6 +176,13 @@ static void test_against_sandbox(const char *root)
     CHECK_INT(st.pages, st.total_pages, "one request per page");
     CHECK_INT(as.first_id, 1, "StartIndex=1 is the first page (1-based page number)");
 
+    {
+        text_state ts = { 0, 0, 0 };
+        CHECK_INT(syncrt_clarity_search_text(&st, &c, "Accounts/Accounts", &o, acc_text, &ts, &err), SYNCRT_OK,
+                  "search as text rows");
+        CHECK(ts.rows == st.total_count && ts.objects == ts.rows, "every row handed over as one JSON object");
+        CHECK_INT(ts.credit_literal, 1, "numbers keep the server's text (\"Credit\":141700.0)");
+    }
     o.page_size = 50;                 /* above the sandbox's cap of 7: TotalPages must rule */
     memset(&as, 0, sizeof as);
     syncrt_clarity_search(&st, &c, "Accounts/Accounts", &o, acc_row, &as, &err);

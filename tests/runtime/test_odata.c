@@ -461,6 +461,39 @@ static void test_paging(syncrt_http *h)
     syncrt_odata_page_stats_clear(&st);
 }
 
+typedef struct { int rows; char text[3][256]; } text_rows;
+
+static int on_text_row(void *ctx, const char *text, size_t len)
+{
+    text_rows *t = ctx;
+    if (t->rows < 3)
+        snprintf(t->text[t->rows], sizeof t->text[0], "%.*s", (int)len, text);
+    t->rows++;
+    return 0;
+}
+
+/* Rows handed over as text keep every digit of their numbers (a double would not). */
+static void test_text_rows(syncrt_http *h)
+{
+    syncrt_odata_pager p;
+    syncrt_odata_page_stats st;
+    syncrt_error err = { SYNCRT_OK, "" };
+    text_rows t;
+    char u[512];
+
+    memset(&p, 0, sizeof p);
+    p.http = h;
+    memset(&t, 0, sizeof t);
+    snprintf(u, sizeof u, "%s/json?file=decimal_page.json", base);
+    CHECK_INT(syncrt_odata_stream_text(&st, &p, u, on_text_row, &t, &err), SYNCRT_OK, "text rows (%s)", err.message);
+    CHECK_INT(t.rows, 3, "three rows");
+    CHECK_STR(t.text[0], "{\"InventoryLotId\":\"000001\",\"LineAmount\":1234567890123456789012345678.99,"
+              "\"SalesPrice\":12.50,\"OrderedSalesQuantity\":3}", "a row's text is exactly the server's");
+    CHECK(strstr(t.text[1], "\"SalesPrice\":-0.000000000000000000000000000001") != NULL, "a tiny decimal intact");
+    CHECK(strstr(t.text[2], "79228162514264337593543950335") != NULL, ".NET's decimal max intact");
+    syncrt_odata_page_stats_clear(&st);
+}
+
 static long max_rss_kb(void)
 {
     struct rusage ru;
@@ -524,6 +557,7 @@ int main(void)
         return test_done();
     }
     test_paging(h);
+    test_text_rows(h);
     test_paging_memory(h);
     syncrt_http_free(h);
     return test_done();

@@ -75,10 +75,18 @@ typedef struct {
 
 /* GET {root}/{route}?Paging.Size=K&Paging.StartIndex=1,2,... (plus ModifiedSince and params)
  * until TotalPages (or a short page), handing each row of Results to row().  One page is held
- * in memory at a time.  row() returns non-zero to stop. */
+ * in memory at a time.  row() returns non-zero to stop.  Rows are parsed by jansson, whose
+ * reals are doubles: use syncrt_clarity_search_text where decimals matter. */
 syncrt_status syncrt_clarity_search(syncrt_clarity_search_stats *stats, const syncrt_clarity *c,
                                     const char *route, const syncrt_clarity_search_opts *o,
                                     syncrt_clarity_row_fn row, void *ctx, syncrt_error *err);
+
+/* The same with each row handed over as the server's JSON text (numbers keep every digit:
+ * the form map.h's decoder takes); valid during the call only. */
+typedef int (*syncrt_clarity_row_text_fn)(void *ctx, const char *text, size_t len);
+syncrt_status syncrt_clarity_search_text(syncrt_clarity_search_stats *stats, const syncrt_clarity *c,
+                                         const char *route, const syncrt_clarity_search_opts *o,
+                                         syncrt_clarity_row_text_fn row, void *ctx, syncrt_error *err);
 
 /* POST {root}/{entity_route}/Upsert with record, which must carry a non-empty CustomKey:
  * CEF matches an active row by CustomKey, so sending it twice is safe (the request is marked

@@ -113,11 +113,20 @@ typedef struct {
 /* GETs url and every @odata.nextLink after it, handing each row to row() as it arrives: only
  * one row's text is held at a time, whatever the page size.  Transient failures of a page
  * (GET is idempotent) are retried per the policy, honouring Retry-After exactly; a 401 gets
- * one credential refresh.  On failure stats->resume_url says where to resume. */
+ * one credential refresh.  On failure stats->resume_url says where to resume.  Rows are parsed
+ * by jansson, whose reals are doubles: where decimals matter use syncrt_odata_stream_text. */
 syncrt_status syncrt_odata_stream(syncrt_odata_page_stats *stats, const syncrt_odata_pager *p,
                                   const char *url, syncrt_odata_row_fn row, void *ctx,
                                   syncrt_error *err);
 void syncrt_odata_page_stats_clear(syncrt_odata_page_stats *stats);
+
+/* The same, handing each row over as its JSON text (exactly as the server sent it, so
+ * numbers keep every digit: the form syncrt_mrun / syncrt_mdecode of map.h take).  The text
+ * is valid during the call only. */
+typedef int (*syncrt_odata_row_text_fn)(void *ctx, const char *text, size_t len);
+syncrt_status syncrt_odata_stream_text(syncrt_odata_page_stats *stats, const syncrt_odata_pager *p,
+                                       const char *url, syncrt_odata_row_text_fn row, void *ctx,
+                                       syncrt_error *err);
 
 /* ---- $batch ---- */
 

@@ -26,7 +26,8 @@
 #define D365_T_WRITE "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataWriteException"
 #define D365_T_ODATA "Microsoft.OData.ODataException"
 #define D365_T_AUTH "Microsoft.Dynamics.Platform.Integration.Services.OData.AxODataUnauthorizedException"
-#define D365_EMPTY_DATE "1900-01-01T12:00:00Z"
+#define D365_EMPTY_DATE "1900-01-01T12:00:00Z"      /* AXType Date: dates sit at noon */
+#define D365_EMPTY_DATETIME "1900-01-01T00:00:00Z"  /* AXType UtcDateTime */
 
 typedef struct d365_token {
     char *token;

@@ -70,7 +70,7 @@ static bool empty_str(const json_t *ent, const char *name)
 static bool empty_date(const json_t *ent, const char *name)
 {
     const char *s = d365_str(ent, name);
-    return !*s || strcmp(s, D365_EMPTY_DATE) == 0;
+    return !*s || strcmp(s, D365_EMPTY_DATE) == 0 || strcmp(s, D365_EMPTY_DATETIME) == 0;
 }
 
 /* Fetch one entity by its key values (given as name, value string pairs, NULL-terminated). */
@@ -116,6 +116,7 @@ char *d365_next_number(d365_server *srv, const char *field, const char *company)
         { "ReturnOrderNumber", "RET-%06lld" },
         { "ReturnInventoryLotId", "RLOT%08lld" },
         { "RMANumber", "RMA-%06lld" },
+        { "PartyNumber", "%09lld" },
         { "PackingSlipNumber", "PS-%06lld" },
         { "InvoiceNumber", "INV-%06lld" },
         { "LedgerVoucher", "LV-%06lld" },
@@ -215,6 +216,10 @@ int d365_seed(d365_server *srv, char *err, size_t errlen)
                                   "InvoiceAddressZipCode", a->postal_code,
                                   "InvoiceAddressCountryRegionId", a->country3,
                                   "PartyType", "Organization", "PersonFirstName", "");
+            char *party = d365_next_number(srv, "PartyNumber", "");
+            if (f && party)
+                json_object_set_new(f, "PartyNumber", json_string(party));
+            free(party);
             json_t *e = d365_rules_insert(srv, "CustomersV3", f);
             json_decref(e);
         }
@@ -421,6 +426,32 @@ static void normalise_language(json_t *ent)
     json_object_set_new(ent, "LanguageId", json_string(buf));
 }
 
+/* What a real environment fills in on a new customer (recorded CustomersV3 create): the party
+ * (type and number), the search name (first 20 characters of the name), the language. */
+static void customer_defaults(d365_server *srv, const schema_type *t, json_t *ent)
+{
+    bool person = !empty_str(ent, "PersonFirstName") || !empty_str(ent, "PersonLastName");
+    if (empty_str(ent, "PartyType"))
+        d365_set_if(t, ent, "PartyType", json_string(person ? "Person" : "Organization"));
+    if (d365_has_prop(t, "PartyNumber") && empty_str(ent, "PartyNumber")) {
+        char *num = d365_next_number(srv, "PartyNumber", "");
+        if (num)
+            json_object_set_new(ent, "PartyNumber", json_string(num));
+        free(num);
+    }
+    if (d365_has_prop(t, "NameAlias") && empty_str(ent, "NameAlias")) {
+        char alias[21];
+        if (person)
+            snprintf(alias, sizeof alias, "%s", d365_str(ent, "PersonLastName"));
+        else
+            snprintf(alias, sizeof alias, "%s", d365_str(ent, "OrganizationName"));
+        json_object_set_new(ent, "NameAlias", json_string(alias));
+    }
+    if (empty_str(ent, "LanguageId"))
+        d365_set_if(t, ent, "LanguageId", json_string("en-US"));
+    normalise_language(ent);
+}
+
 static int credit_check(d365_server *srv, const schema_type *t, const char *area,
                         const json_t *cust, double total, d365_resp *r)
 {
@@ -494,6 +525,8 @@ static int header_before(d365_server *srv, const schema_type *t, const char *op,
         if (empty_date(ent, "RequestedReceiptDate"))
             d365_set_if(t, ent, "RequestedReceiptDate", json_string(today));
         d365_set_if(t, ent, "OrderCreationDateTime", json_string(now));
+        if (empty_str(ent, "CustomerPostingProfileId"))
+            d365_set_if(t, ent, "CustomerPostingProfileId", json_string("GEN"));
     } else {
         const char *st = d365_str(old, "SalesOrderStatus");
         if (strcmp(st, "Invoiced") == 0 || strcmp(st, "Canceled") == 0) {
@@ -660,7 +693,7 @@ int d365_rules_before(d365_server *srv, const char *set, const schema_type *t, c
             return -1;
         }
         if (!old)
-            normalise_language(ent);
+            customer_defaults(srv, t, ent);
         return 0;
     }
     if (strcmp(set, "CustomerPaymentJournalLines") == 0 && !old && d365_num(ent, "LineNumber") == 0) {

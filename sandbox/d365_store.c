@@ -244,8 +244,11 @@ json_t *d365_prop_default(const schema_prop *p)
     case SK_DOUBLE:
         return json_integer(0);
     case SK_DATE:
-    case SK_DATETIME:
         return json_string(D365_EMPTY_DATE);
+    case SK_DATETIME:
+        /* a real environment answers 1900-01-01T12:00:00Z for Date fields and
+         * 1900-01-01T00:00:00Z for UtcDateTime ones (recorded CustomersV3 create) */
+        return json_string(p->is_date ? D365_EMPTY_DATE : D365_EMPTY_DATETIME);
     case SK_TIME:
         return json_integer(0);
     case SK_GUID:

@@ -494,6 +494,14 @@ def write_tests(sb):
                    j["LanguageId"] == "en-US" and j["SalesOrderName"] != "" and
                    j["RequestedShippingDate"].endswith("T12:00:00Z") and
                    j["@odata.context"].endswith("#SalesOrderHeadersV2/$entity"), j))
+    rr = rec["response"]
+    check("create-sales-order: values F&O fills in match the recording (posting profile, status, "
+          "processing status, empty dates, time zones)",
+          lambda: (all(j[k] == rr[k] for k in ["CustomerPostingProfileId", "SalesOrderStatus",
+                                               "SalesOrderProcessingStatus", "ConfirmedReceiptDate",
+                                               "FixedDueDate", "InvoiceAddressTimeZone", "CurrencyCode",
+                                               "LanguageId", "OrderTotalAmount", "IsSalesProcessingStopped"]),
+                   [(k, j[k], rr[k]) for k in rr if k in j and j[k] != rr[k] and not k.startswith("@")]))
     check("create: Location and ETag headers",
           lambda: (hd.get("location", "").startswith(sb.base + "/data/SalesOrderHeadersV2(") and
                    hd.get("etag") == j["@odata.etag"], hd))
@@ -514,6 +522,13 @@ def write_tests(sb):
           "(less the 4 QMS fields this $metadata does not declare)",
           lambda: (st == 201 and set(jc.keys()) == cwant and jc["CustomerAccount"].startswith("CUS-") and
                    len(set(crec["response"]) - known) == 4, sorted(cwant ^ set(jc or {}))))
+    same = ["PartyType", "NameAlias", "LanguageId", "DeliveryAddressValidFrom", "AddressValidTo",
+            "CredManCustomerSince", "SalesCurrencyCode", "CustomerGroupId", "OrganizationName"]
+    check("replayed create-customer: server-filled values as recorded (party type, 20-char search "
+          "name, language, 00:00 UtcDateTime and 12:00 Date defaults)",
+          lambda: ([jc.get(k) for k in same] == [crec["response"][k] for k in same] and
+                   re.fullmatch(r"\d{9}", jc["PartyNumber"]) is not None,
+                   [(k, jc.get(k), crec["response"][k]) for k in same if jc.get(k) != crec["response"][k]]))
 
     st, hd, j, b = sb.data("POST", "SalesOrderHeadersV2", {"dataAreaId": "usmf", "SalesOrderNumber": "WEB-1001",
                                                            "OrderingCustomerAccountNumber": "US-002"})

@@ -42,3 +42,8 @@ $(BUILD)/mapc: $(MAPC_CLI_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libmapc.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MAPC_LDLIBS)
 
 BINS += $(BUILD)/mapc
+
+# mapc preview compiles generated code against the runtime of this build.
+$(BUILD)/compiler/cmd_preview.o: CPPFLAGS_compiler += -DMAPC_RUNTIME_INCLUDE='"$(abspath runtime/include)"' \
+    -DMAPC_RUNTIME_LIB='"$(abspath $(BUILD)/libsyncrt.a)"' -DMAPC_RUNTIME_CFLAGS='"$(SAN_FLAGS)"'
+$(BUILD)/mapc: | $(BUILD)/libsyncrt.a

@@ -8,5 +8,7 @@
 
 int mapc_cmd_check(int argc, char **argv);
 int mapc_cmd_describe(int argc, char **argv);
+int mapc_cmd_gen(int argc, char **argv);
+int mapc_cmd_preview(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@ static const struct {
 } commands[] = {
     {"check", mapc_cmd_check, "parse and type-check .map files against their schemas"},
     {"describe", mapc_cmd_describe, "list a schema's entity types and sets, or one type's properties"},
+    {"gen", mapc_cmd_gen, "generate C decoders, mappers, validators and encoders"},
+    {"preview", mapc_cmd_preview, "compile one map and run it on one JSON record from stdin"},
 };
 
 static void usage(FILE *out)

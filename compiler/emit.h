@@ -1,0 +1,47 @@
+/* emit.h - mapc's C code generator: turns a checked program (frontend.h) into C source that
+ * links with libsyncrt's map engine (runtime/include/syncrt/map.h).
+ *
+ * Output, per .map file BASE.map: BASE.h and BASE.c (structs of the schema types its maps
+ * read or write, with only the fields they use; descriptor tables; mapper functions; typed
+ * wrappers per map and per flow).  Types used by maps or flows of more than one file go to
+ * mapc_types.h / mapc_types.c, included by each file's header.  The text is deterministic:
+ * no dates, no absolute paths; inputs are named by base name.
+ *
+ * Nothing is printed: files come back in memory; problems as a message in err. */
+#ifndef MAPC_EMIT_H
+#define MAPC_EMIT_H
+
+#include <stddef.h>
+
+#include "frontend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct emit_file {
+    char *name;       /* "order_to_cash.c" (no directory) */
+    char *text;
+    size_t len;
+} emit_file;
+
+typedef struct emit_output {
+    emit_file *files;
+    size_t n;
+} emit_output;
+
+/* Generate C for every file of a checked program.  Returns 0, or -1 with err filled. */
+int emit_program(const mapc_program *p, emit_output *out, char *err, size_t errsize);
+void emit_output_free(emit_output *out);
+
+/* Write the files into dir (which must exist); files whose content is unchanged are left
+ * untouched.  Returns 0, or -1 with err filled. */
+int emit_write_dir(const emit_output *out, const char *dir, char *err, size_t errsize);
+
+/* The C identifier prefix of a .map file ("lookups/order-to-cash.map" -> "order_to_cash"). */
+void emit_base_name(const char *path, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -91,10 +91,11 @@ static json_t *parse_body(const d365_op *op, const schema_type *t, d365_resp *r)
     return body;
 }
 
-/* Copy the body's members onto ent, checking names and types.  keys_fixed: an update, where
- * key values may only repeat the current ones and non-editable fields may not change. */
+/* Copy the body's members onto ent, checking names and types.  update: key values may only
+ * repeat the current ones and AllowEdit=false fields may not change; create: AllowEditOnCreate=
+ * false fields may not be set (keys excepted: manual numbers are accepted). */
 static int apply_body(const schema_type *t, json_t *ent, const json_t *body, bool update,
-                      d365_resp *r)
+                      bool create, d365_resp *r)
 {
     const char *k;
     json_t *v;
@@ -125,6 +126,13 @@ static int apply_body(const schema_type *t, json_t *ent, const json_t *body, boo
                 *c = (char)tolower((unsigned char)*c);
             json_decref(cv);
             cv = json_string(low);
+        }
+        if (create && !p->allow_edit_on_create && !p->key && !d365_is_default(p, cv)) {
+            d365_error(r, 400, D365_T_WRITE, "Write failed for table row of type '%sEntity'. "
+                       "Infolog: Error: The field '%s' cannot be set when the record is "
+                       "created.", t->name, k);
+            json_decref(cv);
+            return -1;
         }
         if (update) {
             json_t *cur = json_object_get(ent, k);
@@ -202,7 +210,7 @@ static void do_create(d365_server *srv, const d365_op *op, const schema_type *t,
     if (!(body = parse_body(op, t, r)))
         goto out;
     ent = d365_entity_defaults(t);
-    if (apply_body(t, ent, body, false, r) < 0 || check_company(t, ent, r) < 0)
+    if (apply_body(t, ent, body, false, true, r) < 0 || check_company(t, ent, r) < 0)
         goto out;
     /* number sequences for generated keys */
     for (size_t i = 0; i < t->nkeys; i++) {
@@ -304,9 +312,9 @@ static void do_update(d365_server *srv, const d365_op *op, const schema_type *t,
     }
     /* validate against the stored values so unchanged keys pass */
     json_t *probe = json_deep_copy(cur);
-    int rc = apply_body(t, probe, body, true, r);
+    int rc = apply_body(t, probe, body, true, false, r);
     json_decref(probe);
-    if (rc < 0 || apply_body(t, ent, body, false, r) < 0)
+    if (rc < 0 || apply_body(t, ent, body, false, false, r) < 0)
         goto out;
     if (check_filled(t, ent, r) < 0)
         goto out;

@@ -554,6 +554,11 @@ def write_tests(sb):
     check("an unknown enum member gets 400", lambda: (st == 400 and NS + ".SalesStatus" in inner(j), b))
     st, hd, j, b = sb.data("POST", "SalesOrderHeadersV2", {"dataAreaId": "usmf",
                                                            "OrderingCustomerAccountNumber": "US-001",
+                                                           "SalesOrderStatus": "Invoiced"})
+    check("a field with AllowEditOnCreate=false cannot be set on create",
+          lambda: (st == 400 and "cannot be set when the record is created" in inner(j), b))
+    st, hd, j, b = sb.data("POST", "SalesOrderHeadersV2", {"dataAreaId": "usmf",
+                                                           "OrderingCustomerAccountNumber": "US-001",
                                                            "RequestedShippingDate": "2026-13-45"})
     check("a malformed date gets 400", lambda: (st == 400 and fo_error(j), b))
     st, hd, j, b = sb.data("POST", "SalesOrderHeadersV2", '{"dataAreaId": "usmf", ',
@@ -581,6 +586,10 @@ def write_tests(sb):
                    fo_error(j2) and j3["CustomersOrderReference"] == "PO-77", (b1, b2)))
     st, hd, j, b = sb.data("PATCH", path, {"SalesOrderNumber": "OTHER"})
     check("PATCH cannot change a key", lambda: (st == 400 and fo_error(j), b))
+    st, hd, j, b = sb.data("PATCH", path, {"SalesOrderStatus": "Invoiced"})
+    st2, hd2, j2, b2 = sb.data("PATCH", path, {"SalesOrderStatus": "None", "SalesOrderNumber": so})
+    check("PATCH cannot change an AllowEdit=false field; repeating its value is fine",
+          lambda: (st == 400 and "cannot be changed" in inner(j) and st2 == 204, (b, b2)))
     st, hd, j, b = sb.data("PATCH", path, {"CustomersOrderReference": "PO-79"})
     check("PATCH without If-Match succeeds", lambda: st == 204)
     st, hd, j, b = sb.data("PUT", path, {"OrderingCustomerAccountNumber": "US-001", "CustomerRequisitionNumber": "R1"})

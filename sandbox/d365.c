@@ -92,9 +92,7 @@ const char *d365_options_help(void)
         "  --d365-port N          port on 127.0.0.1 (default 7365; 0 = any free port)\n"
         "  --metadata FILE        the $metadata served and obeyed (default specs/d365/metadata.xml)\n"
         "  --page-size K          server page size; longer results get @odata.nextLink (10000)\n"
-        "  --data DIR             keep the data in DIR/d365.db (default: a temporary directory\n"
-        "                         removed on exit)\n"
-        "  --seed S               catalog seed shared with the Clarity emulator (1)\n"
+
         "  --config FILE          JSON: {\"faults\":{...}, \"token_lifetime\":3599,\n"
         "                         \"max_body\":4194304, \"max_batch_ops\":100, \"credit_check\":true}\n"
         "  --tenant T             Entra tenant in the token URL (sandbox)\n"

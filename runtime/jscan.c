@@ -49,6 +49,10 @@ static void fail(jscan *s, const char *what)
 
 static void emit(jscan *s)
 {
+    /* whitespace between the element and its ',' or ']' is not part of it */
+    while (s->elem.len && (s->elem.p[s->elem.len - 1] == ' ' || s->elem.p[s->elem.len - 1] == '\n' ||
+                           s->elem.p[s->elem.len - 1] == '\r' || s->elem.p[s->elem.len - 1] == '\t'))
+        s->elem.p[--s->elem.len] = '\0';
     if (s->elem.len == 0)
         return;
     s->seen++;

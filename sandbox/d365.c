@@ -387,13 +387,17 @@ static enum MHD_Result reply_resp(struct MHD_Connection *c, d365_resp *r, const 
     }
     hdrs[h] = NULL;
     enum MHD_Result ret;
-    if (r->text)
-        ret = sb_reply(c, r->status, ctype ? ctype : "text/plain", r->text, strlen(r->text), hdrs);
-    else if (r->json) {
+    if (r->text) {
+        char *text = r->text;
+        r->text = NULL;
+        ret = sb_reply_take(c, r->status, ctype ? ctype : r->text_is_json ? ODATA_CT : "text/plain",
+                            text, strlen(text), hdrs);
+    } else if (r->json) {
         ret = sb_reply_json(c, r->status, r->json, ctype ? ctype : ODATA_CT, hdrs);
         r->json = NULL;
-    } else
+    } else {
         ret = sb_reply(c, r->status, NULL, "", 0, hdrs);
+    }
     return ret;
 }
 
@@ -938,6 +942,11 @@ void d365_server_stop(d365_server *srv)
     sb_faults_free(srv->faults);
     sb_stats_free(srv->stats);
     free(srv->cat);
+    for (size_t i = 0; i < srv->ndefaults; i++) {
+        for (size_t k = 0; srv->defaults[i].texts[k]; k++)
+            free(srv->defaults[i].texts[k]);
+        free(srv->defaults[i].texts);
+    }
     pthread_mutex_destroy(&srv->mu);
     pthread_mutex_destroy(&srv->tok_mu);
     free(srv);

@@ -375,7 +375,8 @@ static void emit_response(sbuf *out, const char *boundary, const char *content_i
     sb_printf(out, "OData-Version: 4.0\r\n");
     char *body = r->json ? json_dumps(r->json, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     if (body || r->text)
-        sb_printf(out, "Content-Type: %s\r\n", body ? "application/json; odata.metadata=minimal"
+        sb_printf(out, "Content-Type: %s\r\n", body || r->text_is_json
+                                                    ? "application/json; odata.metadata=minimal"
                                                     : "text/plain");
     sb_put(out, "\r\n", 2);
     if (body) {

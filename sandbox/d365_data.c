@@ -19,6 +19,7 @@ void d365_resp_clear(d365_resp *r)
     free(r->text);
     r->json = NULL;
     r->text = NULL;
+    r->text_is_json = false;
     r->etag[0] = '\0';
     r->location[0] = '\0';
     r->status = 0;
@@ -34,6 +35,7 @@ void d365_error(d365_resp *r, unsigned status, const char *type, const char *fmt
     json_decref(r->json);
     free(r->text);
     r->text = NULL;
+    r->text_is_json = false;
     r->status = status;
     r->json = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", "", "message",
                         "An error has occurred.", "innererror", "message", msg, "type", type,

@@ -60,6 +60,11 @@ struct d365_server {
         sqlite3_stmt *st;
     } stmts[64];             /* prepared statements, cached for the server's life */
     size_t nstmts;
+    struct {
+        const schema_type *type;
+        char **texts;            /* JSON text of each property's default */
+    } defaults[128];
+    size_t ndefaults;
 };
 
 typedef struct d365_arg {
@@ -84,6 +89,7 @@ typedef struct d365_resp {
     unsigned status;
     json_t *json;            /* body, or NULL */
     char *text;              /* plain body (e.g. $count), or NULL */
+    bool text_is_json;       /* text is a JSON document (a rendered collection) */
     char etag[128];
     char location[1024];
     char route[256];         /* normalised route for stats */

@@ -113,6 +113,25 @@ enum MHD_Result sb_reply(struct MHD_Connection *c, unsigned status, const char *
     return ret;
 }
 
+enum MHD_Result sb_reply_take(struct MHD_Connection *c, unsigned status, const char *content_type,
+                              char *body, size_t len, const char *const *headers)
+{
+    struct MHD_Response *r = body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+                                  : MHD_create_response_from_buffer(0, (void *)"",
+                                                                    MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    if (content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        MHD_add_response_header(r, headers[i], headers[i + 1]);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 enum MHD_Result sb_reply_json(struct MHD_Connection *c, unsigned status, json_t *doc,
                               const char *content_type, const char *const *headers)
 {

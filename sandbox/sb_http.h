@@ -57,6 +57,10 @@ void sb_request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
  * NULL-terminated array of name, value, name, value ... */
 enum MHD_Result sb_reply(struct MHD_Connection *c, unsigned status, const char *content_type,
                          const char *body, size_t len, const char *const *headers);
+/* The same, taking ownership of a malloc'd body (freed by libmicrohttpd after sending, or here
+ * on failure): large responses are not copied. */
+enum MHD_Result sb_reply_take(struct MHD_Connection *c, unsigned status, const char *content_type,
+                              char *body, size_t len, const char *const *headers);
 /* Reply with a JSON document (reference stolen; NULL gives an empty body; reals are printed
  * with 15 significant digits, so 0.3 stays 0.3). */
 enum MHD_Result sb_reply_json(struct MHD_Connection *c, unsigned status, json_t *doc,

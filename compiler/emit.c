@@ -1104,7 +1104,7 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
                     strlen(ch->set->name) + 5);
             fprintf(o, "        for (size_t i = 0; i < n; i++) {\n");
             fprintf(o, "            void *row = NULL;\n");
-            fprintf(o, "            snprintf(prefix, sizeof prefix, \"%s[%%zu].\", i);\n", ch->set->name);
+            fprintf(o, "            snprintf(prefix, sizeof prefix, \"%s[%%zu]\", i);\n", ch->set->name);
             fprintf(o, "            ctx->prefix = prefix;\n");
             fprintf(o, "            st = syncrt_mapply(ctx, &%s_mmap, (const char *)t%d.u.l.items + i * %s_mtype.size, &row);\n",
                     cm->name, l, cs->cname);

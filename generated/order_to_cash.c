@@ -598,7 +598,7 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
         syncrt_mbuf_put(out, ",\"SalesOrderLines\":[", 20);
         for (size_t i = 0; i < n; i++) {
             void *row = NULL;
-            snprintf(prefix, sizeof prefix, "SalesOrderLines[%zu].", i);
+            snprintf(prefix, sizeof prefix, "SalesOrderLines[%zu]", i);
             ctx->prefix = prefix;
             st = syncrt_mapply(ctx, &OrderLine_mmap, (const char *)t3.u.l.items + i * clarity_SalesItem_mtype.size, &row);
             ctx->prefix = NULL;

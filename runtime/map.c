@@ -89,8 +89,17 @@ static char *arena_strndup(syncrt_mctx *c, const char *s, size_t n)
     return p;
 }
 
-static void add_error(syncrt_mctx *c, const char *path, const char *msg)
+static void add_error(syncrt_mctx *c, const char *path0, const char *msg)
 {
+    char pbuf[600];
+    const char *path = path0;
+    if (c->prefix) {
+        snprintf(pbuf, sizeof pbuf, "%s%s%s", c->prefix, *path0 ? ": " : "", path0);
+        path = pbuf;
+    }
+    for (size_t i = 0; i < c->nerrors; i++)   /* the same problem twice is one problem */
+        if (!strcmp(c->errors[i].path, path) && !strcmp(c->errors[i].message, msg))
+            return;
     if (c->nerrors >= c->max_errors) {
         c->dropped++;
         return;
@@ -978,7 +987,10 @@ static void validate_obj(syncrt_mctx *c, const syncrt_mtype *t, const void *obj,
         snprintf(path + plen, cap - plen, ".%s", f->name);
         size_t l2 = strlen(path);
         if (has == SYNCRT_NULL) {
-            if (!(f->flags & SYNCRT_MF_NULLABLE))
+            /* F&O takes null dates as its empty date 1900-01-01 (see the encoder) */
+            bool fo_date = t->flavor == SYNCRT_MFLAVOR_ODATA &&
+                           (f->kind == SYNCRT_MK_DATE || f->kind == SYNCRT_MK_DATETIME);
+            if (!(f->flags & SYNCRT_MF_NULLABLE) && !fo_date)
                 syncrt_mctx_error(c, path, "null is not allowed (the field is not nullable)");
         } else if (f->kind == SYNCRT_MK_OBJECT) {
             validate_obj(c, f->object, *(void *const *)(base + f->offset), path, l2, cap);
@@ -1002,7 +1014,7 @@ syncrt_status syncrt_mvalidate(syncrt_mctx *c, const syncrt_mtype *t, const void
 {
     char path[512];
     size_t before = c->nerrors + c->dropped;
-    snprintf(path, sizeof path, "%s%s", c->prefix ? c->prefix : "", root ? root : "$");
+    snprintf(path, sizeof path, "%s", root ? root : "$");
     validate_obj(c, t, obj, path, strlen(path), sizeof path);
     return c->nerrors + c->dropped == before ? SYNCRT_OK : SYNCRT_EINVAL;
 }

@@ -112,7 +112,7 @@ typedef struct syncrt_mctx {
     size_t dropped;
     int64_t now_ms;                 /* now(): fixed per record; 0 = read the clock */
     bool oom;                       /* an allocation failed: the record is lost */
-    const char *prefix;             /* prepended to validation paths (flows: "OrderLine[2]") */
+    const char *prefix;             /* prepended to problem paths: "SalesOrderLines[2]: $.Sku" */
 } syncrt_mctx;
 
 void syncrt_mctx_init(syncrt_mctx *c);
@@ -281,7 +281,7 @@ const syncrt_country *syncrt_country_find(const char *s, size_t n);
 size_t syncrt_country_count(void);
 const syncrt_country *syncrt_country_at(size_t i);
 /* ISO 3166-2 subdivision code (without the country prefix) of a code or English name, for
- * the countries the table covers (US, CA, AU, MX, DE, GB nations); NULL if unknown. */
+ * the countries the table covers (US, CA, AU, DE, GB nations); NULL if unknown. */
 const char *syncrt_region_find(const char *alpha2, const char *s, size_t n);
 
 /* Dates (days since the epoch) and their text. */

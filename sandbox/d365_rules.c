@@ -471,8 +471,15 @@ static int header_before(d365_server *srv, const schema_type *t, const char *op,
                          const json_t *old, d365_resp *r)
 {
     const char *area = d365_str(ent, "dataAreaId");
-    if (strcmp(op, "DELETE") == 0)
+    if (strcmp(op, "DELETE") == 0) {
+        const char *st = d365_str(ent, "SalesOrderStatus");
+        if (strcmp(st, "Delivered") == 0 || strcmp(st, "Invoiced") == 0) {
+            write_error(r, t, "Sales order '%s' is %s and cannot be deleted",
+                        d365_str(ent, "SalesOrderNumber"), st);
+            return -1;
+        }
         return 0;
+    }
     const char *acct = d365_str(ent, "OrderingCustomerAccountNumber");
     json_t *cust = customer(srv, area, acct);
     if (!cust) {
@@ -687,6 +694,33 @@ int d365_rules_before(d365_server *srv, const char *set, const schema_type *t, c
         return header_before(srv, t, op, ent, old, r);
     if (is_line_set(set) && d365_has_prop(t, "ItemNumber") && d365_has_prop(t, "SalesOrderNumber"))
         return line_before(srv, t, op, ent, old, r);
+    if (strcmp(set, "CustomersV3") == 0 && strcmp(op, "DELETE") == 0) {
+        json_t *used = d365_store_find(srv, "SalesOrderHeadersV2", d365_str(ent, "dataAreaId"),
+                                       "OrderingCustomerAccountNumber",
+                                       d365_str(ent, "CustomerAccount"));
+        size_t n = json_array_size(used);
+        json_decref(used);
+        if (n) {
+            write_error(r, t, "Cannot delete a record in Customers (CustTable). Customer account: "
+                        "%s. The record is used in %zu sales order(s)",
+                        d365_str(ent, "CustomerAccount"), n);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(set, "ReleasedProductsV2") == 0 && strcmp(op, "DELETE") == 0) {
+        json_t *used = d365_store_find(srv, "SalesOrderLines", d365_str(ent, "dataAreaId"),
+                                       "ItemNumber", d365_str(ent, "ItemNumber"));
+        size_t n = json_array_size(used);
+        json_decref(used);
+        if (n) {
+            write_error(r, t, "Cannot delete a record in Released products (InventTable). Item "
+                        "number: %s. The record is used in %zu sales order line(s)",
+                        d365_str(ent, "ItemNumber"), n);
+            return -1;
+        }
+        return 0;
+    }
     if (strcmp(set, "CustomersV3") == 0 && strcmp(op, "DELETE") != 0) {
         if (d365_num(ent, "CreditLimit") < 0) {
             write_error(r, t, "The credit limit cannot be negative");

@@ -728,6 +728,12 @@ def lifecycle_tests(sb):
           lambda: (st == 200 and len(ret["value"]) == 1 and ret["value"][0]["RMANumber"].startswith("RMA-") and
                    len(ret["value"][0]["ReturnOrderLines"]) == 2 and
                    all(l["ReturnSalesQuantity"] < 0 for l in ret["value"][0]["ReturnOrderLines"]), (b, ret)))
+    st, hd, jd, b = sb.data("DELETE", "SalesOrderHeadersV2(dataAreaId='usmf',SalesOrderNumber='%s')" % so)
+    check("an invoiced order cannot be deleted", lambda: (st == 400 and "cannot be deleted" in inner(jd), b))
+    st, hd, jd, b = sb.data("DELETE", "CustomersV3(dataAreaId='usmf',CustomerAccount='US-003')")
+    st2, hd2, jd2, b2 = sb.data("DELETE", "ReleasedProductsV2(dataAreaId='usmf',ItemNumber='A0010')")
+    check("a customer or item used by sales orders cannot be deleted",
+          lambda: (st == 400 and "is used in" in inner(jd) and st2 == 400 and "is used in" in inner(jd2), (b, b2)))
     st, hd, b = sb.request("POST", "/_sandbox/ship?order=NOPE")
     check("control actions on a missing order get 404", lambda: st == 404)
 

@@ -32,6 +32,7 @@ typedef struct etype {
     int flavor;                 /* 0 odata, 1 openapi */
     char cname[200];            /* C struct name: alias_Type */
     unsigned char *used;        /* per prop */
+    unsigned char *read;        /* per prop: read by a map (decoding then requires it) */
     int *index;                 /* per prop: field index in the descriptor, -1 unused */
     char **mname;               /* per prop: C member name (used ones) */
     size_t nused;
@@ -179,10 +180,11 @@ static etype *reach(emitter *E, const schema_type *st, int flavor, const char *a
             snprintf(t->cname + l, sizeof t->cname - l, "_%zu", E->ntypes);
         }
     t->used = calloc(st->nprops ? st->nprops : 1, 1);
+    t->read = calloc(st->nprops ? st->nprops : 1, 1);
     t->index = calloc(st->nprops ? st->nprops : 1, sizeof *t->index);
     t->mname = calloc(st->nprops ? st->nprops : 1, sizeof *t->mname);
-    if (!t->used || !t->index || !t->mname) {
-        free(t->used); free(t->index); free(t->mname); free(t);
+    if (!t->used || !t->read || !t->index || !t->mname) {
+        free(t->used); free(t->read); free(t->index); free(t->mname); free(t);
         fail(E, "out of memory");
         return NULL;
     }
@@ -208,7 +210,7 @@ static const schema_type *nested_type(const schema_prop *p)
     return NULL;
 }
 
-static void use_prop(emitter *E, const schema_type *st, const schema_prop *p, size_t fi)
+static void use_prop(emitter *E, const schema_type *st, const schema_prop *p, size_t fi, bool read)
 {
     etype *t = find_etype(E, st);
     if (!t || !p)
@@ -217,6 +219,7 @@ static void use_prop(emitter *E, const schema_type *st, const schema_prop *p, si
     if (k >= st->nprops)
         return;
     t->used[k] = 1;
+    t->read[k] |= read;
     const schema_type *n = nested_type(p);
     if (n) {
         char alias[80];
@@ -252,15 +255,15 @@ static void walk_expr(emitter *E, const ast_expr *e, size_t fi)
             walk_expr(E, e->args.items[i], fi);
     }
     if (e->kind == AE_FIELD && e->ref == REF_PROP && e->a->type.kind == MT_OBJECT)
-        use_prop(E, e->a->type.object, e->prop, fi);
+        use_prop(E, e->a->type.object, e->prop, fi, true);
     else if (e->kind == AE_FIELD && e->ref == REF_PROJECT)
-        use_prop(E, elem_object(&e->a->type), e->prop, fi);
+        use_prop(E, elem_object(&e->a->type), e->prop, fi, true);
     else if (e->kind == AE_CALL && e->builtin && !strcmp(e->builtin->name, "merge") && e->args.n) {
         const ast_expr *l = e->args.items[0];
         for (size_t i = 1; i < e->args.n; i++) {
             const ast_expr *a = e->args.items[i];
             if (a->prop)
-                use_prop(E, elem_object(&l->type), a->prop, fi);
+                use_prop(E, elem_object(&l->type), a->prop, fi, true);
         }
     }
 }
@@ -286,7 +289,7 @@ static void collect(emitter *E)
                 if (it->kind == AI_ASSIGN && it->props) {
                     const schema_type *st = m->dst_type;
                     for (size_t k = 0; k < it->path->n && st; k++) {
-                        use_prop(E, st, it->props[k], fi);
+                        use_prop(E, st, it->props[k], fi, false);
                         st = it->props[k] ? it->props[k]->type.object : NULL;
                     }
                 }
@@ -477,7 +480,7 @@ static void emit_descriptor(const emitter *E, FILE *o, const etype *t)
             const schema_prop *p = &t->st->props[k];
             int fk = field_kind(p), ek = elem_kind(p);
             char flags[160] = "";
-            if (!mapc_prop_optional(p))
+            if (!mapc_prop_optional(p) && t->read[k])
                 strcat(flags, "SYNCRT_MF_REQUIRED|");
             if (p->nullable)
                 strcat(flags, "SYNCRT_MF_NULLABLE|");
@@ -1494,6 +1497,7 @@ int emit_program(const mapc_program *p, emit_output *out, char *err, size_t errs
             free(t->mname[k]);
         free(t->mname);
         free(t->used);
+        free(t->read);
         free(t->index);
         free(t);
     }

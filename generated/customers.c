@@ -10,7 +10,7 @@ static const syncrt_mfield clarity_Account_fields[] = {
     {"CustomKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct clarity_Account, CustomKey), offsetof(struct clarity_Account, has_CustomKey),
      NULL, NULL, NULL, 0, 128, -1, -1},
-    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
+    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
      offsetof(struct clarity_Account, Name), offsetof(struct clarity_Account, has_Name),
      NULL, NULL, NULL, 0, 128, -1, -1},
     {"Credit", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
@@ -26,7 +26,7 @@ static const char *const d365_CustomerV3_OnHoldStatus_members[] = {
     "No", "Invoice", "All", "Payment", "Requisition", "Never", 
     "PurchOrder"};
 static const syncrt_mfield d365_CustomerV3_fields[] = {
-    {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
+    {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
      offsetof(struct d365_CustomerV3, dataAreaId), offsetof(struct d365_CustomerV3, has_dataAreaId),
      NULL, NULL, NULL, 0, -1, -1, -1},
     {"CustomerAccount", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,

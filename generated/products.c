@@ -10,7 +10,7 @@ static const syncrt_mfield clarity_Product_fields[] = {
     {"CustomKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct clarity_Product, CustomKey), offsetof(struct clarity_Product, has_CustomKey),
      NULL, NULL, NULL, 0, 128, -1, -1},
-    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
+    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
      offsetof(struct clarity_Product, Name), offsetof(struct clarity_Product, has_Name),
      NULL, NULL, NULL, 0, 128, -1, -1},
     {"IsDiscontinued", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,

@@ -35,7 +35,7 @@ done
 if tests/codegen/check_generated.sh "$MAPC" >"$tmp/log" 2>&1; then ok "generated/ is fresh"; else nok "generated/ is fresh"; sed 's/^/# /' "$tmp/log" | head -30; fi
 
 # 3. deterministic output, depfile, errors
-"$MAPC" gen -o "$tmp/d1" -M "$tmp/d1.d" examples/order_to_cash.map >/dev/null 2>&1
+${VALGRIND_CMD:-} "$MAPC" gen -o "$tmp/d1" -M "$tmp/d1.d" examples/order_to_cash.map >/dev/null 2>&1 || nok "mapc gen (under \$VALGRIND_CMD when set)"
 "$MAPC" gen -o "$tmp/d2" examples/order_to_cash.map >/dev/null 2>&1
 if diff -r "$tmp/d1" "$tmp/d2" >/dev/null && ! grep -q "$TOP\|20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T" "$tmp/d1/order_to_cash.c"; then
   ok "gen is deterministic, no absolute paths or dates"; else nok "gen is deterministic"; fi
@@ -86,6 +86,14 @@ for c in tests/codegen/cases/*/; do
     else nok "case $name (rc=$rc)"; diff "$c/expected.err" "$tmp/err" | sed 's/^/# /' | head -10; fi
   fi
 done
+
+# every builtin of compiler/builtins.c is called by a map the cases run
+missing=""
+for b in $(sed -n 's/^    {"\([a-z0-9]*\)", [0-9].*/\1/p' compiler/builtins.c); do
+  grep -q "\b$b(" tests/codegen/maps/*.map || missing="$missing $b"
+done
+nb=$(sed -n 's/^    {"\([a-z0-9]*\)", [0-9].*/\1/p' compiler/builtins.c | wc -l)
+[ -z "$missing" ] && [ "$nb" -ge 27 ] && ok "the cases call all $nb builtins" || nok "builtins without a case:$missing"
 
 # 7. the preview cache: a second run compiles nothing
 before=$(ls "$cache" | wc -l)

@@ -105,8 +105,28 @@ static void test_errors(void)
     syncrt_mctx_free(&c);
 }
 
+static void test_iso3166(void)
+{
+    size_t n = syncrt_country_count();
+    CHECK_INT(n, 249, "ISO 3166-1 has 249 officially assigned codes");
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const syncrt_country *k = syncrt_country_at(i);
+        if (syncrt_country_find(k->alpha2, 2) != k || syncrt_country_find(k->alpha3, 3) != k ||
+            syncrt_country_find(k->name, strlen(k->name)) != k)
+            bad++;
+    }
+    CHECK_INT(bad, 0, "every alpha-2, alpha-3 and name finds its own entry");
+    const syncrt_country *us = syncrt_country_find(" united  states of AMERICA ", 27);
+    CHECK(us && !strcmp(us->alpha3, "USA"), "alternative names, case and white space");
+    CHECK(syncrt_country_find("Atlantis", 8) == NULL, "unknown country");
+    const char *r = syncrt_region_find("US", "US-CA", 5);
+    CHECK(r && !strcmp(r, "CA"), "region code with the country prefix");
+}
+
 int main(void)
 {
+    test_iso3166();
     test_decode();
     test_flow_decimals();
     test_errors();

@@ -52,7 +52,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CPPFLAGS_$(firstword $(subst /, ,$<))) -c $< -o $@
 
-include $(sort $(wildcard compiler/build.mk runtime/build.mk sandbox/build.mk tests/*/build.mk bench/build.mk))
+include $(sort $(wildcard compiler/build.mk runtime/build.mk runtime/*/build.mk sandbox/build.mk tests/*/build.mk bench/build.mk))
 
 .PHONY: all setup test tests demo clean
 all: $(BINS)

@@ -396,3 +396,46 @@ void syncrt_breaker_record(syncrt_breaker *b, syncrt_retry_class c, int throttle
     if (++b->failures >= b->threshold)
         breaker_open(b, now_ms);
 }
+
+/* ---- endpoint: limiter + breaker ---- */
+
+void syncrt_endpoint_init(syncrt_endpoint *e, const syncrt_endpoint_config *c)
+{
+    static const syncrt_endpoint_config defaults = { 0, 0, 0, 0, 0, 0, 0 };
+    if (!c)
+        c = &defaults;
+    syncrt_limiter_init(&e->limiter, c->initial > 0 ? c->initial : 8, c->min_limit > 0 ? c->min_limit : 1,
+                        c->max_limit > 0 ? c->max_limit : 64,
+                        c->decrease_interval_ms > 0 ? c->decrease_interval_ms : 1000);
+    syncrt_breaker_init(&e->breaker, c->breaker_threshold > 0 ? c->breaker_threshold : 5,
+                        c->breaker_open_ms > 0 ? c->breaker_open_ms : 5000,
+                        c->breaker_max_open_ms > 0 ? c->breaker_max_open_ms : 300000);
+}
+
+syncrt_status syncrt_endpoint_acquire(syncrt_endpoint *e, int64_t *wait_ms, int64_t now_ms)
+{
+    syncrt_status st = syncrt_limiter_acquire(&e->limiter, wait_ms, now_ms);
+    if (st != SYNCRT_OK)
+        return st;
+    st = syncrt_breaker_allow(&e->breaker, wait_ms, now_ms);
+    if (st != SYNCRT_OK && e->limiter.in_flight > 0)
+        e->limiter.in_flight--;         /* give the slot back */
+    return st;
+}
+
+syncrt_retry_class syncrt_endpoint_release(syncrt_endpoint *e, int64_t *retry_after_ms,
+                                           const syncrt_attempt *a, const char *retry_after_header,
+                                           int64_t now_ms)
+{
+    syncrt_retry_class c = syncrt_retry_classify(a);
+    int64_t ra = -1;
+    int throttled;
+    if (retry_after_header && syncrt_retry_after_parse(&ra, retry_after_header, now_ms) != SYNCRT_OK)
+        ra = -1;
+    throttled = a->transport == SYNCRT_OK && (a->http_status == 429 || (a->http_status == 503 && ra >= 0));
+    syncrt_limiter_release(&e->limiter, c, throttled, ra, now_ms);
+    syncrt_breaker_record(&e->breaker, c, throttled, now_ms);
+    if (retry_after_ms)
+        *retry_after_ms = ra;
+    return c;
+}

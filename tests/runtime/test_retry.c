@@ -233,6 +233,54 @@ static void test_breaker(void)
     CHECK_INT(b.current_open_ms, 10000, "open time back to the start");
 }
 
+static syncrt_attempt resp(long status)
+{
+    syncrt_attempt a = { SYNCRT_OK, 1, 1, status, NULL };
+    return a;
+}
+
+static void test_endpoint(void)
+{
+    syncrt_endpoint e;
+    syncrt_endpoint_config c = { 2, 1, 4, 1000, 3, 10000, 40000 };
+    syncrt_attempt a;
+    int64_t wait = -1, ra = 0, now = 1000000;
+    int i;
+
+    syncrt_endpoint_init(&e, &c);
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now), SYNCRT_OK, "slot 1");
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now), SYNCRT_OK, "slot 2");
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now), SYNCRT_EEMPTY, "limit 2 reached");
+    a = resp(429);
+    CHECK_INT(syncrt_endpoint_release(&e, &ra, &a, "2", now), SYNCRT_CLASS_TRANSIENT, "a 429 is transient");
+    CHECK_INT(ra, 2000, "its Retry-After is reported");
+    CHECK_INT(syncrt_limiter_limit(&e.limiter), 1, "and halved the limit");
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 1999), SYNCRT_EEMPTY, "nothing goes out before Retry-After");
+    CHECK_INT(wait, 1, "1 ms left");
+    a = resp(200);
+    syncrt_endpoint_release(&e, &ra, &a, NULL, now + 100);
+    CHECK_INT(ra, -1, "no Retry-After on a 200");
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 2000), SYNCRT_OK, "free at Retry-After");
+    a = resp(503);
+    syncrt_endpoint_release(&e, &ra, &a, "1", now + 2000);
+    CHECK_INT(e.breaker.failures, 0, "a 503 with Retry-After is throttling, not a breaker failure");
+    now += 10000;
+    for (i = 0; i < 3; i++) {
+        CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now), SYNCRT_OK, "request %d before the breaker opens", i + 1);
+        a = resp(500);
+        syncrt_endpoint_release(&e, &ra, &a, NULL, now);
+    }
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 1), SYNCRT_ECIRCUIT, "3 failures opened the breaker");
+    CHECK_INT(e.limiter.in_flight, 0, "the refused acquire gave its limiter slot back");
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 10000), SYNCRT_OK, "the half-open probe goes");
+    CHECK(syncrt_endpoint_acquire(&e, &wait, now + 10000) != SYNCRT_OK, "one probe only");
+    CHECK_INT(e.limiter.in_flight, 1, "only the probe holds a slot");
+    a = resp(201);
+    syncrt_endpoint_release(&e, &ra, &a, NULL, now + 10050);
+    CHECK_INT(e.breaker.state, SYNCRT_BREAKER_CLOSED, "its success closes the breaker");
+    CHECK_INT(e.limiter.in_flight, 0, "and frees its slot");
+}
+
 int main(void)
 {
     test_classify();
@@ -241,5 +289,6 @@ int main(void)
     test_retry_after();
     test_limiter();
     test_breaker();
+    test_endpoint();
     return test_done();
 }

@@ -375,6 +375,124 @@ static void test_throttled_paging(syncrt_http *h, syncrt_auth *a)
     free(url);
 }
 
+/* ---- a 429 storm through the endpoint gate ---- */
+
+#define STORM 40
+
+typedef struct {
+    int finished;
+    long status;
+    syncrt_status transport;
+    int sent;
+    char retry_after[32];
+} storm_slot;
+
+static void storm_done(void *ctx, syncrt_http_response *r)
+{
+    storm_slot *s = ctx;
+    const char *ra = syncrt_http_response_header(r, "Retry-After");
+    s->finished = 1;
+    s->status = r->status;
+    s->transport = r->transport;
+    s->sent = r->request_sent;
+    snprintf(s->retry_after, sizeof s->retry_after, "%s", ra ? ra : "");
+}
+
+static void test_429_storm(syncrt_http *h, syncrt_auth *a)
+{
+    static storm_slot slots[STORM];
+    /* events in order: a send is a violation only if it came AFTER a 429 was seen (seq) and
+     * before that 429's Retry-After ran out (time) */
+    static int64_t sends[STORM * 20], send_seq[STORM * 20], win_seq[STORM * 20], win_to[STORM * 20];
+    int64_t seq = 0;
+    int nsends = 0, nwin = 0, state[STORM], done = 0, throttled = 0, violations = 0, i, running;
+    syncrt_endpoint ep;
+    syncrt_endpoint_config cfg = { 8, 1, 16, 1000, 5, 5000, 60000 };
+    syncrt_error err = { SYNCRT_OK, "" };
+    const char *line = NULL;
+    const char *hdrs[3];
+    int64_t start = syncrt_clock_real(NULL);
+
+    syncrt_endpoint_init(&ep, &cfg);
+    memset(state, 0, sizeof state);             /* 0 waiting, 1 in flight, 2 done */
+    plain(h, "PUT", "/_sandbox/faults", "{\"rate_limit\":10,\"rate_burst\":3,\"retry_after\":1}", NULL);
+    if (syncrt_auth_header(a, &line, &err) != SYNCRT_OK) {
+        CHECK(0, "token: %s", err.message);
+        return;
+    }
+    hdrs[0] = "Accept: application/json";
+    hdrs[1] = line;
+    hdrs[2] = NULL;
+    while (done < STORM && syncrt_clock_real(NULL) - start < 90000) {
+        int64_t now = syncrt_clock_real(NULL), wait = 0;
+        for (i = 0; i < STORM; i++) {
+            syncrt_http_request req;
+            if (state[i] != 0)
+                continue;
+            if (syncrt_endpoint_acquire(&ep, &wait, now) != SYNCRT_OK)
+                break;
+            memset(&slots[i], 0, sizeof slots[i]);
+            memset(&req, 0, sizeof req);
+            req.method = "GET";
+            req.url = u("/data/CustomersV3?$top=1&$select=CustomerAccount");
+            req.headers = hdrs;
+            req.done = storm_done;
+            req.ctx = &slots[i];
+            if (syncrt_http_submit(h, &req, &err) != SYNCRT_OK)
+                break;
+            if (nsends < STORM * 20) {
+                send_seq[nsends] = ++seq;
+                sends[nsends++] = now;
+            }
+            state[i] = 1;
+        }
+        syncrt_http_run(h, &running, 10, &err);
+        now = syncrt_clock_real(NULL);
+        for (i = 0; i < STORM; i++) {
+            syncrt_attempt at;
+            int64_t ra = -1;
+            if (state[i] != 1 || !slots[i].finished)
+                continue;
+            at.transport = slots[i].transport;
+            at.request_sent = slots[i].sent;
+            at.idempotent = 1;
+            at.http_status = slots[i].status;
+            at.body = NULL;
+            syncrt_endpoint_release(&ep, &ra, &at, slots[i].retry_after[0] ? slots[i].retry_after : NULL, now);
+            if (slots[i].status == 200) {
+                state[i] = 2;
+                done++;
+            } else {
+                if (slots[i].status == 429) {
+                    throttled++;
+                    if (ra >= 0 && nwin < STORM * 20) {
+                        win_seq[nwin] = ++seq;
+                        win_to[nwin++] = now + ra;
+                    }
+                }
+                state[i] = 0;                   /* retry it when the gate opens */
+            }
+        }
+    }
+    plain(h, "DELETE", "/_sandbox/faults", NULL, NULL);
+    for (i = 0; i < nsends; i++) {
+        int k;
+        for (k = 0; k < nwin; k++)
+            if (send_seq[i] > win_seq[k] && sends[i] < win_to[k]) {
+                if (violations++ < 3)
+                    printf("# send at +%lld ms before a Retry-After ran out at +%lld ms\n",
+                           (long long)(sends[i] - start), (long long)(win_to[k] - start));
+            }
+    }
+    printf("# storm: %d requests, %d sends, %d throttled, final concurrency limit %d\n", STORM, nsends, throttled,
+           syncrt_limiter_limit(&ep.limiter));
+    CHECK_INT(done, STORM, "every request of the storm succeeded in the end");
+    CHECK(throttled > 0, "the sandbox throttled (%d 429s)", throttled);
+    CHECK_INT(violations, 0, "no request was sent while a Retry-After was running");
+    CHECK(syncrt_limiter_limit(&ep.limiter) < 8, "the concurrency limit came down from 8 (%d)",
+          syncrt_limiter_limit(&ep.limiter));
+}
+
 int main(void)
 {
     syncrt_http *h = NULL;
@@ -401,6 +519,7 @@ int main(void)
         test_batch(h, a);
         test_unknown_outcome(h, a);
         test_throttled_paging(h, a);
+        test_429_storm(h, a);
         syncrt_auth_free(a);
     }
     syncrt_http_free(h);

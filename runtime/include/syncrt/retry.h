@@ -141,6 +141,34 @@ void syncrt_breaker_init(syncrt_breaker *b, int threshold, int64_t open_ms, int6
 syncrt_status syncrt_breaker_allow(syncrt_breaker *b, int64_t *wait_ms, int64_t now_ms);
 void syncrt_breaker_record(syncrt_breaker *b, syncrt_retry_class c, int throttled, int64_t now_ms);
 
+/* One remote endpoint (a host, or a host and user for F&O's per-user throttling): its
+ * limiter and breaker together, the gate every request to it goes through.
+ *   acquire: the limiter first (a slot, not blocked by Retry-After), then the breaker; when
+ *            the breaker refuses, the slot is given back (so a refused half-open probe does
+ *            not leak a slot).
+ *   release: classifies the attempt, parses its Retry-After, feeds both. */
+typedef struct {
+    syncrt_limiter limiter;
+    syncrt_breaker breaker;
+} syncrt_endpoint;
+
+typedef struct {
+    int initial, min_limit, max_limit;      /* concurrency; 0s: 8, 1, 64 */
+    int64_t decrease_interval_ms;           /* 0: 1000 */
+    int breaker_threshold;                  /* 0: 5 */
+    int64_t breaker_open_ms, breaker_max_open_ms;   /* 0s: 5 s, 5 min */
+} syncrt_endpoint_config;
+
+void syncrt_endpoint_init(syncrt_endpoint *e, const syncrt_endpoint_config *c);
+/* SYNCRT_OK: send now.  SYNCRT_EEMPTY: no slot (*wait_ms > 0 while a Retry-After runs, 0 when
+ * waiting for a release).  SYNCRT_ECIRCUIT: the breaker is open for *wait_ms. */
+syncrt_status syncrt_endpoint_acquire(syncrt_endpoint *e, int64_t *wait_ms, int64_t now_ms);
+/* After the attempt: its class; *retry_after_ms gets the server's Retry-After (-1 none).
+ * retry_after_header is the raw header value or NULL. */
+syncrt_retry_class syncrt_endpoint_release(syncrt_endpoint *e, int64_t *retry_after_ms,
+                                           const syncrt_attempt *a, const char *retry_after_header,
+                                           int64_t now_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -666,6 +666,52 @@ static int looks_like_form(const char *s, size_t len)
     return 1;
 }
 
+/* A multipart body ($batch): each line that is a JSON document or a header line is redacted
+ * on its own (our batch parts carry their JSON on one line); other lines are kept. */
+static char *redact_multipart(const char *body, size_t len, const char *const *extra)
+{
+    syncrt_buf b = { 0 };
+    size_t pos = 0;
+    while (pos < len) {
+        const char *line = body + pos;
+        const char *eol = memchr(line, '\n', len - pos);
+        size_t n = eol ? (size_t)(eol - line) : len - pos, content = n;
+        char *red = NULL;
+        if (content && line[content - 1] == '\r')
+            content--;
+        if (content && line[0] == '{') {
+            json_t *doc = json_loadb(line, content, 0, NULL);
+            if (doc) {
+                char *out;
+                redact_json(doc, extra);
+                out = json_dumps(doc, JSON_COMPACT);
+                json_decref(doc);
+                red = out ? strdup(out) : NULL;
+                free(out);
+                if (!red)
+                    b.oom = 1;
+            }
+        } else if (content && memchr(line, ':', content)) {
+            char *one = strndup(line, content);
+            red = one ? syncrt_http_redact_headers(one, extra) : NULL;
+            free(one);
+            if (!red)
+                b.oom = 1;
+        }
+        if (red) {
+            syncrt_buf_adds(&b, red);
+            syncrt_buf_add(&b, line + content, n - content);
+            free(red);
+        } else {
+            syncrt_buf_add(&b, line, n);
+        }
+        if (eol)
+            syncrt_buf_add(&b, "\n", 1);
+        pos += n + (eol ? 1 : 0);
+    }
+    return syncrt_buf_take(&b);
+}
+
 char *syncrt_http_redact_body(const char *body, size_t len, const char *const *extra)
 {
     json_t *doc;
@@ -673,6 +719,8 @@ char *syncrt_http_redact_body(const char *body, size_t len, const char *const *e
 
     if (!body)
         return NULL;
+    if (len > 2 && body[0] == '-' && body[1] == '-')
+        return redact_multipart(body, len, extra);
     doc = json_loadb(body, len, JSON_DECODE_ANY, NULL);
     if (doc) {
         char *out;

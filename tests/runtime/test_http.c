@@ -442,6 +442,17 @@ static void test_redact_helpers(void)
     s = syncrt_http_redact_body("not json, not a form", 20, NULL);
     CHECK_STR(s, "not json, not a form", "other text unchanged");
     free(s);
+    {
+        const char *batch = "--batch_1\r\nContent-Type: application/http\r\n\r\n"
+                            "POST https://h/data/X?client_secret=S1 HTTP/1.1\r\nAuthorization: Bearer S2\r\n"
+                            "Content-Type: application/json\r\n\r\n{\"Password\":\"S3\",\"A\":1}\r\n--batch_1--\r\n";
+        s = syncrt_http_redact_body(batch, strlen(batch), NULL);
+        CHECK(s && !strstr(s, "S1") && !strstr(s, "S2") && !strstr(s, "S3"), "a multipart $batch body is redacted part by part");
+        CHECK(s && strstr(s, "POST https://h/data/X?client_secret=[REDACTED] HTTP/1.1\r\nAuthorization: Bearer [REDACTED]\r\n")
+              && strstr(s, "{\"Password\":\"[REDACTED]\",\"A\":1}\r\n--batch_1--\r\n"),
+              "keeping its structure and line ends");
+        free(s);
+    }
     s = syncrt_http_redact_url("https://h/p?client_secret=s&x=1&password", NULL);
     CHECK_STR(s, "https://h/p?client_secret=[REDACTED]&x=1&password", "URL query redaction");
     free(s);

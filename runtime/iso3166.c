@@ -7,6 +7,7 @@
 #include "syncrt/map.h"
 
 #include <string.h>
+#include <strings.h>
 
 static const syncrt_country countries[] = {
     {"AF", "AFG", "Afghanistan"},
@@ -436,8 +437,11 @@ static size_t fold(const char *s, size_t n, char *buf, size_t size)
     return o;
 }
 
+/* Table names have single spaces; the few with '.' are folded before comparing. */
 static bool same(const char *name, const char *folded)
 {
+    if (!strchr(name, '.'))
+        return !strcasecmp(name, folded);
     char b[128];
     fold(name, strlen(name), b, sizeof b);
     return !strcmp(b, folded);
@@ -446,14 +450,24 @@ static bool same(const char *name, const char *folded)
 const syncrt_country *syncrt_country_find(const char *s, size_t n)
 {
     char f[128];
+    if (n >= sizeof f)
+        return NULL;
     size_t fl = fold(s, n, f, sizeof f);
-    if (fl == 0 || n >= sizeof f)
+    if (fl == 0)
         return NULL;
     for (size_t i = 0; i < COUNT(countries); i++) {
         const syncrt_country *k = &countries[i];
-        if ((fl == 2 && same(k->alpha2, f)) || (fl == 3 && same(k->alpha3, f)) || same(k->name, f))
-            return k;
+        if (fl == 2) {
+            if (k->alpha2[0] == f[0] - 32 && k->alpha2[1] == f[1] - 32)
+                return k;
+        } else if (fl == 3) {
+            if (k->alpha3[0] == f[0] - 32 && k->alpha3[1] == f[1] - 32 && k->alpha3[2] == f[2] - 32)
+                return k;
+        }
     }
+    for (size_t i = 0; i < COUNT(countries); i++)
+        if (same(countries[i].name, f))
+            return &countries[i];
     for (size_t i = 0; i < COUNT(aliases); i++)
         if (same(aliases[i].name, f))
             return syncrt_country_find(aliases[i].alpha2, 2);

@@ -255,18 +255,31 @@ static void ws(reader *r)
 static size_t path_push_key(reader *r, const char *k, size_t n)
 {
     size_t old = r->plen;
-    int w = snprintf(r->path + r->plen, sizeof r->path - r->plen, ".%.*s", (int)n, k);
-    if (w > 0)
-        r->plen = r->plen + (size_t)w < sizeof r->path ? r->plen + (size_t)w : sizeof r->path - 1;
+    if (n > sizeof r->path - r->plen - 2)
+        n = sizeof r->path - r->plen - 2;
+    r->path[r->plen] = '.';
+    memcpy(r->path + r->plen + 1, k, n);
+    r->plen += n + 1;
+    r->path[r->plen] = 0;
     return old;
 }
 
 static size_t path_push_index(reader *r, size_t i)
 {
     size_t old = r->plen;
-    int w = snprintf(r->path + r->plen, sizeof r->path - r->plen, "[%zu]", i);
-    if (w > 0)
-        r->plen = r->plen + (size_t)w < sizeof r->path ? r->plen + (size_t)w : sizeof r->path - 1;
+    char digits[24];
+    int nd = 0;
+    do {
+        digits[nd++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    if ((size_t)nd + 3 > sizeof r->path - r->plen)
+        return old;
+    r->path[r->plen++] = '[';
+    while (nd)
+        r->path[r->plen++] = digits[--nd];
+    r->path[r->plen++] = ']';
+    r->path[r->plen] = 0;
     return old;
 }
 
@@ -700,6 +713,28 @@ static bool decode_scalar(reader *r, const syncrt_mfield *f, int kind, void *dst
         size_t n;
         if (!read_number(r, &s, &n))
             return false;
+        if (kind == SYNCRT_MK_INT && n <= 18) {
+            /* plain integers (the usual case) without the decimal detour */
+            size_t k = s[0] == '-';
+            int64_t v = 0;
+            bool plain = k < n;
+            for (; k < n && plain; k++) {
+                if (s[k] < '0' || s[k] > '9')
+                    plain = false;
+                else
+                    v = v * 10 + (s[k] - '0');
+            }
+            if (plain) {
+                if (s[0] == '-')
+                    v = -v;
+                if ((f->flags & SYNCRT_MF_INT32) && (v > INT32_MAX || v < INT32_MIN)) {
+                    rerr(r, "expected integer, got number %.*s", (int)n, s);
+                    return false;
+                }
+                *(int64_t *)dst = v;
+                return true;
+            }
+        }
         syncrt_decimal d;
         syncrt_status st = syncrt_decimal_parse(&d, s, n);
         if (st != SYNCRT_OK) {

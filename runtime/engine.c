@@ -1,0 +1,1290 @@
+/* engine.c - flow execution: intake (poll, webhook routing), workers that map and deliver
+ * records to F&O in $batch changesets, and the outcome of every record per DESIGN.md's
+ * reliability model (see engine.h for the rules, docs/operator.md for what they look like). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "syncrt/auth.h"
+#include "syncrt/clarity.h"
+#include "syncrt/engine.h"
+#include "syncrt/http.h"
+#include "syncrt/isotime.h"
+#include "syncrt/odata.h"
+
+#define ENGINE_MAX_FLOWS 16
+
+struct syncrt_engine {
+    syncrt_engine_options o;
+    const syncrt_config *cfg;
+    char *service_root;             /* d365 url + "/data" */
+    pthread_mutex_t mu;             /* gate, pause state, counters */
+    syncrt_endpoint gate;           /* every request to F&O passes it */
+    int64_t paused_until[ENGINE_MAX_FLOWS];
+    int paused[ENGINE_MAX_FLOWS];
+    syncrt_engine_counters n;
+    uint64_t seed;
+};
+
+struct syncrt_engine_worker {
+    syncrt_engine *e;
+    char name[64];
+    syncrt_store *store;
+    syncrt_http *http;
+    syncrt_auth *d365;
+    syncrt_auth *clarity;
+    syncrt_rng rng;
+    syncrt_mctx mctx;
+};
+
+const char *syncrt_log_level_name(syncrt_log_level l)
+{
+    switch (l) {
+    case SYNCRT_LOG_DEBUG: return "debug";
+    case SYNCRT_LOG_INFO: return "info";
+    case SYNCRT_LOG_WARN: return "warn";
+    case SYNCRT_LOG_ERROR: return "error";
+    case SYNCRT_LOG_ALERT: return "alert";
+    }
+    return "?";
+}
+
+/* ------------------------------------------------------------------ logging */
+
+/* Appends key=value to buf, quoting the value when it holds spaces, quotes or '='. */
+static void kv(char *buf, size_t size, const char *key, const char *val)
+{
+    size_t n = strlen(buf);
+    if (n + 4 >= size)
+        return;
+    if (!val)
+        val = "";
+    int quote = *val == '\0' || strpbrk(val, " \t\"=\n\r") != NULL;
+    n += (size_t)snprintf(buf + n, size - n, "%s%s=%s", n ? " " : "", key, quote ? "\"" : "");
+    for (const char *p = val; *p && n + 3 < size; p++) {
+        if (*p == '"' || *p == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = *p;
+        } else if (*p == '\n' || *p == '\r') {
+            buf[n++] = ' ';
+        } else {
+            buf[n++] = *p;
+        }
+    }
+    if (quote && n + 1 < size)
+        buf[n++] = '"';
+    buf[n] = '\0';
+}
+
+static void kvf(char *buf, size_t size, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void kvf(char *buf, size_t size, const char *key, const char *fmt, ...)
+{
+    char v[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof v, fmt, ap);
+    va_end(ap);
+    kv(buf, size, key, v);
+}
+
+static void elog(syncrt_engine *e, syncrt_log_level l, const char *event, const char *fields)
+{
+    if (e->o.log)
+        e->o.log(e->o.log_ctx, l, event, fields);
+}
+
+static int stopping(const syncrt_engine *e)
+{
+    return e->o.stop && *e->o.stop;
+}
+
+static int64_t now_ms(void)
+{
+    return syncrt_clock_real(NULL);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ------------------------------------------------------------------ JSON spans */
+
+static const char *ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The end of the JSON value starting at p, or NULL when it is malformed. */
+static const char *skip_value(const char *p, const char *end)
+{
+    if (p >= end)
+        return NULL;
+    if (*p == '"') {
+        for (p++; p < end; p++) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                return p + 1;
+        }
+        return NULL;
+    }
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        for (; p < end; p++) {
+            if (*p == '"') {
+                p = skip_value(p, end);
+                if (!p)
+                    return NULL;
+                p--;
+            } else if (*p == '{' || *p == '[') {
+                depth++;
+            } else if (*p == '}' || *p == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+        }
+        return NULL;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+           *p != '\r' && *p != '\t')
+        p++;
+    return p;
+}
+
+/* The text of member key of the object text [json, json+len); 0 when found. */
+static int member_span(const char *json, size_t len, const char *key, const char **vp, size_t *vn)
+{
+    const char *end = json + len, *p = ws(json, end);
+    size_t klen = strlen(key);
+    if (p >= end || *p != '{')
+        return -1;
+    p = ws(p + 1, end);
+    while (p < end && *p == '"') {
+        const char *ks = p + 1, *ke = skip_value(p, end);
+        if (!ke)
+            return -1;
+        int match = (size_t)(ke - 1 - ks) == klen && memcmp(ks, key, klen) == 0;
+        p = ws(ke, end);
+        if (p >= end || *p != ':')
+            return -1;
+        p = ws(p + 1, end);
+        const char *ve = skip_value(p, end);
+        if (!ve)
+            return -1;
+        if (match) {
+            *vp = p;
+            *vn = (size_t)(ve - p);
+            return 0;
+        }
+        p = ws(ve, end);
+        if (p < end && *p == ',')
+            p = ws(p + 1, end);
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ the engine */
+
+syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options *o,
+                                syncrt_error *err)
+{
+    *out = NULL;
+    if (!o || !o->config || o->nflows > ENGINE_MAX_FLOWS)
+        return syncrt_error_set(err, SYNCRT_EINVAL, "engine: no configuration or too many flows");
+    syncrt_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    e->o = *o;
+    e->cfg = o->config;
+    size_t n = strlen(e->cfg->d365_url) + 8;
+    e->service_root = malloc(n);
+    if (!e->service_root) {
+        free(e);
+        return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    }
+    snprintf(e->service_root, n, "%s%s", e->cfg->d365_url,
+             e->cfg->d365_url[0] && e->cfg->d365_url[strlen(e->cfg->d365_url) - 1] == '/' ? "data" : "/data");
+    pthread_mutex_init(&e->mu, NULL);
+    syncrt_endpoint_config ec = { 0 };
+    ec.initial = e->cfg->d365_concurrency < 4 ? e->cfg->d365_concurrency : 4;
+    ec.min_limit = 1;
+    ec.max_limit = e->cfg->d365_concurrency;
+    syncrt_endpoint_init(&e->gate, &ec);
+    e->seed = o->seed ? o->seed : (uint64_t)now_ms();
+    *out = e;
+    return SYNCRT_OK;
+}
+
+void syncrt_engine_free(syncrt_engine *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_destroy(&e->mu);
+    free(e->service_root);
+    free(e);
+}
+
+void syncrt_engine_counters_get(syncrt_engine *e, syncrt_engine_counters *out)
+{
+    pthread_mutex_lock(&e->mu);
+    *out = e->n;
+    pthread_mutex_unlock(&e->mu);
+}
+
+#define COUNT(e, field, k) do { pthread_mutex_lock(&(e)->mu); (e)->n.field += (k); \
+                                pthread_mutex_unlock(&(e)->mu); } while (0)
+
+static int flow_index(const syncrt_engine *e, const syncrt_flow_desc *f)
+{
+    for (size_t i = 0; i < e->o.nflows; i++)
+        if (e->o.flows[i] == f)
+            return (int)i;
+    return -1;
+}
+
+static int flow_enabled(const syncrt_engine *e, const syncrt_flow_desc *f)
+{
+    const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+    return cf && cf->enabled;
+}
+
+const syncrt_flow_desc *syncrt_engine_flow_builtin(const syncrt_engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->o.nflows; i++)
+        if (strcmp(e->o.flows[i]->name, name) == 0)
+            return e->o.flows[i];
+    return NULL;
+}
+
+const syncrt_flow_desc *syncrt_engine_flow(const syncrt_engine *e, const char *name)
+{
+    const syncrt_flow_desc *f = syncrt_engine_flow_builtin(e, name);
+    return f && flow_enabled(e, f) ? f : NULL;
+}
+
+size_t syncrt_engine_flow_count(const syncrt_engine *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->o.nflows; i++)
+        n += flow_enabled(e, e->o.flows[i]) != 0;
+    return n;
+}
+
+const syncrt_flow_desc *syncrt_engine_flow_at(const syncrt_engine *e, size_t k)
+{
+    for (size_t i = 0; i < e->o.nflows; i++)
+        if (flow_enabled(e, e->o.flows[i]) && k-- == 0)
+            return e->o.flows[i];
+    return NULL;
+}
+
+int64_t syncrt_engine_poll_every(const syncrt_engine *e, const syncrt_flow_desc *f)
+{
+    const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+    if (!f->poll_route || !cf || !cf->poll)
+        return 0;
+    return cf->poll_every_ms > 0 ? cf->poll_every_ms : f->poll_every_ms;
+}
+
+static const syncrt_retry_policy *flow_policy(const syncrt_engine *e, const syncrt_flow_desc *f)
+{
+    const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+    return cf && cf->has_retry ? &cf->retry : &f->retry;
+}
+
+/* ------------------------------------------------------------------ workers */
+
+static void http_log(void *ctx, const syncrt_http_log_entry *en)
+{
+    syncrt_engine_worker *w = ctx;
+    char f[1024] = "";
+    kv(f, sizeof f, "worker", w->name);
+    kv(f, sizeof f, "method", en->method);
+    kv(f, sizeof f, "url", en->url);
+    kvf(f, sizeof f, "status", "%ld", en->status);
+    kvf(f, sizeof f, "elapsed_ms", "%lld", (long long)en->elapsed_ms);
+    kvf(f, sizeof f, "start_ms", "%lld", (long long)(now_ms() - en->elapsed_ms));
+    if (en->transport != SYNCRT_OK)
+        kv(f, sizeof f, "error", en->error && *en->error ? en->error : syncrt_strerror(en->transport));
+    elog(w->e, SYNCRT_LOG_DEBUG, "http", f);
+}
+
+syncrt_status syncrt_engine_worker_new(syncrt_engine_worker **out, syncrt_engine *e,
+                                       const char *name, syncrt_error *err)
+{
+    *out = NULL;
+    syncrt_engine_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    w->e = e;
+    snprintf(w->name, sizeof w->name, "%s", name ? name : "w");
+    syncrt_status st = syncrt_store_open(&w->store, e->cfg->store, NULL, err);
+    if (st != SYNCRT_OK) {
+        free(w);
+        return st;
+    }
+    syncrt_http_options ho = { 0 };
+    ho.connect_timeout_ms = e->cfg->connect_timeout_ms;
+    ho.total_timeout_ms = e->cfg->total_timeout_ms;
+    ho.ca_file = e->cfg->ca_file;
+    ho.log = http_log;
+    ho.log_ctx = w;
+    st = syncrt_http_new(&w->http, &ho, err);
+    if (st != SYNCRT_OK) {
+        syncrt_store_close(w->store);
+        free(w);
+        return st;
+    }
+    uint64_t s = e->seed;
+    for (const char *p = w->name; *p; p++)
+        s = s * 31 + (unsigned char)*p;
+    syncrt_rng_seed(&w->rng, s);
+    syncrt_mctx_init(&w->mctx);
+    *out = w;
+    return SYNCRT_OK;
+}
+
+void syncrt_engine_worker_free(syncrt_engine_worker *w)
+{
+    if (!w)
+        return;
+    syncrt_auth_free(w->d365);
+    syncrt_auth_free(w->clarity);
+    syncrt_http_free(w->http);
+    syncrt_store_close(w->store);
+    syncrt_mctx_free(&w->mctx);
+    free(w);
+}
+
+syncrt_store *syncrt_engine_worker_store(syncrt_engine_worker *w)
+{
+    return w->store;
+}
+
+/* Credentials for F&O, the secret read now (so a fixed secret file is picked up). */
+static syncrt_status d365_auth(syncrt_engine_worker *w, syncrt_error *err)
+{
+    const syncrt_config *c = w->e->cfg;
+    if (w->d365)
+        return SYNCRT_OK;
+    syncrt_auth_config ac = { 0 };
+    char *secret = NULL;
+    if (c->d365_token_url) {
+        syncrt_status st = syncrt_config_secret(&secret, c->d365_secret, err);
+        if (st != SYNCRT_OK)
+            return st == SYNCRT_EINVAL ? st : SYNCRT_EAUTH;
+        ac.kind = SYNCRT_AUTH_OAUTH2;
+        ac.token_url = c->d365_token_url;
+        ac.client_id = c->d365_client_id;
+        ac.client_secret = secret;
+        ac.scope = c->d365_scope;
+        ac.resource = c->d365_resource;
+    }
+    syncrt_status st = syncrt_auth_new(&w->d365, w->http, &ac, err);
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+    return st;
+}
+
+static syncrt_status clarity_auth(syncrt_engine_worker *w, syncrt_error *err)
+{
+    const syncrt_config *c = w->e->cfg;
+    if (w->clarity)
+        return SYNCRT_OK;
+    syncrt_auth_config ac = { 0 };
+    char *secret = NULL, login[1024];
+    syncrt_status st = SYNCRT_OK;
+    if (!strcmp(c->clarity_auth, "session") || !strcmp(c->clarity_auth, "basic")) {
+        st = syncrt_config_secret(&secret, c->clarity_password, err);
+        if (st != SYNCRT_OK)
+            return st;
+        ac.kind = c->clarity_auth[0] == 's' ? SYNCRT_AUTH_SESSION : SYNCRT_AUTH_BASIC;
+        snprintf(login, sizeof login, "%s/auth/identity", c->clarity_root);
+        ac.login_url = login;
+        ac.username = c->clarity_user;
+        ac.password = secret;
+    } else if (!strcmp(c->clarity_auth, "api_key")) {
+        st = syncrt_config_secret(&secret, c->clarity_api_key, err);
+        if (st != SYNCRT_OK)
+            return st;
+        ac.kind = SYNCRT_AUTH_API_KEY;
+        ac.api_key_header = "X-Clarity-Api-Key";
+        ac.api_key = secret;
+    }
+    st = syncrt_auth_new(&w->clarity, w->http, &ac, err);
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+    return st;
+}
+
+/* Waits for the F&O gate (Retry-After, concurrency, circuit breaker).  -1 when stopping. */
+static int gate_acquire(syncrt_engine *e)
+{
+    for (;;) {
+        int64_t wait = 0;
+        pthread_mutex_lock(&e->mu);
+        syncrt_status st = syncrt_endpoint_acquire(&e->gate, &wait, now_ms());
+        pthread_mutex_unlock(&e->mu);
+        if (st == SYNCRT_OK)
+            return 0;
+        if (stopping(e))
+            return -1;
+        sleep_ms(wait > 0 ? (wait < 100 ? wait : 100) : 5);
+    }
+}
+
+/* Gives the gate back; returns the class and the server's Retry-After (-1: none). */
+static syncrt_retry_class gate_release(syncrt_engine *e, int64_t *retry_after,
+                                       const syncrt_http_response *r, int idempotent)
+{
+    syncrt_attempt a = { r->transport, r->request_sent, idempotent, r->status, r->body };
+    const char *ra = syncrt_http_response_header(r, "Retry-After");
+    pthread_mutex_lock(&e->mu);
+    syncrt_retry_class c = syncrt_endpoint_release(&e->gate, retry_after, &a, ra, now_ms());
+    pthread_mutex_unlock(&e->mu);
+    if (*retry_after >= 0) {
+        char f[256] = "";
+        kvf(f, sizeof f, "status", "%ld", r->status);
+        kvf(f, sizeof f, "retry_after_ms", "%lld", (long long)*retry_after);
+        kvf(f, sizeof f, "until_ms", "%lld", (long long)(now_ms() + *retry_after));
+        elog(e, SYNCRT_LOG_INFO, "throttled", f);
+    }
+    return c;
+}
+
+/* ------------------------------------------------------------------ pause */
+
+static int64_t paused_wait(syncrt_engine *e, int fi)
+{
+    int64_t wait = 0;
+    pthread_mutex_lock(&e->mu);
+    if (fi >= 0 && e->paused_until[fi] > now_ms())
+        wait = e->paused_until[fi] - now_ms();
+    pthread_mutex_unlock(&e->mu);
+    return wait;
+}
+
+static void pause_flow(syncrt_engine_worker *w, const syncrt_flow_desc *f, const char *why)
+{
+    syncrt_engine *e = w->e;
+    int fi = flow_index(e, f);
+    int64_t until = now_ms() + e->cfg->auth_pause_ms;
+    pthread_mutex_lock(&e->mu);
+    int first = fi >= 0 && !e->paused[fi];
+    if (fi >= 0) {
+        e->paused[fi] = 1;
+        if (e->paused_until[fi] < until)
+            e->paused_until[fi] = until;
+    }
+    e->n.paused++;
+    pthread_mutex_unlock(&e->mu);
+    char f2[768] = "", ck[160], iso[SYNCRT_ISO_LENGTH];
+    kv(f2, sizeof f2, "flow", f->name);
+    kv(f2, sizeof f2, "reason", why);
+    kvf(f2, sizeof f2, "retry_in_s", "%lld", (long long)(e->cfg->auth_pause_ms / 1000));
+    kv(f2, sizeof f2, "action", first ? "fix the credentials; the flow resumes by itself"
+                                      : "still failing");
+    elog(e, SYNCRT_LOG_ALERT, "flow_paused", f2);
+    syncrt_auth_free(w->d365);
+    w->d365 = NULL;
+    snprintf(ck, sizeof ck, "%s#paused", f->name);
+    syncrt_iso_format(iso, now_ms());
+    char val[600];
+    snprintf(val, sizeof val, "%s %s", iso, why);
+    syncrt_store_checkpoint_set(w->store, ck, val, NULL);
+}
+
+static void resumed(syncrt_engine_worker *w, const syncrt_flow_desc *f)
+{
+    syncrt_engine *e = w->e;
+    int fi = flow_index(e, f);
+    pthread_mutex_lock(&e->mu);
+    int was = fi >= 0 && e->paused[fi];
+    if (was)
+        e->paused[fi] = 0;
+    pthread_mutex_unlock(&e->mu);
+    if (!was)
+        return;
+    char fl[128] = "", ck[160];
+    kv(fl, sizeof fl, "flow", f->name);
+    elog(e, SYNCRT_LOG_INFO, "flow_resumed", fl);
+    snprintf(ck, sizeof ck, "%s#paused", f->name);
+    syncrt_store_checkpoint_set(w->store, ck, "", NULL);
+}
+
+/* ------------------------------------------------------------------ poll */
+
+typedef struct {
+    syncrt_engine_worker *w;
+    const syncrt_flow_desc *f;
+    syncrt_enqueue_item items[100];
+    char *bufs[100][3];
+    size_t n, inserted, rows;
+    syncrt_status st;
+    syncrt_error *err;
+} poll_ctx;
+
+static void poll_clear(poll_ctx *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        for (int k = 0; k < 3; k++)
+            free(p->bufs[i][k]);
+    p->n = 0;
+}
+
+static int poll_flush(poll_ctx *p, const char *checkpoint)
+{
+    size_t ins = 0;
+    syncrt_status st = syncrt_store_enqueue_batch(p->w->store, &ins, p->f->name, p->items, p->n,
+                                                  checkpoint, p->err);
+    poll_clear(p);
+    if (st != SYNCRT_OK) {
+        p->st = st;
+        return -1;
+    }
+    p->inserted += ins;
+    return 0;
+}
+
+static int poll_row(void *ctx, const char *text, size_t len)
+{
+    poll_ctx *p = ctx;
+    json_t *row = json_loadb(text, len, 0, NULL);
+    json_t *id = json_object_get(row, p->f->source_id_field);
+    const char *upd = json_string_value(json_object_get(row, "UpdatedDate"));
+    if (!upd)
+        upd = json_string_value(json_object_get(row, "CreatedDate"));
+    if (!json_is_integer(id)) {
+        json_decref(row);
+        return 0;   /* not a record of this flow: nothing to key it by */
+    }
+    char dk[256], sk[128];
+    snprintf(dk, sizeof dk, "poll:%lld:%.100s", (long long)json_integer_value(id), upd ? upd : "");
+    snprintf(sk, sizeof sk, "%s:%lld", p->f->webhook_event ? p->f->webhook_event : p->f->name,
+             (long long)json_integer_value(id));
+    json_decref(row);
+    size_t i = p->n;
+    p->bufs[i][0] = strdup(dk);
+    p->bufs[i][1] = strdup(sk);
+    p->bufs[i][2] = malloc(len + 1);
+    if (!p->bufs[i][0] || !p->bufs[i][1] || !p->bufs[i][2]) {
+        p->n++;
+        p->st = SYNCRT_ENOMEM;
+        return 1;
+    }
+    memcpy(p->bufs[i][2], text, len);
+    p->bufs[i][2][len] = '\0';
+    p->items[i].dedup_key = p->bufs[i][0];
+    p->items[i].source_key = p->bufs[i][1];
+    p->items[i].payload = p->bufs[i][2];
+    p->items[i].payload_len = len;
+    p->n++;
+    p->rows++;
+    if (p->n == sizeof p->items / sizeof p->items[0])
+        return poll_flush(p, NULL) < 0;
+    return 0;
+}
+
+syncrt_status syncrt_engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
+                                 size_t *enqueued, syncrt_error *err)
+{
+    syncrt_engine *e = w->e;
+    const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+    *enqueued = 0;
+    if (!f->poll_route || !cf || !cf->poll)
+        return SYNCRT_OK;
+    if (!e->cfg->clarity_root)
+        return syncrt_error_set(err, SYNCRT_EINVAL, "clarity.root is not configured");
+    syncrt_status st = clarity_auth(w, err);
+    if (st != SYNCRT_OK)
+        return st;
+    char *ck = NULL, since[SYNCRT_ISO_LENGTH], start[SYNCRT_ISO_LENGTH], initial[SYNCRT_ISO_LENGTH];
+    int64_t t0 = now_ms();
+    syncrt_iso_format(start, t0);
+    syncrt_iso_format(initial, t0 - cf->overlap_ms);
+    st = syncrt_store_checkpoint_get(w->store, &ck, f->name, err);
+    if (st != SYNCRT_OK)
+        return st;
+    st = syncrt_clarity_window_start(since, ck, cf->overlap_ms,
+                                     cf->poll_initial ? cf->poll_initial : initial, err);
+    free(ck);
+    if (st != SYNCRT_OK)
+        return st;
+    syncrt_clarity c = { 0 };
+    c.http = w->http;
+    c.auth = w->clarity;
+    c.root = e->cfg->clarity_root;
+    c.jitter_seed = syncrt_rng_next(&w->rng);
+    syncrt_clarity_search_opts so = { 0 };
+    so.page_size = e->cfg->clarity_page_size;
+    so.modified_since = since;
+    so.no_cache = 1;
+    syncrt_clarity_search_stats ss;
+    memset(&ss, 0, sizeof ss);
+    poll_ctx *p = calloc(1, sizeof *p);
+    if (!p)
+        return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    p->w = w;
+    p->f = f;
+    p->err = err;
+    st = syncrt_clarity_search_text(&ss, &c, f->poll_route, &so, poll_row, p, err);
+    if (st == SYNCRT_OK && p->st != SYNCRT_OK)
+        st = p->st;
+    if (st == SYNCRT_OK)
+        poll_flush(p, start);       /* the rest, and the checkpoint, in one transaction */
+    if (st == SYNCRT_OK && p->st != SYNCRT_OK)
+        st = p->st;
+    poll_clear(p);
+    char fl[512] = "";
+    kv(fl, sizeof fl, "flow", f->name);
+    kv(fl, sizeof fl, "since", since);
+    kvf(fl, sizeof fl, "rows", "%zu", p->rows);
+    kvf(fl, sizeof fl, "new", "%zu", p->inserted);
+    if (st != SYNCRT_OK) {
+        kv(fl, sizeof fl, "error", err && err->message[0] ? err->message : syncrt_strerror(st));
+        if (st == SYNCRT_EAUTH) {
+            syncrt_auth_free(w->clarity);
+            w->clarity = NULL;
+        }
+        elog(e, SYNCRT_LOG_ERROR, "poll_failed", fl);
+    } else {
+        kv(fl, sizeof fl, "checkpoint", start);
+        elog(e, SYNCRT_LOG_INFO, "poll", fl);
+    }
+    *enqueued = p->inserted;
+    COUNT(e, enqueued, p->inserted);
+    free(p);
+    return st;
+}
+
+/* ------------------------------------------------------------------ one record */
+
+typedef enum { IT_READY, IT_DONE } item_state;
+
+typedef struct {
+    syncrt_inbox_record *rec;
+    item_state state;
+    char *out;                  /* the mapped JSON */
+    size_t out_len;
+    const char *hdr; size_t hdr_len;
+    const char *lines; size_t lines_len;
+    char *keyv[SYNCRT_FLOW_MAX_KEYS];
+    char *target_key;           /* the idempotency field's value */
+    char hash[65];
+    int content_id;             /* of the header in the batch */
+    size_t first_op, nops;
+} item;
+
+static void item_clear(item *it)
+{
+    free(it->out);
+    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS; k++)
+        free(it->keyv[k]);
+    free(it->target_key);
+}
+
+static void sha256_hex(char out[65], const char *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
+static const char *rec_label(const item *it)
+{
+    return it->rec->source_key ? it->rec->source_key : it->rec->dedup_key;
+}
+
+static void outcome_log(syncrt_engine_worker *w, syncrt_log_level l, const char *event,
+                        const syncrt_flow_desc *f, const item *it, const char *k1,
+                        const char *v1, const char *k2, const char *v2)
+{
+    char fl[1536] = "";
+    kv(fl, sizeof fl, "flow", f->name);
+    kvf(fl, sizeof fl, "id", "%lld", (long long)it->rec->id);
+    kv(fl, sizeof fl, "source", rec_label(it));
+    if (it->target_key)
+        kv(fl, sizeof fl, "target", it->target_key);
+    kvf(fl, sizeof fl, "attempt", "%d", it->rec->attempts);
+    if (k1)
+        kv(fl, sizeof fl, k1, v1);
+    if (k2)
+        kv(fl, sizeof fl, k2, v2);
+    elog(w->e, l, event, fl);
+}
+
+static void done_delivered(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
+                           const char *how)
+{
+    syncrt_delivery d = { 0 };
+    d.target_key = it->target_key;
+    d.mapping_version = f->map_version;
+    d.hash_scope = f->name;
+    d.hash_key = it->target_key;
+    d.hash = it->hash;
+    syncrt_error e2;
+    syncrt_status st = syncrt_store_complete(w->store, it->rec->id, w->name, &d, &e2);
+    it->state = IT_DONE;
+    if (st != SYNCRT_OK) {
+        outcome_log(w, SYNCRT_LOG_WARN, "complete_failed", f, it, "error", e2.message, NULL, NULL);
+        return;
+    }
+    COUNT(w->e, delivered, 1);
+    outcome_log(w, SYNCRT_LOG_INFO, "delivered", f, it, "how", how, NULL, NULL);
+}
+
+static void done_skipped(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it)
+{
+    syncrt_delivery d = { 0 };
+    d.target_key = it->target_key;
+    d.mapping_version = f->map_version;
+    d.skipped = 1;
+    syncrt_status st = syncrt_store_complete(w->store, it->rec->id, w->name, &d, NULL);
+    it->state = IT_DONE;
+    if (st == SYNCRT_OK) {
+        COUNT(w->e, skipped, 1);
+        outcome_log(w, SYNCRT_LOG_INFO, "skipped", f, it, "why", "unchanged since delivered",
+                    NULL, NULL);
+    }
+}
+
+static void done_dead(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
+                      const char *reason, const char *detail)
+{
+    syncrt_status st = syncrt_store_dead_letter(w->store, it->rec->id, w->name, reason, detail, NULL);
+    it->state = IT_DONE;
+    if (st == SYNCRT_OK) {
+        COUNT(w->e, dead, 1);
+        outcome_log(w, SYNCRT_LOG_ERROR, "dead_lettered", f, it, "reason", reason, "detail", detail);
+    }
+}
+
+static void done_release(syncrt_engine_worker *w, item *it, int64_t at)
+{
+    syncrt_store_release(w->store, it->rec->id, w->name, at, NULL);
+    it->state = IT_DONE;
+}
+
+/* A failed attempt of class c: retry later, or dead-letter when retries are exhausted. */
+static void done_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
+                        syncrt_retry_class c, int64_t retry_after, const char *detail)
+{
+    syncrt_retry_decision d;
+    syncrt_retry_decide(&d, flow_policy(w->e, f), &w->rng, c, it->rec->attempts, retry_after);
+    char reason[1024];
+    if (d.action == SYNCRT_ACTION_RETRY || d.action == SYNCRT_ACTION_PROBE) {
+        snprintf(reason, sizeof reason, "%s: %s", syncrt_retry_class_name(c), detail);
+        int64_t at = now_ms() + d.delay_ms;
+        syncrt_status st = syncrt_store_fail(w->store, it->rec->id, w->name, reason, at, NULL);
+        it->state = IT_DONE;
+        if (st == SYNCRT_OK) {
+            char in[32];
+            snprintf(in, sizeof in, "%lld", (long long)d.delay_ms);
+            COUNT(w->e, retried, 1);
+            outcome_log(w, SYNCRT_LOG_WARN, "retry", f, it, "in_ms", in, "error", reason);
+        }
+        return;
+    }
+    if (d.action == SYNCRT_ACTION_PAUSE) {
+        done_release(w, it, now_ms() + w->e->cfg->auth_pause_ms);
+        return;
+    }
+    snprintf(reason, sizeof reason, "%s (%s)", d.reason ? d.reason : "failed",
+             syncrt_retry_class_name(c));
+    done_dead(w, f, it, reason, detail);
+}
+
+/* Decode, map, validate; split the output; hash; skip-unchanged. */
+static void prepare(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it)
+{
+    const char *json = (const char *)it->rec->payload;
+    size_t len = it->rec->payload_len;
+    const char *ent;
+    size_t ent_len;
+    if (member_span(json, len, "EventType", &ent, &ent_len) == 0 &&
+        member_span(json, len, "Entity", &ent, &ent_len) == 0) {
+        json = ent;
+        len = ent_len;
+    }
+    syncrt_mctx_reset(&w->mctx);
+    syncrt_mbuf out;
+    syncrt_mbuf_init(&out);
+    syncrt_status st = f->run(&w->mctx, json, len, &out);
+    if (st == SYNCRT_ENOMEM) {
+        syncrt_mbuf_free(&out);
+        outcome_log(w, SYNCRT_LOG_ERROR, "out_of_memory", f, it, NULL, NULL, NULL, NULL);
+        done_release(w, it, now_ms() + 1000);
+        return;
+    }
+    if (st != SYNCRT_OK) {
+        char detail[4096] = "";
+        size_t n = 0, ne = syncrt_mctx_error_count(&w->mctx);
+        for (size_t i = 0; i < ne && n + 8 < sizeof detail; i++)
+            n += (size_t)snprintf(detail + n, sizeof detail - n, "%s%s", i ? "; " : "",
+                                  syncrt_mctx_error_text(&w->mctx, i));
+        if (ne == 0)
+            snprintf(detail, sizeof detail, "%s", syncrt_strerror(st));
+        syncrt_mbuf_free(&out);
+        done_dead(w, f, it, st == SYNCRT_EPARSE ? "validation: the record does not decode"
+                                                : "validation: the mapped record is invalid",
+                  detail);
+        return;
+    }
+    it->out = out.p;
+    it->out_len = out.n;
+    if (member_span(it->out, it->out_len, f->target_set, &it->hdr, &it->hdr_len) != 0 ||
+        *it->hdr != '{') {
+        done_dead(w, f, it, "internal: mapped output has no target record", f->target_set);
+        return;
+    }
+    if (f->child_set && (member_span(it->out, it->out_len, f->child_set, &it->lines,
+                                     &it->lines_len) != 0 || *it->lines != '[')) {
+        it->lines = NULL;
+        it->lines_len = 0;
+    }
+    json_t *h = json_loadb(it->hdr, it->hdr_len, 0, NULL);
+    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && f->key_fields[k]; k++) {
+        json_t *v = json_object_get(h, f->key_fields[k]);
+        if (json_is_string(v))
+            it->keyv[k] = strdup(json_string_value(v));
+        else if (json_is_integer(v)) {
+            char b[32];
+            snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+            it->keyv[k] = strdup(b);
+        }
+    }
+    const char *tk = json_string_value(json_object_get(h, f->idempotency_field));
+    it->target_key = tk ? strdup(tk) : NULL;
+    json_decref(h);
+    if (!it->target_key) {
+        done_dead(w, f, it, "validation: no target key", f->idempotency_field);
+        return;
+    }
+    sha256_hex(it->hash, it->out, it->out_len);
+    int unchanged = 0;
+    if (syncrt_store_hash_unchanged(w->store, &unchanged, f->name, it->target_key, it->hash,
+                                    NULL) == SYNCRT_OK && unchanged)
+        done_skipped(w, f, it);
+}
+
+/* GET Set(keys): 1 exists, 0 absent, -1 failed (the item has been resolved then: retry or
+ * pause), -2 stopping. */
+static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    syncrt_odata_key keys[SYNCRT_FLOW_MAX_KEYS];
+    size_t nk = 0;
+    for (; nk < SYNCRT_FLOW_MAX_KEYS && f->key_fields[nk]; nk++) {
+        keys[nk].name = f->key_fields[nk];
+        keys[nk].value = it->keyv[nk] ? it->keyv[nk] : "";
+        keys[nk].kind = SYNCRT_ODATA_STRING;
+        keys[nk].enum_type = NULL;
+    }
+    char *path = NULL, *url = NULL;
+    syncrt_error err;
+    syncrt_odata_query q = { 0 };
+    q.select = f->idempotency_field;
+    if (syncrt_odata_key_path(&path, f->target_set, keys, nk, &err) != SYNCRT_OK ||
+        syncrt_odata_url(&url, e->service_root, path, &q, &err) != SYNCRT_OK) {
+        free(path);
+        done_dead(w, f, it, "internal: cannot build the key URL", err.message);
+        return -1;
+    }
+    free(path);
+    if (gate_acquire(e) < 0) {
+        free(url);
+        done_release(w, it, now_ms());
+        return -2;
+    }
+    COUNT(e, probes, 1);
+    const char *hdrs[] = { "Accept: application/json", "OData-Version: 4.0", NULL };
+    syncrt_http_request rq = { 0 };
+    rq.method = "GET";
+    rq.url = url;
+    rq.headers = hdrs;
+    syncrt_http_response r;
+    memset(&r, 0, sizeof r);
+    syncrt_status st = d365_auth(w, &err);
+    if (st == SYNCRT_OK)
+        st = syncrt_auth_do(w->d365, &r, &rq, &err);
+    int64_t ra = -1;
+    syncrt_retry_class c = gate_release(e, &ra, &r, 1);
+    free(url);
+    int ret;
+    if (st == SYNCRT_EAUTH || st == SYNCRT_EPERM || st == SYNCRT_EINVAL ||
+        (st == SYNCRT_OK && (r.status == 401 || r.status == 403))) {
+        *auth_failed = 1;
+        done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+        ret = -1;
+    } else if (st == SYNCRT_OK && r.status == 200) {
+        ret = 1;
+    } else if (st == SYNCRT_OK && r.status == 404) {
+        ret = 0;
+    } else {
+        char d[512];
+        snprintf(d, sizeof d, "probe %s: %s", f->target_set,
+                 st != SYNCRT_OK ? (r.error[0] ? r.error : err.message) : "unexpected status");
+        if (st == SYNCRT_OK)
+            snprintf(d, sizeof d, "probe %s: HTTP %ld", f->target_set, r.status);
+        done_failed(w, f, it, c == SYNCRT_CLASS_OK ? SYNCRT_CLASS_TRANSIENT : c, ra, d);
+        ret = -1;
+    }
+    syncrt_http_response_clear(&r);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ $batch */
+
+static const char *result_text(const syncrt_batch_result *r, char *buf, size_t size)
+{
+    syncrt_odata_error_info ei;
+    if (r->body && *r->body && syncrt_odata_error_parse(&ei, r->body, strlen(r->body)) == SYNCRT_OK)
+        snprintf(buf, size, "HTTP %ld: %s", r->status, syncrt_odata_error_text(&ei));
+    else
+        snprintf(buf, size, "HTTP %ld: %.400s", r->status, r->body ? r->body : "");
+    return buf;
+}
+
+/* Sends items[0..n) (all IT_READY) in one $batch, one changeset each, and resolves them. */
+static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item **its, size_t n,
+                       int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    syncrt_batch *b = NULL;
+    syncrt_error err;
+    char *body = NULL, *ctype = NULL;
+    size_t blen = 0;
+    syncrt_batch_result *res = NULL;
+    size_t nres = 0;
+    syncrt_status st = syncrt_batch_new(&b, e->service_root, &err);
+    for (size_t i = 0; i < n && st == SYNCRT_OK; i++) {
+        item *it = its[i];
+        it->first_op = syncrt_batch_count(b);
+        if (f->one_changeset)
+            st = syncrt_batch_changeset_begin(b, &err);
+        char *hdr = strndup(it->hdr, it->hdr_len);
+        if (!hdr)
+            st = SYNCRT_ENOMEM;
+        if (st == SYNCRT_OK)
+            st = syncrt_batch_add(b, &it->content_id, (int64_t)i, "POST", f->target_set, hdr,
+                                  NULL, &err);
+        free(hdr);
+        if (it->lines && st == SYNCRT_OK) {
+            const char *end = it->lines + it->lines_len, *p = ws(it->lines + 1, end);
+            while (p < end && *p == '{' && st == SYNCRT_OK) {
+                const char *q = skip_value(p, end);
+                if (!q)
+                    break;
+                char *line = strndup(p, (size_t)(q - p));
+                st = line ? syncrt_batch_add(b, NULL, (int64_t)i, "POST", f->child_set, line,
+                                             NULL, &err)
+                          : SYNCRT_ENOMEM;
+                free(line);
+                p = ws(q, end);
+                if (p < end && *p == ',')
+                    p = ws(p + 1, end);
+            }
+        }
+        if (f->one_changeset && st == SYNCRT_OK)
+            st = syncrt_batch_changeset_end(b, &err);
+        it->nops = syncrt_batch_count(b) - it->first_op;
+    }
+    if (st == SYNCRT_OK)
+        st = syncrt_batch_body(&body, &blen, &ctype, b, &err);
+    if (st != SYNCRT_OK) {
+        for (size_t i = 0; i < n; i++)
+            done_release(w, its[i], now_ms() + 1000);
+        char fl[512] = "";
+        kv(fl, sizeof fl, "error", err.message);
+        elog(e, SYNCRT_LOG_ERROR, "batch_build_failed", fl);
+        syncrt_batch_free(b);
+        return;
+    }
+    char url[1200], cth[300];
+    snprintf(url, sizeof url, "%s/$batch", e->service_root);
+    snprintf(cth, sizeof cth, "Content-Type: %s", ctype);
+    const char *hdrs[] = { cth, "Accept: application/json", "OData-Version: 4.0", NULL };
+    syncrt_http_request rq = { 0 };
+    rq.method = "POST";
+    rq.url = url;
+    rq.headers = hdrs;
+    rq.body = body;
+    rq.body_len = blen;
+    syncrt_http_response r;
+    memset(&r, 0, sizeof r);
+    if (gate_acquire(e) < 0) {
+        for (size_t i = 0; i < n; i++)
+            done_release(w, its[i], now_ms());
+        goto out;
+    }
+    COUNT(e, batches, 1);
+    st = d365_auth(w, &err);
+    if (st == SYNCRT_OK)
+        st = syncrt_auth_do(w->d365, &r, &rq, &err);
+    int64_t ra = -1;
+    syncrt_retry_class c = gate_release(e, &ra, &r, 0);
+    if (st == SYNCRT_EAUTH || st == SYNCRT_EPERM || st == SYNCRT_EINVAL ||
+        (st == SYNCRT_OK && (r.status == 401 || r.status == 403))) {
+        *auth_failed = 1;
+        char why[400];
+        if (st == SYNCRT_OK)
+            snprintf(why, sizeof why, "F&O answered HTTP %ld to the token holder", r.status);
+        else
+            snprintf(why, sizeof why, "%s", err.message[0] ? err.message : syncrt_strerror(st));
+        pause_flow(w, f, why);
+        for (size_t i = 0; i < n; i++)
+            done_release(w, its[i], now_ms() + e->cfg->auth_pause_ms);
+        goto out;
+    }
+    if (st != SYNCRT_OK || r.status != 200) {
+        char d[600];
+        if (st != SYNCRT_OK)
+            snprintf(d, sizeof d, "$batch: %s%s", r.request_sent ? "answer lost after sending: " : "",
+                     r.error[0] ? r.error : syncrt_strerror(st));
+        else {
+            syncrt_odata_error_info ei;
+            syncrt_odata_error_parse(&ei, r.body ? r.body : "", r.body_len);
+            snprintf(d, sizeof d, "$batch: HTTP %ld: %s", r.status, syncrt_odata_error_text(&ei));
+        }
+        for (size_t i = 0; i < n; i++)
+            done_failed(w, f, its[i], c == SYNCRT_CLASS_OK ? SYNCRT_CLASS_TRANSIENT : c, ra, d);
+        goto out;
+    }
+    if (syncrt_batch_parse(&res, &nres, b, syncrt_http_response_header(&r, "Content-Type"),
+                           r.body, r.body_len, &err) != SYNCRT_OK) {
+        char d[400];
+        snprintf(d, sizeof d, "$batch answer unreadable: %s", err.message);
+        for (size_t i = 0; i < n; i++)
+            done_failed(w, f, its[i], SYNCRT_CLASS_UNKNOWN_OUTCOME, -1, d);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        item *it = its[i];
+        const syncrt_batch_result *bad = NULL;
+        int unknown = 0;
+        for (size_t k = it->first_op; k < it->first_op + it->nops && k < nres; k++) {
+            if (res[k].status == 0)
+                unknown = 1;
+            else if ((res[k].status < 200 || res[k].status >= 300) && !bad)
+                bad = &res[k];
+        }
+        if (bad) {
+            char d[1200];
+            result_text(bad, d, sizeof d);
+            syncrt_attempt a = { SYNCRT_OK, 1, 0, bad->status, bad->body };
+            syncrt_retry_class pc = syncrt_retry_classify(&a);
+            if (pc == SYNCRT_CLASS_VALIDATION || pc == SYNCRT_CLASS_BUSINESS) {
+                /* a create refused: it may be ours, already there (a concurrent or earlier
+                 * delivery of the same source record); the deterministic key tells. */
+                int af = 0, pr = probe(w, f, it, &af);
+                if (af)
+                    *auth_failed = 1;
+                if (pr == 1)
+                    done_delivered(w, f, it, "already present (create refused, found by key)");
+                else if (pr == 0)
+                    done_dead(w, f, it, pc == SYNCRT_CLASS_VALIDATION
+                                            ? "validation: refused by F&O (not retried)"
+                                            : "business rule: refused by F&O (not retried)", d);
+            } else {
+                done_failed(w, f, it, pc, -1, d);
+            }
+        } else if (unknown || it->first_op >= nres) {
+            done_failed(w, f, it, SYNCRT_CLASS_UNKNOWN_OUTCOME, -1,
+                        "$batch answer has no result for this changeset");
+        } else {
+            done_delivered(w, f, it, "created");
+        }
+    }
+out:
+    syncrt_batch_results_free(res, nres);
+    syncrt_http_response_clear(&r);
+    free(body);
+    free(ctype);
+    syncrt_batch_free(b);
+}
+
+/* ------------------------------------------------------------------ a step */
+
+syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc *f,
+                                 size_t *handled, int64_t *wait_ms, syncrt_error *err)
+{
+    syncrt_engine *e = w->e;
+    const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+    int fi = flow_index(e, f);
+    *handled = 0;
+    *wait_ms = paused_wait(e, fi);
+    if (*wait_ms > 0)
+        return SYNCRT_EEMPTY;
+    syncrt_inbox_record *recs = NULL;
+    size_t nrec = 0;
+    syncrt_status st = syncrt_store_claim(w->store, &recs, &nrec, f->name, w->name, e->cfg->lease_ms,
+                                          (size_t)(cf ? cf->batch_records : 50), err);
+    if (st != SYNCRT_OK)
+        return st;
+    *handled = nrec;
+    item *its = calloc(nrec, sizeof *its);
+    item **ready = calloc(nrec, sizeof *ready);
+    if (!its || !ready) {
+        for (size_t i = 0; i < nrec; i++)
+            syncrt_store_release(w->store, recs[i].id, w->name, now_ms(), NULL);
+        free(its);
+        free(ready);
+        syncrt_store_records_free(recs, nrec);
+        return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    }
+    int auth_failed = 0;
+    for (size_t i = 0; i < nrec; i++) {
+        its[i].rec = &recs[i];
+        prepare(w, f, &its[i]);
+    }
+    /* one record per target key in a batch: a second one waits (and is then skipped) */
+    for (size_t i = 0; i < nrec; i++) {
+        if (its[i].state != IT_READY)
+            continue;
+        for (size_t j = 0; j < i; j++)
+            if (its[j].rec && its[j].target_key && its[j].state == IT_READY &&
+                strcmp(its[j].target_key, its[i].target_key) == 0) {
+                done_release(w, &its[i], now_ms() + 500);
+                break;
+            }
+    }
+    /* every attempt after the first may follow a send whose answer was lost: probe */
+    for (size_t i = 0; i < nrec && !auth_failed; i++) {
+        if (its[i].state != IT_READY || its[i].rec->attempts <= 1)
+            continue;
+        int pr = probe(w, f, &its[i], &auth_failed);
+        if (pr == 1)
+            done_delivered(w, f, &its[i], "already present (found by key after an earlier attempt)");
+        else if (pr == -2)
+            break;
+    }
+    if (auth_failed) {
+        pause_flow(w, f, "credentials refused while probing");
+    }
+    /* the rest in $batch requests of at most max_batch_ops operations */
+    size_t i = 0;
+    while (i < nrec && !auth_failed) {
+        size_t n = 0, ops = 0;
+        while (i < nrec) {
+            item *it = &its[i];
+            if (it->state != IT_READY) {
+                i++;
+                continue;
+            }
+            size_t lines = 0;
+            if (it->lines)
+                for (size_t k = 0; k < it->lines_len; k++)
+                    lines += it->lines[k] == '{';   /* a bound, for sizing only */
+            size_t need = 1 + lines;
+            if (n > 0 && ops + need > (size_t)e->cfg->d365_max_batch_ops)
+                break;
+            ready[n++] = it;
+            ops += need;
+            i++;
+        }
+        if (n == 0)
+            break;
+        if (stopping(e)) {
+            for (size_t k = 0; k < n; k++)
+                done_release(w, ready[k], now_ms());
+            continue;
+        }
+        send_batch(w, f, ready, n, &auth_failed);
+    }
+    int all_ok = !auth_failed;
+    for (size_t k = 0; k < nrec; k++) {
+        if (its[k].state == IT_READY)
+            done_release(w, &its[k], auth_failed ? now_ms() + e->cfg->auth_pause_ms : now_ms());
+        item_clear(&its[k]);
+    }
+    if (all_ok && nrec > 0)
+        resumed(w, f);
+    free(its);
+    free(ready);
+    syncrt_store_records_free(recs, nrec);
+    return nrec ? SYNCRT_OK : SYNCRT_EEMPTY;
+}
+
+/* ------------------------------------------------------------------ webhooks */
+
+static const char *route_event(void *ctx, const char *type)
+{
+    syncrt_engine *e = ctx;
+    for (size_t i = 0; i < e->o.nflows; i++) {
+        const syncrt_flow_desc *f = e->o.flows[i];
+        const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+        if (f->webhook_event && cf && cf->enabled && cf->webhook && !strcmp(f->webhook_event, type))
+            return f->name;
+    }
+    return NULL;
+}
+
+static void webhook_log(void *ctx, const syncrt_webhook_event *ev)
+{
+    syncrt_engine *e = ctx;
+    char fl[768] = "";
+    kvf(fl, sizeof fl, "status", "%u", ev->status);
+    kv(fl, sizeof fl, "event_id", ev->event_id ? ev->event_id : "");
+    kv(fl, sizeof fl, "type", ev->event_type ? ev->event_type : "");
+    kvf(fl, sizeof fl, "new", "%d", ev->inserted);
+    kv(fl, sizeof fl, "result", ev->reason);
+    if (ev->inserted)
+        COUNT(e, enqueued, 1);
+    elog(e, ev->status >= 400 ? SYNCRT_LOG_WARN : SYNCRT_LOG_INFO, "webhook", fl);
+}
+
+syncrt_status syncrt_engine_webhook_start(syncrt_engine *e, syncrt_webhook **out,
+                                          syncrt_store **store_out, syncrt_error *err)
+{
+    const syncrt_config *c = e->cfg;
+    *out = NULL;
+    *store_out = NULL;
+    char *secret = NULL;
+    syncrt_status st = syncrt_config_secret(&secret, c->webhook_secret, err);
+    if (st != SYNCRT_OK)
+        return st;
+    st = syncrt_store_open(store_out, c->store, NULL, err);
+    if (st != SYNCRT_OK) {
+        free(secret);
+        return st;
+    }
+    syncrt_webhook_options wo = { 0 };
+    wo.port = c->webhook_port;
+    wo.bind_address = c->webhook_bind;
+    wo.path = c->webhook_path;
+    wo.secret = secret;
+    wo.max_body = c->webhook_max_body;
+    wo.store = *store_out;
+    wo.route = route_event;
+    wo.route_ctx = e;
+    wo.log = webhook_log;
+    wo.log_ctx = e;
+    st = syncrt_webhook_start(out, &wo, err);
+    memset(secret, 0, strlen(secret));
+    free(secret);
+    if (st != SYNCRT_OK) {
+        syncrt_store_close(*store_out);
+        *store_out = NULL;
+    }
+    return st;
+}

@@ -1,0 +1,114 @@
+/* engine.h - runs flows: intake into the durable inbox, then workers that claim records,
+ * map them with the generated code and deliver them to F&O, recording each outcome as
+ * DESIGN.md's reliability model says (docs/operator.md tells what an operator sees):
+ *
+ *   intake     a webhook event (syncrt_webhook, routed by the flow's event type) or a
+ *              ModifiedSince poll of Clarity with an overlap; both write the inbox with a
+ *              dedup key before acknowledging / advancing the checkpoint.
+ *   delivered  the record's target key in the idempotency map, its mapped form's hash in the
+ *              hash map and an audit row; a record whose mapped form is unchanged since its
+ *              last delivery costs no call ("skipped").
+ *   retry      transient failures (network, 408, 429 honouring Retry-After exactly, 5xx):
+ *              exponential backoff with full jitter and a cap; a Retry-After blocks every
+ *              worker's next request to F&O until it has passed.
+ *   unknown    a write whose answer was lost: the next attempt probes the target by key
+ *              (GET Set(keys)) before sending again; so does every attempt after the first
+ *              (a crash between send and commit), and a create refused by F&O.
+ *   dead       validation errors (the exact path), F&O business rules (F&O's message, not
+ *              retried), retries exhausted: with the full reason, replayable.
+ *   paused     an authentication failure releases the records (no attempt burned), pauses
+ *              the flow for auth_pause_ms with an alert, and retries with the secret read
+ *              again, so fixing the secret resumes the flow without a restart.
+ *
+ * Many records travel in one $batch (one changeset each, header and children together).
+ *
+ * Threads: one syncrt_engine is shared; each thread that polls or works has its own
+ * syncrt_engine_worker (its own store connection, HTTP client and credentials).  The library
+ * never prints: events go to the log callback as an event name and "key=value" fields. */
+#ifndef SYNCRT_ENGINE_H
+#define SYNCRT_ENGINE_H
+
+#include "syncrt/config.h"
+#include "syncrt/flow.h"
+#include "syncrt/store.h"
+#include "syncrt/syncrt.h"
+#include "syncrt/webhook.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    SYNCRT_LOG_DEBUG = 0,
+    SYNCRT_LOG_INFO,
+    SYNCRT_LOG_WARN,
+    SYNCRT_LOG_ERROR,
+    SYNCRT_LOG_ALERT        /* needs a person: a paused flow */
+} syncrt_log_level;
+
+const char *syncrt_log_level_name(syncrt_log_level l);
+
+/* fields: "key=value key=\"value with spaces\" ..." (values quoted when needed, no secrets). */
+typedef void (*syncrt_engine_log_fn)(void *ctx, syncrt_log_level level, const char *event,
+                                     const char *fields);
+
+typedef struct {
+    const syncrt_config *config;                /* borrowed, must outlive the engine */
+    const syncrt_flow_desc *const *flows;       /* every flow built in */
+    size_t nflows;
+    syncrt_engine_log_fn log;
+    void *log_ctx;
+    const volatile int *stop;                   /* non-zero: finish quickly (may be NULL) */
+    uint64_t seed;                              /* jitter; 0: from the clock */
+} syncrt_engine_options;
+
+typedef struct syncrt_engine syncrt_engine;
+typedef struct syncrt_engine_worker syncrt_engine_worker;
+
+/* Shared counters since the engine started. */
+typedef struct {
+    uint64_t delivered, skipped, retried, dead, probes, batches, paused, enqueued;
+} syncrt_engine_counters;
+
+syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options *o,
+                                syncrt_error *err);
+void syncrt_engine_free(syncrt_engine *e);
+void syncrt_engine_counters_get(syncrt_engine *e, syncrt_engine_counters *out);
+
+/* The built-in flow called name when the configuration enables it, else NULL. */
+const syncrt_flow_desc *syncrt_engine_flow(const syncrt_engine *e, const char *name);
+/* The built-in flow called name, enabled or not. */
+const syncrt_flow_desc *syncrt_engine_flow_builtin(const syncrt_engine *e, const char *name);
+size_t syncrt_engine_flow_count(const syncrt_engine *e);
+const syncrt_flow_desc *syncrt_engine_flow_at(const syncrt_engine *e, size_t i);  /* enabled */
+/* The flow's effective poll interval (config or .map), 0 when it does not poll. */
+int64_t syncrt_engine_poll_every(const syncrt_engine *e, const syncrt_flow_desc *f);
+
+syncrt_status syncrt_engine_worker_new(syncrt_engine_worker **out, syncrt_engine *e,
+                                       const char *name, syncrt_error *err);
+void syncrt_engine_worker_free(syncrt_engine_worker *w);
+/* The worker's store connection (for status queries on the same handle). */
+syncrt_store *syncrt_engine_worker_store(syncrt_engine_worker *w);
+
+/* One ModifiedSince poll of the flow's source into the inbox; the checkpoint advances (to
+ * the poll's start) only after every row of the window is in the inbox. */
+syncrt_status syncrt_engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
+                                 size_t *enqueued, syncrt_error *err);
+
+/* Claims up to the flow's batch of due records and resolves every one of them (delivered,
+ * skipped, retry later, dead-lettered, or released when pausing/stopping).  *handled gets the
+ * number claimed.  SYNCRT_EEMPTY when nothing was due or the flow is paused (*wait_ms: how
+ * long until it may resume, 0 when not paused). */
+syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc *f,
+                                 size_t *handled, int64_t *wait_ms, syncrt_error *err);
+
+/* Starts the webhook receiver of the configuration, routing each flow's event type to it;
+ * it writes the inbox through its own store connection (*store_out, close it after
+ * syncrt_webhook_stop). */
+syncrt_status syncrt_engine_webhook_start(syncrt_engine *e, syncrt_webhook **out,
+                                          syncrt_store **store_out, syncrt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

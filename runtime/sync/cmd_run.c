@@ -1,0 +1,245 @@
+/* cmd_run.c - `sync run`: every enabled flow at once.  The webhook receiver writes the inbox,
+ * one poll thread runs each flow's ModifiedSince poll on its schedule, and workers.count
+ * worker threads claim and deliver records.
+ *
+ * SIGTERM / SIGINT: stop intake first (the receiver stops answering, so an unanswered
+ * webhook is redelivered by the sender), then the poller, then each worker settles the
+ * records it holds (delivered, scheduled for retry, or released) and exits.  SIGHUP: the
+ * same orderly stop, then a restart with the configuration read again (a file that does not
+ * load is reported and the previous one is kept). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sync.h"
+
+static const char help[] =
+    "usage: sync run [--config FILE] [--profile P]\n"
+    "Runs every flow the configuration enables: the webhook receiver (webhook.enabled), each\n"
+    "flow's ModifiedSince poll on its schedule, and workers.count workers delivering what\n"
+    "is due.  Logs one key=value line per event on stderr.\n"
+    "Signals: SIGTERM/SIGINT stop gracefully (intake first, then in-flight records are\n"
+    "settled or released; exit 0); SIGHUP reloads the configuration.\n";
+
+static volatile sig_atomic_t got_term, got_hup;
+static volatile int gen_stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    got_term = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    got_hup = 1;
+}
+
+static void nap(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+typedef struct {
+    syncrt_engine *e;
+    char name[32];
+    int ok;
+} thread_arg;
+
+static void *worker_main(void *p)
+{
+    thread_arg *a = p;
+    syncrt_engine_worker *w = NULL;
+    syncrt_error err;
+    syncrt_error_clear(&err);
+    if (syncrt_engine_worker_new(&w, a->e, a->name, &err) != SYNCRT_OK) {
+        sync_logf(SYNCRT_LOG_ERROR, "worker_failed", "worker=%s error=\"%s\"", a->name, err.message);
+        return NULL;
+    }
+    a->ok = 1;
+    while (!gen_stop) {
+        int busy = 0;
+        int64_t wait = 200;
+        for (size_t i = 0; i < syncrt_engine_flow_count(a->e) && !gen_stop; i++) {
+            const syncrt_flow_desc *f = syncrt_engine_flow_at(a->e, i);
+            size_t handled = 0;
+            int64_t fw = 0;
+            syncrt_error_clear(&err);
+            syncrt_status st = syncrt_engine_step(w, f, &handled, &fw, &err);
+            if (st == SYNCRT_OK)
+                busy = 1;
+            else if (st != SYNCRT_EEMPTY)
+                sync_logf(SYNCRT_LOG_ERROR, "step_failed", "worker=%s flow=%s error=\"%s\"",
+                          a->name, f->name, err.message);
+        }
+        if (!busy)
+            nap(wait);
+    }
+    syncrt_engine_worker_free(w);
+    return NULL;
+}
+
+static void *poll_main(void *p)
+{
+    thread_arg *a = p;
+    syncrt_engine_worker *w = NULL;
+    syncrt_error err;
+    syncrt_error_clear(&err);
+    if (syncrt_engine_worker_new(&w, a->e, a->name, &err) != SYNCRT_OK) {
+        sync_logf(SYNCRT_LOG_ERROR, "poller_failed", "error=\"%s\"", err.message);
+        return NULL;
+    }
+    a->ok = 1;
+    size_t nf = syncrt_engine_flow_count(a->e);
+    int64_t *next = calloc(nf ? nf : 1, sizeof *next);
+    while (next && !gen_stop) {
+        int64_t now = syncrt_clock_real(NULL);
+        for (size_t i = 0; i < nf && !gen_stop; i++) {
+            const syncrt_flow_desc *f = syncrt_engine_flow_at(a->e, i);
+            int64_t every = syncrt_engine_poll_every(a->e, f);
+            if (every <= 0 || now < next[i])
+                continue;
+            size_t n = 0;
+            syncrt_error_clear(&err);
+            syncrt_engine_poll(w, f, &n, &err);   /* logged by the engine */
+            next[i] = syncrt_clock_real(NULL) + every;
+        }
+        nap(100);
+    }
+    free(next);
+    syncrt_engine_worker_free(w);
+    return NULL;
+}
+
+/* One generation: runs until SIGTERM or SIGHUP.  Returns 0, or 2 when it could not start. */
+static int generation(const syncrt_config *cfg)
+{
+    syncrt_engine_options eo = { 0 };
+    eo.config = cfg;
+    eo.flows = sync_flows;
+    eo.nflows = sync_nflows;
+    eo.log = sync_log;
+    eo.stop = &gen_stop;
+    syncrt_engine *e = NULL;
+    syncrt_webhook *wh = NULL;
+    syncrt_store *whstore = NULL;
+    syncrt_error err;
+    syncrt_error_clear(&err);
+    gen_stop = 0;
+    if (syncrt_engine_new(&e, &eo, &err) != SYNCRT_OK) {
+        sync_logf(SYNCRT_LOG_ERROR, "start_failed", "error=\"%s\"", err.message);
+        return 2;
+    }
+    int nw = cfg->workers;
+    thread_arg *args = calloc((size_t)nw + 1, sizeof *args);
+    pthread_t *th = calloc((size_t)nw + 1, sizeof *th);
+    int started = 0, rc = 0;
+    if (!args || !th) {
+        rc = 2;
+        goto out;
+    }
+    if (cfg->webhook_enabled) {
+        if (syncrt_engine_webhook_start(e, &wh, &whstore, &err) != SYNCRT_OK) {
+            sync_logf(SYNCRT_LOG_ERROR, "start_failed", "what=webhook error=\"%s\"", err.message);
+            rc = 2;
+            goto out;
+        }
+        sync_logf(SYNCRT_LOG_INFO, "webhook_listening", "bind=%s port=%u path=%s",
+                  cfg->webhook_bind, syncrt_webhook_port(wh), cfg->webhook_path);
+    }
+    for (int i = 0; i <= nw; i++) {
+        args[i].e = e;
+        snprintf(args[i].name, sizeof args[i].name, i == 0 ? "poller" : "w%d", i);
+        if (pthread_create(&th[i], NULL, i == 0 ? poll_main : worker_main, &args[i]) != 0)
+            break;
+        started++;
+    }
+    for (size_t i = 0; i < syncrt_engine_flow_count(e); i++) {
+        const syncrt_flow_desc *f = syncrt_engine_flow_at(e, i);
+        sync_logf(SYNCRT_LOG_INFO, "flow_started", "flow=%s poll_every_ms=%lld webhook=%s",
+                  f->name, (long long)syncrt_engine_poll_every(e, f),
+                  f->webhook_event && wh ? f->webhook_event : "off");
+    }
+    sync_logf(SYNCRT_LOG_INFO, "running", "workers=%d profile=%s store=%s", nw,
+              cfg->profile ? cfg->profile : "(none)", cfg->store);
+    int64_t last_progress = syncrt_clock_real(NULL);
+    while (!got_term && !got_hup && started == nw + 1) {
+        nap(100);
+        if (syncrt_clock_real(NULL) - last_progress >= 10000) {
+            syncrt_engine_counters n;
+            syncrt_engine_counters_get(e, &n);
+            sync_logf(SYNCRT_LOG_INFO, "progress", "enqueued=%llu delivered=%llu skipped=%llu "
+                      "retried=%llu dead=%llu batches=%llu", (unsigned long long)n.enqueued,
+                      (unsigned long long)n.delivered, (unsigned long long)n.skipped,
+                      (unsigned long long)n.retried, (unsigned long long)n.dead,
+                      (unsigned long long)n.batches);
+            last_progress = syncrt_clock_real(NULL);
+        }
+    }
+    sync_logf(SYNCRT_LOG_INFO, "stopping", "why=%s", got_term ? "signal" : got_hup ? "reload" : "start failed");
+    if (wh) {
+        syncrt_webhook_stop(wh);    /* intake first */
+        wh = NULL;
+    }
+    gen_stop = 1;
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (started != nw + 1)
+        rc = 2;
+out:
+    if (wh)
+        syncrt_webhook_stop(wh);
+    syncrt_store_close(whstore);
+    syncrt_engine_counters n;
+    syncrt_engine_counters_get(e, &n);
+    sync_logf(SYNCRT_LOG_INFO, "stopped", "delivered=%llu dead=%llu",
+              (unsigned long long)n.delivered, (unsigned long long)n.dead);
+    syncrt_engine_free(e);
+    free(args);
+    free(th);
+    return rc;
+}
+
+int sync_cmd_run(int argc, char **argv)
+{
+    if (sync_wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    syncrt_config *cfg = sync_config_from_args(&argc, argv);
+    if (!cfg)
+        return 2;
+    if (argc > 1) {
+        fputs(help, stderr);
+        syncrt_config_free(cfg);
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc;
+    for (;;) {
+        rc = generation(cfg);
+        if (rc != 0 || got_term)
+            break;
+        got_hup = 0;
+        syncrt_config *n = sync_config_reload();
+        if (n) {
+            syncrt_config_free(cfg);
+            cfg = n;
+            sync_logf(SYNCRT_LOG_INFO, "reloaded", "file=%s", sync_config_path);
+        }
+    }
+    syncrt_config_free(cfg);
+    return rc;
+}

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "syncrt/map.h"
+#include "mapc_types.h"
 
 #if SYNCRT_ABI != 1
 #error "generated for libsyncrt ABI 1: regenerate with mapc gen"

@@ -6,31 +6,6 @@
 
 #include <stdio.h>
 
-static const syncrt_mfield clarity_Product_fields[] = {
-    {"CustomKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, CustomKey), offsetof(struct clarity_Product, has_CustomKey),
-     NULL, NULL, NULL, 0, 128, -1, -1},
-    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
-     offsetof(struct clarity_Product, Name), offsetof(struct clarity_Product, has_Name),
-     NULL, NULL, NULL, 0, 128, -1, -1},
-    {"IsDiscontinued", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, IsDiscontinued), offsetof(struct clarity_Product, has_IsDiscontinued),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"ShortDescription", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, ShortDescription), offsetof(struct clarity_Product, has_ShortDescription),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"ManufacturerPartNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, ManufacturerPartNumber), offsetof(struct clarity_Product, has_ManufacturerPartNumber),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"PriceBase", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, PriceBase), offsetof(struct clarity_Product, has_PriceBase),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"PriceMsrp", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, PriceMsrp), offsetof(struct clarity_Product, has_PriceMsrp),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_Product_mtype = {"Product", sizeof(struct clarity_Product), 7, clarity_Product_fields, SYNCRT_MFLAVOR_OPENAPI};
-
 static const syncrt_mfield d365_ReleasedProductV2_fields[] = {
     {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
      offsetof(struct d365_ReleasedProductV2, dataAreaId), offsetof(struct d365_ReleasedProductV2, has_dataAreaId),
@@ -89,13 +64,13 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     {   /* ManufacturerPartNumber */
         syncrt_mv t13 = v_;
         syncrt_mv t14 = syncrt_mv_get(ctx, t13, 1);   /* .ItemNumber */
-        static const size_t path[1] = {4};
+        static const size_t path[1] = {6};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t14);
     }
     {   /* PriceBase */
         syncrt_mv t15 = v_;
         syncrt_mv t16 = syncrt_mv_get(ctx, t15, 2);   /* .SalesPrice */
-        static const size_t path[1] = {5};
+        static const size_t path[1] = {8};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t16);
     }
     {   /* PriceMsrp */
@@ -104,12 +79,12 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
         syncrt_mv t19 = syncrt_mv_str("USD", 3);
         syncrt_mv t20 = syncrt_mv_str("EUR", 3);
         syncrt_mv t21 = syncrt_fn_convert(ctx, t18, t19, t20, &table_Rates);
-        static const size_t path[1] = {6};
+        static const size_t path[1] = {9};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t21);
     }
     {   /* IsDiscontinued */
         syncrt_mv t22 = syncrt_mv_bool(0);
-        static const size_t path[1] = {2};
+        static const size_t path[1] = {3};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t22);
     }
     {   /* ShortDescription */
@@ -125,7 +100,7 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
         syncrt_mv t29 = syncrt_mv_int(INT64_C(20));
         syncrt_mv t30 = syncrt_fn_substr(ctx, t23, t28, t29);
         syncrt_mv t31 = syncrt_fn_upper(ctx, t30);
-        static const size_t path[1] = {3};
+        static const size_t path[1] = {5};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t31);
     }
 }

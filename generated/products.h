@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "syncrt/map.h"
+#include "mapc_types.h"
 
 #if SYNCRT_ABI != 1
 #error "generated for libsyncrt ABI 1: regenerate with mapc gen"
@@ -18,29 +19,9 @@
 extern "C" {
 #endif
 
-struct clarity_Product;
 struct d365_ReleasedProductV2;
 
-extern const syncrt_mtype clarity_Product_mtype;
 extern const syncrt_mtype d365_ReleasedProductV2_mtype;
-
-/* clarity_Product.Product: 7 of 48 fields */
-struct clarity_Product {
-    syncrt_str CustomKey;
-    unsigned char has_CustomKey;
-    syncrt_str Name;
-    unsigned char has_Name;
-    unsigned char IsDiscontinued;
-    unsigned char has_IsDiscontinued;
-    syncrt_str ShortDescription;
-    unsigned char has_ShortDescription;
-    syncrt_str ManufacturerPartNumber;
-    unsigned char has_ManufacturerPartNumber;
-    syncrt_decimal PriceBase;
-    unsigned char has_PriceBase;
-    syncrt_decimal PriceMsrp;
-    unsigned char has_PriceMsrp;
-};
 
 /* d365_ReleasedProductV2.ReleasedProductV2: 4 of 266 fields */
 struct d365_ReleasedProductV2 {

@@ -90,7 +90,7 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
 
 static int mkdirs(const char *path)
 {
-    char buf[4096];
+    char buf[4400];
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
@@ -292,16 +292,18 @@ int mapc_cmd_preview(int argc, char **argv)
             snprintf(prog, sizeof prog, "%s/preview", dir);
         }
     }
+    char srcdir[4300];
+    snprintf(srcdir, sizeof srcdir, "%s/src.%ld", dir, (long)getpid());
     if (!status && access(prog, X_OK) != 0) {
-        if (mkdirs(dir) != 0) {
+        if (mkdirs(srcdir) != 0) {
             fprintf(stderr, "mapc preview: cannot create %s: %s\n", dir, strerror(errno));
             status = 2;
-        } else if (emit_write_dir(&out, dir, err, sizeof err) != 0) {
+        } else if (emit_write_dir(&out, srcdir, err, sizeof err) != 0) {
             fprintf(stderr, "mapc preview: %s\n", err);
             status = 2;
         } else {
-            char path[4200], tmp[4300];
-            snprintf(path, sizeof path, "%s/preview_main.c", dir);
+            char path[4400], tmp[4500];
+            snprintf(path, sizeof path, "%s/preview_main.c", srcdir);
             FILE *o = fopen(path, "w");
             if (!o || fputs(driver, o) < 0 || fclose(o) != 0) {
                 fprintf(stderr, "mapc preview: cannot write %s\n", path);
@@ -311,9 +313,9 @@ int mapc_cmd_preview(int argc, char **argv)
                 char *args[200];
                 int n = 0;
                 char *ccdup = strdup(cc), *fls = strdup(rtflags);
-                char incflag[4200], genflag[4200];
+                char incflag[4200], genflag[4400];
                 snprintf(incflag, sizeof incflag, "-I%s", inc);
-                snprintf(genflag, sizeof genflag, "-I%s", dir);
+                snprintf(genflag, sizeof genflag, "-I%s", srcdir);
                 if (!ccdup || !fls) {
                     status = 2;
                 } else {
@@ -329,10 +331,10 @@ int mapc_cmd_preview(int argc, char **argv)
                     for (size_t k = 0; srcs && k < out.n && n < 180; k++) {
                         size_t l = strlen(out.files[k].name);
                         if (l > 2 && !strcmp(out.files[k].name + l - 2, ".c")) {
-                            size_t pl = strlen(dir) + l + 2;
+                            size_t pl = strlen(srcdir) + l + 2;
                             srcs[k] = malloc(pl);
                             if (srcs[k]) {
-                                snprintf(srcs[k], pl, "%s/%s", dir, out.files[k].name);
+                                snprintf(srcs[k], pl, "%s/%s", srcdir, out.files[k].name);
                                 args[n++] = srcs[k];
                             }
                         }
@@ -345,11 +347,24 @@ int mapc_cmd_preview(int argc, char **argv)
                     args[n] = NULL;
                     int crc = srcs ? run_wait(args) : -1;
                     if (crc != 0) {
-                        fprintf(stderr, "mapc preview: compiling the generated code failed (%s)\n", dir);
+                        fprintf(stderr, "mapc preview: compiling the generated code failed (%s)\n", srcdir);
                         status = 2;
                     } else if (rename(tmp, prog) != 0) {
                         fprintf(stderr, "mapc preview: cannot rename %s\n", tmp);
                         status = 2;
+                    } else {
+                        /* keep one copy of the sources next to the binary for reading */
+                        char keep[4300];
+                        snprintf(keep, sizeof keep, "%s/src", dir);
+                        if (rename(srcdir, keep) != 0) {   /* another preview kept its copy */
+                            char f[4600];
+                            for (size_t k = 0; k < out.n; k++) {
+                                snprintf(f, sizeof f, "%s/%s", srcdir, out.files[k].name);
+                                unlink(f);
+                            }
+                            unlink(path);
+                            rmdir(srcdir);
+                        }
                     }
                     for (size_t k = 0; srcs && k < out.n; k++)
                         free(srcs[k]);

@@ -24,7 +24,9 @@
  * gives a set named after the path's last segment, of type X.  CEF's
  * "GET /Ordering/SalesOrders" -> {Results: [SalesOrder], TotalCount, ...} gives
  * "SalesOrders -> SalesOrder" (and CEF's digest routes "GET /M/XsDigest" -> [DigestItem]
- * give "XsDigest -> DigestItem").  Broken $refs met while deriving sets only mean "no set"
+ * give "XsDigest -> DigestItem").  When any GET carries "x-entity-set": NAME (and
+ * optionally "x-entity-type": TYPE), only the marked routes are sets, named by the marker.
+ * Broken $refs met while deriving sets only mean "no set"
  * (they are reported when a wanted type uses them).  The first path wins a set name.  A
  * type served by a set is an entity; when the document yields no set at all, every object
  * schema counts as one. */
@@ -734,11 +736,27 @@ static const char *oa_array_of(oa_ctx *c, json_t *sch)
     return el && named && sch_find_tentry(c->s, named) != (size_t)-1 ? named : NULL;
 }
 
+/* Does any GET operation carry an explicit "x-entity-set" marker? */
+static bool oa_has_set_markers(json_t *paths)
+{
+    const char *path;
+    json_t *item;
+    json_object_foreach(paths, path, item) {
+        if (json_is_string(json_object_get(json_object_get(item, "get"), "x-entity-set")))
+            return true;
+    }
+    return false;
+}
+
 static int oa_sets(oa_ctx *c)
 {
     json_t *paths = json_object_get(c->root, "paths");
     if (!json_is_object(paths))
         return 0;
+    /* A document that marks its list routes ("x-entity-set": NAME, optionally
+     * "x-entity-type": TYPE) says exactly which routes are sets: only those count, so
+     * helper routes returning arrays (CEF's XsDigest) do not become sets. */
+    bool marked = oa_has_set_markers(paths);
     c->quiet = true;
     int rc = 0;
     const char *path;
@@ -749,6 +767,21 @@ static int oa_sets(oa_ctx *c)
             continue;
         const char *last = strrchr(path, '/');
         last = last ? last + 1 : path;
+        if (marked) {
+            json_t *mark = json_object_get(get, "x-entity-set");
+            if (!json_is_string(mark))
+                continue;
+            last = json_string_value(mark);
+            json_t *mtype = json_object_get(get, "x-entity-type");
+            if (json_is_string(mtype) &&
+                sch_find_tentry(c->s, json_string_value(mtype)) != (size_t)-1) {
+                if (sch_add_set(c->s, last, json_string_value(mtype)) < 0) {
+                    rc = -1;
+                    break;
+                }
+                continue;
+            }
+        }
         if (!*last)
             continue;
         json_t *sch = oa_response_schema(c, get);

@@ -510,6 +510,26 @@ static void test_openapi_sets_lenient(void)
     schema_free(s);
 }
 
+static void test_openapi_sets_marked(void)
+{
+    /* With x-entity-set markers only the marked routes are sets: the digest route returning
+     * an array of X does not become one, and the marker names the set. */
+    const char *doc = "{\"swagger\":\"2.0\",\"paths\":{"
+                      "\"/a/XsDigest\":{\"get\":{\"responses\":{\"200\":{\"schema\":"
+                      "{\"type\":\"array\",\"items\":{\"$ref\":\"#/definitions/X\"}}}}}},"
+                      "\"/a/Xs\":{\"get\":{\"x-entity-set\":\"Exes\",\"x-entity-type\":\"X\","
+                      "\"responses\":{\"200\":{\"schema\":{\"type\":\"object\"}}}}}},"
+                      "\"definitions\":{\"X\":"
+                      "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}";
+    schema *s = NULL;
+    schema_error err;
+    int rc = schema_load_mem(&s, doc, strlen(doc), "m.json", SCHEMA_OPENAPI, NULL, 0, &err);
+    CHECK(rc == 0 && schema_set_count(s) == 1 && !strcmp(schema_set_name(s, 0), "Exes") &&
+              !strcmp(schema_set_type(s, 0), "X"),
+          "x-entity-set markers: only marked routes are sets, named by the marker");
+    schema_free(s);
+}
+
 static void test_guess(void)
 {
     char path[1024];
@@ -537,6 +557,7 @@ int main(int argc, char **argv)
     test_openapi3();
     test_openapi_errors();
     test_openapi_sets_lenient();
+    test_openapi_sets_marked();
     test_guess();
     return test_done();
 }

@@ -768,11 +768,24 @@ static void done_skipped(syncrt_engine_worker *w, const syncrt_flow_desc *f, ite
     }
 }
 
+/* The hash scope that remembers what was dead-lettered, so the same record arriving again
+ * (a poll after the webhook, a redelivery with a new event id) is not worked again. */
+static void dead_scope(char *buf, size_t size, const syncrt_flow_desc *f)
+{
+    snprintf(buf, size, "%s#dead", f->name);
+}
+
 static void done_dead(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
                       const char *reason, const char *detail)
 {
     syncrt_status st = syncrt_store_dead_letter(w->store, it->rec->id, w->name, reason, detail, NULL);
     it->state = IT_DONE;
+    if (st == SYNCRT_OK && it->hash[0] && strncmp(reason, "retries exhausted", 17) != 0) {
+        char scope[160], val[96];
+        dead_scope(scope, sizeof scope, f);
+        snprintf(val, sizeof val, "%s %lld", it->hash, (long long)it->rec->id);
+        syncrt_store_hash_set(w->store, scope, rec_label(it), val, NULL);
+    }
     if (st == SYNCRT_OK) {
         COUNT(w->e, dead, 1);
         outcome_log(w, SYNCRT_LOG_ERROR, "dead_lettered", f, it, "reason", reason, "detail", detail);
@@ -790,8 +803,22 @@ static void done_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
                         syncrt_retry_class c, int64_t retry_after, const char *detail)
 {
     syncrt_retry_decision d;
-    syncrt_retry_decide(&d, flow_policy(w->e, f), &w->rng, c, it->rec->attempts, retry_after);
     char reason[1024];
+    if (c == SYNCRT_CLASS_TRANSIENT && retry_after >= 0) {
+        /* throttled: the server asked us to wait; that is not the record's failure, so it
+         * burns no attempt (a long throttle never exhausts the retries) */
+        syncrt_status st = syncrt_store_release(w->store, it->rec->id, w->name,
+                                                now_ms() + retry_after, NULL);
+        it->state = IT_DONE;
+        if (st == SYNCRT_OK) {
+            char in[32];
+            snprintf(in, sizeof in, "%lld", (long long)retry_after);
+            COUNT(w->e, retried, 1);
+            outcome_log(w, SYNCRT_LOG_INFO, "retry", f, it, "in_ms", in, "why", detail);
+        }
+        return;
+    }
+    syncrt_retry_decide(&d, flow_policy(w->e, f), &w->rng, c, it->rec->attempts, retry_after);
     if (d.action == SYNCRT_ACTION_RETRY || d.action == SYNCRT_ACTION_PROBE) {
         snprintf(reason, sizeof reason, "%s: %s", syncrt_retry_class_name(c), detail);
         int64_t at = now_ms() + d.delay_ms;
@@ -812,6 +839,33 @@ static void done_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
     snprintf(reason, sizeof reason, "%s (%s)", d.reason ? d.reason : "failed",
              syncrt_retry_class_name(c));
     done_dead(w, f, it, reason, detail);
+}
+
+/* 1 (and the item settled as skipped) when the same source record with the same hash was
+ * dead-lettered before as another inbox record; a replayed dead letter is the same inbox
+ * record, so it is worked again. */
+static int dead_before(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it)
+{
+    char scope[160], *val = NULL;
+    dead_scope(scope, sizeof scope, f);
+    if (syncrt_store_hash_get(w->store, &val, scope, rec_label(it), NULL) != SYNCRT_OK || !val)
+        return 0;
+    int same = strncmp(val, it->hash, 64) == 0 && val[64] == ' ' &&
+               strtoll(val + 65, NULL, 10) != it->rec->id;
+    if (same) {
+        syncrt_delivery d = { 0 };
+        d.mapping_version = f->map_version;
+        d.skipped = 1;
+        if (syncrt_store_complete(w->store, it->rec->id, w->name, &d, NULL) == SYNCRT_OK) {
+            char why[128];
+            snprintf(why, sizeof why, "identical to dead letter %s", val + 65);
+            COUNT(w->e, skipped, 1);
+            outcome_log(w, SYNCRT_LOG_INFO, "skipped", f, it, "why", why, NULL, NULL);
+        }
+        it->state = IT_DONE;
+    }
+    free(val);
+    return same;
 }
 
 /* Decode, map, validate; split the output; hash; skip-unchanged. */
@@ -845,6 +899,9 @@ static void prepare(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it
         if (ne == 0)
             snprintf(detail, sizeof detail, "%s", syncrt_strerror(st));
         syncrt_mbuf_free(&out);
+        sha256_hex(it->hash, detail, strlen(detail));
+        if (dead_before(w, f, it))
+            return;
         done_dead(w, f, it, st == SYNCRT_EPARSE ? "validation: the record does not decode"
                                                 : "validation: the mapped record is invalid",
                   detail);
@@ -881,6 +938,8 @@ static void prepare(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it
         return;
     }
     sha256_hex(it->hash, it->out, it->out_len);
+    if (dead_before(w, f, it))
+        return;
     int unchanged = 0;
     if (syncrt_store_hash_unchanged(w->store, &unchanged, f->name, it->target_key, it->hash,
                                     NULL) == SYNCRT_OK && unchanged)
@@ -916,7 +975,6 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
         done_release(w, it, now_ms());
         return -2;
     }
-    COUNT(e, probes, 1);
     const char *hdrs[] = { "Accept: application/json", "OData-Version: 4.0", NULL };
     syncrt_http_request rq = { 0 };
     rq.method = "GET";
@@ -924,11 +982,26 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
     rq.headers = hdrs;
     syncrt_http_response r;
     memset(&r, 0, sizeof r);
-    syncrt_status st = d365_auth(w, &err);
-    if (st == SYNCRT_OK)
-        st = syncrt_auth_do(w->d365, &r, &rq, &err);
+    syncrt_status st;
     int64_t ra = -1;
-    syncrt_retry_class c = gate_release(e, &ra, &r, 1);
+    syncrt_retry_class c;
+    /* a throttled probe is asked again once its Retry-After has passed (the gate waits) */
+    for (int tries = 0;; tries++) {
+        COUNT(e, probes, 1);
+        st = d365_auth(w, &err);
+        if (st == SYNCRT_OK)
+            st = syncrt_auth_do(w->d365, &r, &rq, &err);
+        c = gate_release(e, &ra, &r, 1);
+        if (!(st == SYNCRT_OK && r.status == 429 && ra >= 0 && tries < 10))
+            break;
+        syncrt_http_response_clear(&r);
+        memset(&r, 0, sizeof r);
+        if (gate_acquire(e) < 0) {
+            free(url);
+            done_release(w, it, now_ms());
+            return -2;
+        }
+    }
     free(url);
     int ret;
     if (st == SYNCRT_EAUTH || st == SYNCRT_EPERM || st == SYNCRT_EINVAL ||

@@ -55,8 +55,9 @@ int sync_cmd_once(int argc, char **argv)
             return 2;
         }
     }
-    if (!flow) {
-        fputs(help, stderr);
+    if (!flow || sync_check_secrets(cfg) < 0) {
+        if (!flow)
+            fputs(help, stderr);
         syncrt_config_free(cfg);
         return 2;
     }

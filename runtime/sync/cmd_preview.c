@@ -14,6 +14,14 @@ static const char help[] =
 
 int sync_cmd_preview(int argc, char **argv)
 {
+    int j = 1;
+    for (int i = 1; i < argc; i++) {   /* the common options are accepted and not needed */
+        if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "--profile")) && i + 1 < argc)
+            i++;
+        else
+            argv[j++] = argv[i];
+    }
+    argc = j;
     if (sync_wants_help(argc, argv) || argc != 2) {
         fputs(help, argc == 2 ? stdout : stderr);
         for (size_t i = 0; i < sync_nmaps; i++)

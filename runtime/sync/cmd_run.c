@@ -214,8 +214,9 @@ int sync_cmd_run(int argc, char **argv)
     syncrt_config *cfg = sync_config_from_args(&argc, argv);
     if (!cfg)
         return 2;
-    if (argc > 1) {
-        fputs(help, stderr);
+    if (argc > 1 || sync_check_secrets(cfg) < 0) {
+        if (argc > 1)
+            fputs(help, stderr);
         syncrt_config_free(cfg);
         return 2;
     }
@@ -234,6 +235,12 @@ int sync_cmd_run(int argc, char **argv)
             break;
         got_hup = 0;
         syncrt_config *n = sync_config_reload();
+        if (n && sync_check_secrets(n) < 0) {
+            sync_logf(SYNCRT_LOG_ERROR, "reload_refused", "file=%s note=\"keeping the running "
+                      "configuration\"", sync_config_path);
+            syncrt_config_free(n);
+            n = NULL;
+        }
         if (n) {
             syncrt_config_free(cfg);
             cfg = n;

@@ -89,6 +89,32 @@ syncrt_config *sync_config_from_args(int *argc, char **argv)
     return c;
 }
 
+int sync_check_secrets(const syncrt_config *c)
+{
+    const char *refs[][2] = { { "d365.client_secret", c->d365_token_url ? c->d365_secret : NULL },
+                              { "clarity.password", c->clarity_password },
+                              { "clarity.api_key", c->clarity_api_key },
+                              { "webhook.secret", c->webhook_enabled ? c->webhook_secret : NULL } };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        if (!refs[i][1])
+            continue;
+        char *v = NULL;
+        syncrt_error err;
+        syncrt_error_clear(&err);
+        if (syncrt_config_secret(&v, refs[i][1], &err) != SYNCRT_OK) {
+            sync_logf(SYNCRT_LOG_ERROR, "config_error", "setting=%s error=\"%s\"", refs[i][0],
+                      err.message);
+            bad = 1;
+        }
+        if (v) {
+            memset(v, 0, strlen(v));
+            free(v);
+        }
+    }
+    return bad ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||

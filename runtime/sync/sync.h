@@ -30,6 +30,9 @@ syncrt_config *sync_config_from_args(int *argc, char **argv);
 syncrt_config *sync_config_reload(void);
 extern char sync_config_path[1024];
 extern char sync_config_profile[128];
+/* Resolves every secret reference the configuration uses (files must be private); logs each
+ * problem and returns -1 when there is one. */
+int sync_check_secrets(const syncrt_config *c);
 /* 1 when argv holds -h or --help. */
 int sync_wants_help(int argc, char **argv);
 

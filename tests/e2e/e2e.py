@@ -1,0 +1,247 @@
+"""e2e.py - the sync binary end to end against build/sandbox over real sockets (TAP).
+
+Order to cash: the sandbox's storefront traffic generator places orders in Clarity; `sync
+once OrderToCash` (poll) and `sync run` (webhooks + polls) bring them to F&O; the checks read
+F&O back (every order exactly once with the right lines) and /_sandbox/stats (API calls).
+The seed error cases are shown with what the operator sees (log lines, sync status, sync dlq):
+a string for a numeric field, a missing account, a rate limit, an authentication failure,
+a credit limit exceeded."""
+import json
+import os
+import signal
+import stat
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Sandbox, Sync, check_orders, done, order_ids_of, request, sign, tap,  # noqa: E402
+                     wait_for, workdir, SYNC, CLARITY_ROOT)
+
+
+def cli_tests(wd, sb):
+    s = Sync(wd, sb)
+    for cmd in (["--help"], ["run", "--help"], ["once", "--help"], ["status", "--help"],
+                ["dlq", "--help"], ["preview", "--help"]):
+        rc, out, err = s.cmd(*cmd)
+        tap(rc == 0 and "usage: sync" in out, "sync %s exits 0 with a usage text" % " ".join(cmd),
+            out + err)
+    rc, out, err = s.cmd("frobnicate")
+    tap(rc == 2 and "unknown command" in err, "an unknown command is a usage error (exit 2)", err)
+    # preview: the maps built in
+    order = {"ID": 42, "AccountKey": "US-001", "CreatedDate": "2026-07-30T10:00:00Z",
+             "SalesItems": [{"MasterID": 42, "Sku": "A-1", "Quantity": 2, "UnitSoldPrice": 10.5},
+                            {"MasterID": 42, "Sku": "A-1", "Quantity": 1, "UnitSoldPrice": 10.5}]}
+    rc, out, err = s.cmd("preview", "OrderToCash", stdin=json.dumps(order).encode())
+    try:
+        j = json.loads(out)
+        ok = rc == 0 and j["SalesOrderHeadersV2"]["SalesOrderNumber"] == "WEB-42" and \
+            len(j["SalesOrderLines"]) == 1 and str(j["SalesOrderLines"][0]["OrderedSalesQuantity"]) == "3"
+    except (ValueError, KeyError, IndexError):
+        ok = False
+    tap(ok, "sync preview OrderToCash maps an order (lines with the same SKU and price merged)", out + err)
+    order["SalesItems"][1]["Quantity"] = "two"
+    rc, out, err = s.cmd("preview", "OrderToCash", stdin=json.dumps(order).encode())
+    tap(rc == 1 and "$.SalesItems[1].Quantity: expected number, got string" in err,
+        "sync preview reports a string for a number with its exact path (exit 1)", err)
+    rc, out, err = s.cmd("preview", "NoSuchMap", stdin=b"{}")
+    tap(rc == 2 and "no map called" in err, "sync preview of an unknown map is exit 2", err)
+    # configuration: secrets by reference only, secret files private
+    s.cfg["d365"]["client_secret"] = "sync-secret"
+    s.write_config()
+    rc, out, err = s.cmd("status")
+    tap(rc == 2 and "d365.client_secret" in err and "reference" in err,
+        "a secret written in the config file is refused, naming the setting", err)
+    sec = os.path.join(wd, "d365.secret")
+    with open(sec, "w") as f:
+        f.write("sync-secret\n")
+    os.chmod(sec, 0o644)
+    s.cfg["d365"]["client_secret"] = "file:" + sec
+    s.cfg["flows"]["OrderToCash"]["poll"] = False
+    s.write_config()
+    rc, out, err = s.cmd("once", "OrderToCash")
+    tap(rc == 2 and "d365.client_secret" in err and "readable by group or others" in err,
+        "a world-readable secret file is refused at start (exit 2, naming the setting)", err[-1500:])
+    os.chmod(sec, 0o600)
+    rc, out, err = s.cmd("once", "OrderToCash")
+    tap(rc == 0, "the same file with mode 600 is accepted", err[-1500:])
+    rc, out, err = s.cmd("status", "--profile", "nope")
+    tap(rc == 2 and "profiles.nope" in err, "an unknown profile is a configuration error", err)
+    rc, out, err = s.cmd("once", "NoSuchFlow")
+    tap(rc == 2 and "no enabled flow" in err, "sync once of an unknown flow is exit 2", err)
+
+
+def once_tests(wd, sb):
+    """Poll intake with sync once: good orders and the seed error cases."""
+    s = Sync(wd, sb)
+    sb.traffic({"count": 24, "rate_per_s": 0, "seed": 11,
+                "bad": {"string_quantity": 1, "missing_account": 1, "over_limit": 1, "unknown_sku": 1}})
+    st = sb.traffic_status()
+    ids = order_ids_of(sb)
+    tap(st["by_kind"]["string_quantity"]["rejected"] == 1 and len(ids) == 27,
+        "traffic: 27 orders stored in Clarity (Clarity itself refuses the string quantity)", st)
+    calls0 = sb.calls("/data/$batch", "POST")
+    rc, out, err = s.cmd("once", "OrderToCash", "--drain", "--timeout", "120")
+    tap(rc == 0 and "event=once_done" in err, "sync once OrderToCash --drain completes (exit 0)", err[-3000:])
+    dead = s.dlq()
+    sid = sb.clarity_session()
+    by_son = {}
+    for d in dead:
+        by_son[int(d["source"].split(":")[-1])] = d
+    missing_acct = [i for i in ids if not sb.clarity_order(i, sid).get("AccountKey")]
+    ok = len(missing_acct) == 1 and missing_acct[0] in by_son and \
+        by_son[missing_acct[0]]["reason"].startswith("validation")
+    show = s.dlq_show(by_son[missing_acct[0]]["id"]) if ok else ""
+    tap(ok and "AccountKey" in show and "required" in show.lower(),
+        "missing account: dead-lettered as a validation error naming AccountKey (sync dlq show)",
+        json.dumps(dead, indent=1) + show)
+    credit = [d for d in dead if "Credit limit" in s.dlq_show(d["id"])]
+    tap(len(credit) >= 1 and all(d["attempts"] == 1 and d["reason"].startswith("business rule")
+                                 for d in credit),
+        "credit limit exceeded: dead-lettered with F&O's message after one attempt (not retried)",
+        json.dumps(dead, indent=1))
+    unknown_item = [d for d in dead if d not in credit and d["reason"].startswith("business rule")]
+    tap(len(unknown_item) == 1, "unknown item: dead-lettered with F&O's refusal", json.dumps(dead, indent=1))
+    ok, detail = check_orders(sb, ids, allow_dead=set(by_son))
+    tap(ok, "every other order is in F&O exactly once with its lines; dead letters are absent", detail)
+    batches = sb.calls("/data/$batch", "POST") - calls0
+    delivered = len(ids) - len(dead)
+    tap(batches <= 3, "%d orders with their lines took %d $batch calls (plus %d probes of refused creates)"
+        % (delivered, batches, sb.calls("/data/SalesOrderHeadersV2(key)", "GET")), batches)
+    # a second pass finds nothing new: no call at all to F&O
+    total0 = sb.stats()["total"]
+    rc, out, err = s.cmd("once", "OrderToCash")
+    tap(rc == 0 and sb.stats()["total"] == total0, "a second pass re-polls the overlap and sends nothing",
+        err[-2000:])
+    rc, out, err = s.cmd("status")
+    tap(rc == 1 and "dead: %d" % len(dead) in out and "checkpoint: 20" in out and "paused: no" in out,
+        "sync status shows the dead letters, the checkpoint, not paused (exit 1: dead letters)", out)
+    # replay: the missing-account order fails the same way again; drop removes it
+    dl = by_son[missing_acct[0]]
+    rc, out, err = s.cmd("dlq", "replay", str(dl["id"]))
+    rc2, out2, err2 = s.cmd("once", "OrderToCash", "--no-poll")
+    again = [d for d in s.dlq() if d["id"] == dl["id"]]
+    tap(rc == 0 and "replayed" in out and len(again) == 1 and again[0]["attempts"] == 1,
+        "sync dlq replay: the record is worked again (and dead-lettered again, one attempt)", out + err2[-1500:])
+    rc, out, err = s.cmd("dlq", "drop", str(dl["id"]))
+    tap(rc == 0 and all(d["id"] != dl["id"] for d in s.dlq()), "sync dlq drop removes it", out + err)
+    rc, out, err = s.cmd("dlq", "show", "999999")
+    tap(rc == 1, "sync dlq show of an unknown id is exit 1", out + err)
+    return s
+
+
+def webhook_tests(wd, sb):
+    """sync run: webhooks (signed by the sandbox), string-for-number, skip-unchanged,
+    rate limit, graceful stop."""
+    s = Sync(wd, sb)
+    s.cfg["flows"]["OrderToCash"]["poll"] = False
+    s.write_config()
+    s.start()
+    sb.webhooks({"url": "http://127.0.0.1:%d/webhook" % s.webhook_port, "secret": "sandbox-webhook-secret"})
+    ids0 = set()
+    sb.traffic({"count": 10, "rate_per_s": 0, "seed": 21})
+    ids = order_ids_of(sb)
+    ok = wait_for(lambda: s.counts().get("done", 0) + s.counts().get("dead", 0) >= len(ids), 60)
+    dead = {int(d["source"].split(":")[-1]) for d in s.dlq()}
+    good, detail = check_orders(sb, ids, allow_dead=dead)
+    tap(ok and good and "event=webhook" in s.log(),
+        "webhooks: %d orders delivered exactly once with their lines (%d dead-lettered by F&O rules)"
+        % (len(ids) - len(dead), len(dead)), detail + s.log()[-2000:])
+    ids0 |= set(ids)
+    # a string for a numeric field, sent as a signed webhook straight to the receiver
+    body = json.dumps({"EventType": "SalesOrder.Created", "EventID": "evt_e2e_string_qty",
+                       "Entity": {"ID": 990001, "AccountKey": "US-001", "CreatedDate": "2026-07-30T10:00:00Z",
+                                  "SalesItems": [{"MasterID": 990001, "Sku": "X", "Quantity": 1},
+                                                 {"MasterID": 990001, "Sku": "Y", "Quantity": "two"}]}}).encode()
+    ts, sig = sign(body)
+    st, j, raw = request(s.webhook_port, "POST", "/webhook", body,
+                         {"X-Clarity-Signature": sig, "X-Clarity-Timestamp": ts,
+                          "X-Clarity-Event": "SalesOrder.Created", "X-Clarity-Event-ID": "evt_e2e_string_qty"})
+    got = wait_for(lambda: [d for d in s.dlq() if d["source"].endswith(":990001")], 20)
+    show = s.dlq_show(got[0]["id"]) if got else ""
+    tap(st == 200 and got and "$.SalesItems[1].Quantity: expected number, got string \"two\"" in show and
+        "level=error event=dead_lettered" in s.log(),
+        "string for a numeric field: accepted (2xx after commit), dead-lettered with the exact path",
+        show + s.log()[-1500:])
+    st2, _, _ = request(s.webhook_port, "POST", "/webhook", body,
+                        {"X-Clarity-Signature": "sha256=" + "0" * 64, "X-Clarity-Timestamp": ts,
+                         "X-Clarity-Event": "SalesOrder.Created", "X-Clarity-Event-ID": "evt_forged"})
+    tap(st2 == 401, "a forged webhook is refused (401) and nothing is enqueued", st2)
+    # skip-unchanged: the same orders again through polling cost no F&O call
+    batches0 = sb.calls("/data/$batch", "POST")
+    s.cfg["flows"]["OrderToCash"]["poll"] = True
+    s.write_config()
+    s.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "event=reloaded" in s.log() and "event=poll " in s.log(), 20)
+    skipped = wait_for(lambda: s.log().count("event=skipped") >= len(ids) - len(dead), 20)
+    tap(skipped and sb.calls("/data/$batch", "POST") == batches0,
+        "SIGHUP reloads (polling on); re-polled orders are skipped as unchanged with no F&O call",
+        s.log()[-2500:])
+    # rate limit: retried, delivered
+    sb.faults({"rate_limit": 3, "rate_burst": 1, "retry_after": 1})
+    sb.traffic({"count": 12, "rate_per_s": 0, "seed": 22})
+    ids = [i for i in order_ids_of(sb)]
+    ok = wait_for(lambda: s.counts().get("pending", 1) == 0 and s.counts().get("leased", 1) == 0 and
+                  sb.calls(status=429) > 0 and
+                  s.counts().get("done", 0) + s.counts().get("dead", 0) >= len(ids0) + len(ids), 90)
+    n429 = sb.calls(status=429)
+    sb.clear_faults()
+    dead = {int(d["source"].split(":")[-1]) for d in s.dlq()}
+    good, detail = check_orders(sb, sorted(ids0 | set(ids)), allow_dead=dead)
+    tap(ok and good and n429 > 0 and "event=throttled" in s.log() and
+        not any(d["reason"].startswith("retries exhausted") for d in s.dlq()),
+        "rate limit: %d answers 429, every order retried and delivered exactly once" % n429,
+        detail + s.log()[-2500:])
+    rc = s.stop()
+    tap(rc == 0 and "event=stopped" in s.log(), "SIGTERM: sync run stops gracefully (exit 0)", s.log()[-1500:])
+
+
+def auth_tests(wd, sb):
+    """Authentication failure: the flow pauses with an alert, nothing is lost or dead-lettered,
+    and it resumes by itself once the secret file is fixed."""
+    s = Sync(wd, sb)
+    sec = os.path.join(wd, "d365.secret")
+    with open(sec, "w") as f:
+        f.write("wrong-secret\n")
+    os.chmod(sec, stat.S_IRUSR | stat.S_IWUSR)
+    s.cfg["d365"]["client_secret"] = "file:" + sec
+    s.write_config()
+    sb.traffic({"count": 6, "rate_per_s": 0, "seed": 31})
+    ids = order_ids_of(sb)
+    s.start()
+    paused = wait_for(lambda: "level=alert event=flow_paused flow=OrderToCash" in s.log(), 30)
+    rc, out, err = s.cmd("status")
+    c = s.counts()
+    tap(paused and "paused: since" in out and rc == 1 and c.get("dead", 0) == 0 and
+        c.get("pending", 0) + c.get("leased", 0) >= len(ids) and "wrong-secret" not in s.log(),
+        "auth failure: flow paused with an alert (status shows it), records kept, secret not logged",
+        out + s.log()[-2000:])
+    with open(sec, "w") as f:
+        f.write("sync-secret\n")
+    ok = wait_for(lambda: s.counts().get("pending", 1) == 0 and s.counts().get("leased", 1) == 0, 60)
+    dead = {int(d["source"].split(":")[-1]) for d in s.dlq()}
+    good, detail = check_orders(sb, ids, allow_dead=dead)
+    tap(ok and good and "event=flow_resumed" in s.log() and
+        not any("retries exhausted" in d["reason"] for d in s.dlq()),
+        "after the secret file is fixed the flow resumes and every order lands once", detail + s.log()[-2000:])
+    rc, out, err = s.cmd("status")
+    tap("paused: no" in out, "sync status: not paused any more", out)
+    s.stop()
+
+
+def main():
+    for name, fn in (("cli", cli_tests), ("once", once_tests), ("webhook", webhook_tests),
+                     ("auth", auth_tests)):
+        wd = workdir("e2e-" + name)
+        sb = Sandbox(wd).start()
+        try:
+            fn(wd, sb)
+        except Exception as e:  # a crashed case is a failed test, with its traceback
+            import traceback
+            tap(False, "%s tests ran to the end" % name, traceback.format_exc())
+        finally:
+            sb.stop()
+    return done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

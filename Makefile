@@ -6,6 +6,7 @@
 #   make test                 install missing packages, build, run every suite
 #   make test SANITIZE=address,undefined   the same under ASan+UBSan (in build/san)
 #   make test VALGRIND=1      run the suites' binaries under valgrind
+#   make test-valgrind        the suites of VALGRIND_SUITES under valgrind (CI)
 #   make bench                benchmarks -> build/bench/*.json
 #   make demo                 the end-to-end demo
 
@@ -38,11 +39,14 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(1) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 VALGRIND ?=
+VALGRIND_ON := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
 ifneq ($(VALGRIND),)
-VALGRIND_CMD := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+VALGRIND_CMD := $(VALGRIND_ON)
 else
 VALGRIND_CMD :=
 endif
+# The suites CI runs under valgrind (all of them with `make test VALGRIND=1`).
+VALGRIND_SUITES ?= golden schema codegen
 
 BINS :=
 TEST_BINS :=
@@ -54,7 +58,7 @@ $(BUILD)/%.o: %.c
 
 include $(sort $(wildcard compiler/build.mk runtime/build.mk runtime/*/build.mk sandbox/build.mk tests/*/build.mk bench/build.mk))
 
-.PHONY: all setup test tests demo clean
+.PHONY: all setup test tests test-valgrind demo clean
 all: $(BINS)
 
 setup:
@@ -65,6 +69,12 @@ test:
 	@scripts/setup.sh
 	@$(MAKE) --no-print-directory all tests
 	@BUILD=$(BUILD) VALGRIND_CMD="$(VALGRIND_CMD)" tests/run.sh
+
+# The suites of VALGRIND_SUITES with every binary of ours under valgrind.
+test-valgrind:
+	@scripts/setup.sh
+	@$(MAKE) --no-print-directory all tests
+	@BUILD=$(BUILD) VALGRIND_CMD="$(VALGRIND_ON)" tests/run.sh $(VALGRIND_SUITES)
 
 tests: $(TEST_BINS)
 

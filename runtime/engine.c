@@ -438,12 +438,17 @@ static syncrt_status clarity_auth(syncrt_engine_worker *w, syncrt_error *err)
 static int gate_acquire(syncrt_engine *e)
 {
     for (;;) {
-        int64_t wait = 0;
+        int64_t wait = 0, t;
         pthread_mutex_lock(&e->mu);
-        syncrt_status st = syncrt_endpoint_acquire(&e->gate, &wait, now_ms());
+        t = now_ms();
+        syncrt_status st = syncrt_endpoint_acquire(&e->gate, &wait, t);
         pthread_mutex_unlock(&e->mu);
-        if (st == SYNCRT_OK)
+        if (st == SYNCRT_OK) {
+            char f[64] = "";
+            kvf(f, sizeof f, "at_ms", "%lld", (long long)t);
+            elog(e, SYNCRT_LOG_DEBUG, "gate", f);
             return 0;
+        }
         if (stopping(e))
             return -1;
         sleep_ms(wait > 0 ? (wait < 100 ? wait : 100) : 5);
@@ -457,13 +462,15 @@ static syncrt_retry_class gate_release(syncrt_engine *e, int64_t *retry_after,
     syncrt_attempt a = { r->transport, r->request_sent, idempotent, r->status, r->body };
     const char *ra = syncrt_http_response_header(r, "Retry-After");
     pthread_mutex_lock(&e->mu);
-    syncrt_retry_class c = syncrt_endpoint_release(&e->gate, retry_after, &a, ra, now_ms());
+    int64_t t = now_ms();
+    syncrt_retry_class c = syncrt_endpoint_release(&e->gate, retry_after, &a, ra, t);
     pthread_mutex_unlock(&e->mu);
     if (*retry_after >= 0) {
         char f[256] = "";
         kvf(f, sizeof f, "status", "%ld", r->status);
         kvf(f, sizeof f, "retry_after_ms", "%lld", (long long)*retry_after);
-        kvf(f, sizeof f, "until_ms", "%lld", (long long)(now_ms() + *retry_after));
+        kvf(f, sizeof f, "at_ms", "%lld", (long long)t);
+        kvf(f, sizeof f, "until_ms", "%lld", (long long)(t + *retry_after));
         elog(e, SYNCRT_LOG_INFO, "throttled", f);
     }
     return c;

@@ -13,7 +13,10 @@ static const char help[] =
     "Prints, per flow: records pending (due or scheduled for a retry), leased (being worked),\n"
     "done, dead-lettered; the poll checkpoint; whether the flow is paused by an\n"
     "authentication failure; then the latest dead letters with their reasons.\n"
-    "Exit 0, or 1 when a flow is paused or the dead-letter queue is not empty.\n";
+    "--check also verifies the store (SQLite integrity and the inbox invariants: every done\n"
+    "record audited, every dead record with its dead letter, no leased record without owner).\n"
+    "Exit 0, or 1 when a flow is paused or the dead-letter queue is not empty, 2 when the\n"
+    "store cannot be read or --check finds a problem.\n";
 
 int sync_cmd_status(int argc, char **argv)
 {
@@ -24,6 +27,12 @@ int sync_cmd_status(int argc, char **argv)
     syncrt_config *cfg = sync_config_from_args(&argc, argv);
     if (!cfg)
         return 2;
+    int check = argc == 2 && !strcmp(argv[1], "--check");
+    if (argc > 1 && !check) {
+        fputs(help, stderr);
+        syncrt_config_free(cfg);
+        return 2;
+    }
     syncrt_store *s = NULL;
     syncrt_error err;
     syncrt_error_clear(&err);
@@ -34,6 +43,15 @@ int sync_cmd_status(int argc, char **argv)
         return 2;
     }
     printf("store: %s\n", cfg->store);
+    if (check) {
+        if (syncrt_store_check(s, &err) != SYNCRT_OK) {
+            printf("store check: FAILED: %s\n", err.message);
+            syncrt_store_close(s);
+            syncrt_config_free(cfg);
+            return 2;
+        }
+        printf("store check: ok\n");
+    }
     printf("profile: %s\n", cfg->profile ? cfg->profile : "(none)");
     for (size_t i = 0; i < sync_nflows; i++) {
         const syncrt_flow_desc *f = sync_flows[i];

@@ -42,6 +42,7 @@ struct syncrt_engine_worker {
     syncrt_auth *clarity;
     syncrt_rng rng;
     syncrt_mctx mctx;
+    int contacted;              /* F&O accepted our credentials during this step */
 };
 
 const char *syncrt_log_level_name(syncrt_log_level l)
@@ -1011,6 +1012,8 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
     }
     free(url);
     int ret;
+    if (st == SYNCRT_OK && r.status != 401 && r.status != 403)
+        w->contacted = 1;
     if (st == SYNCRT_EAUTH || st == SYNCRT_EPERM || st == SYNCRT_EINVAL ||
         (st == SYNCRT_OK && (r.status == 401 || r.status == 403))) {
         *auth_failed = 1;
@@ -1123,6 +1126,8 @@ static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item 
         st = syncrt_auth_do(w->d365, &r, &rq, &err);
     int64_t ra = -1;
     syncrt_retry_class c = gate_release(e, &ra, &r, 0);
+    if (st == SYNCRT_OK && r.status != 401 && r.status != 403)
+        w->contacted = 1;
     if (st == SYNCRT_EAUTH || st == SYNCRT_EPERM || st == SYNCRT_EINVAL ||
         (st == SYNCRT_OK && (r.status == 401 || r.status == 403))) {
         *auth_failed = 1;
@@ -1177,8 +1182,12 @@ static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item 
                 /* a create refused: it may be ours, already there (a concurrent or earlier
                  * delivery of the same source record); the deterministic key tells. */
                 int af = 0, pr = probe(w, f, it, &af);
-                if (af)
+                if (af && !*auth_failed) {
                     *auth_failed = 1;
+                    pause_flow(w, f, "credentials refused while probing");
+                } else if (af) {
+                    *auth_failed = 1;
+                }
                 if (pr == 1)
                     done_delivered(w, f, it, "already present (create refused, found by key)");
                 else if (pr == 0)
@@ -1233,6 +1242,8 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
         return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
     }
     int auth_failed = 0;
+    int64_t claimed_at = now_ms();
+    w->contacted = 0;
     for (size_t i = 0; i < nrec; i++) {
         its[i].rec = &recs[i];
         prepare(w, f, &its[i]);
@@ -1289,6 +1300,22 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
                 done_release(w, ready[k], now_ms());
             continue;
         }
+        if (now_ms() - claimed_at > e->cfg->lease_ms / 2) {
+            /* waited long (throttling): renew the leases; a record whose lease was taken
+             * over belongs to another worker now */
+            size_t m = 0;
+            for (size_t k = 0; k < n; k++) {
+                if (syncrt_store_renew(w->store, ready[k]->rec->id, w->name, e->cfg->lease_ms,
+                                       NULL) == SYNCRT_OK)
+                    ready[m++] = ready[k];
+                else
+                    ready[k]->state = IT_DONE;
+            }
+            n = m;
+            claimed_at = now_ms();
+            if (n == 0)
+                continue;
+        }
         send_batch(w, f, ready, n, &auth_failed);
     }
     int all_ok = !auth_failed;
@@ -1297,7 +1324,7 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
             done_release(w, &its[k], auth_failed ? now_ms() + e->cfg->auth_pause_ms : now_ms());
         item_clear(&its[k]);
     }
-    if (all_ok && nrec > 0)
+    if (all_ok && w->contacted)
         resumed(w, f);
     free(its);
     free(ready);

@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from harness import Sandbox, Sync, check_orders, done, order_ids_of, tap, wait_for, workdir  # noqa: E402
+from harness import Sandbox, Sync, check_orders, done, tap, wait_for, workdir  # noqa: E402
 
 ORDERS = int(os.environ.get("CHAOS_ORDERS", "150"))
 KILLS = int(os.environ.get("CHAOS_KILLS", "6"))
@@ -42,7 +42,7 @@ def storm(wd, sb):
     s.cfg["flows"]["OrderToCash"]["poll"] = False
     s.write_config()
     sb.traffic({"count": n, "rate_per_s": 0, "seed": SEED})
-    ids = order_ids_of(sb)
+    ids = sorted(sb.clarity_orders())
     sb.faults({"rate_limit": 5, "rate_burst": 2, "retry_after": 1})
     s.cfg["flows"]["OrderToCash"]["batch_records"] = 2     # many small batches: many requests
     s.cfg["flows"]["OrderToCash"]["poll"] = True
@@ -79,7 +79,7 @@ def unknown_outcome(wd, sb):
     s.cfg["flows"]["OrderToCash"]["batch_records"] = 4
     s.write_config()
     sb.traffic({"count": n, "rate_per_s": 0, "seed": SEED + 1})
-    ids = order_ids_of(sb)
+    ids = sorted(sb.clarity_orders())
     sb.faults({"drop_share": 0.3, "seed": SEED})
     rc, out, err = s.cmd("once", "OrderToCash", "--drain", "--timeout", "240", valgrind=False)
     drops = sb.faults({})[1]["injected"]["drops"]
@@ -110,7 +110,7 @@ def crash(wd, sb):
         kills += 1
         s.start(valgrind=False)
     wait_for(lambda: not sb.traffic_status()["running"], 300, 0.5)
-    ids = order_ids_of(sb)
+    ids = sorted(sb.clarity_orders())
     ok = wait_for(lambda: drained(s, len(ids)) and
                   sb.webhooks(limit=0).get("pending", 1) == 0, 300, 0.5)
     rc = s.stop()

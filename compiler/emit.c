@@ -356,6 +356,24 @@ static void collect(emitter *E)
             }
         t->home = count == 1 ? home : -1;
     }
+    /* a shared type's descriptor (in mapc_types.c) names the descriptors of the object types
+     * its used fields hold: those must be shared too, whoever else uses them */
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < E->ntypes; i++) {
+            const etype *t = E->types[i];
+            if (t->home >= 0)
+                continue;
+            for (size_t k = 0; k < t->st->nprops; k++) {
+                const schema_type *n = t->used[k] ? nested_type(&t->st->props[k]) : NULL;
+                etype *nt = n ? find_etype(E, n) : NULL;
+                if (nt && nt->home >= 0) {
+                    nt->home = -1;
+                    changed = true;
+                }
+            }
+        }
+    }
 }
 
 static int cmp_etype(const void *a, const void *b)

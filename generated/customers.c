@@ -6,44 +6,6 @@
 
 #include <stdio.h>
 
-static const syncrt_mfield clarity_Account_fields[] = {
-    {"CustomKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Account, CustomKey), offsetof(struct clarity_Account, has_CustomKey),
-     NULL, NULL, NULL, 0, 128, -1, -1},
-    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
-     offsetof(struct clarity_Account, Name), offsetof(struct clarity_Account, has_Name),
-     NULL, NULL, NULL, 0, 128, -1, -1},
-    {"Credit", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Account, Credit), offsetof(struct clarity_Account, has_Credit),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"IsOnHold", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Account, IsOnHold), offsetof(struct clarity_Account, has_IsOnHold),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_Account_mtype = {"Account", sizeof(struct clarity_Account), 4, clarity_Account_fields, SYNCRT_MFLAVOR_OPENAPI};
-
-static const char *const d365_CustomerV3_OnHoldStatus_members[] = {
-    "No", "Invoice", "All", "Payment", "Requisition", "Never", 
-    "PurchOrder"};
-static const syncrt_mfield d365_CustomerV3_fields[] = {
-    {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
-     offsetof(struct d365_CustomerV3, dataAreaId), offsetof(struct d365_CustomerV3, has_dataAreaId),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"CustomerAccount", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
-     offsetof(struct d365_CustomerV3, CustomerAccount), offsetof(struct d365_CustomerV3, has_CustomerAccount),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"OnHoldStatus", SYNCRT_MK_ENUM, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_CustomerV3, OnHoldStatus), offsetof(struct d365_CustomerV3, has_OnHoldStatus),
-     NULL, "CustVendorBlocked", d365_CustomerV3_OnHoldStatus_members, 7, -1, -1, -1},
-    {"OrganizationName", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_CustomerV3, OrganizationName), offsetof(struct d365_CustomerV3, has_OrganizationName),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"CreditLimit", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
-     offsetof(struct d365_CustomerV3, CreditLimit), offsetof(struct d365_CustomerV3, has_CreditLimit),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype d365_CustomerV3_mtype = {"CustomerV3", sizeof(struct d365_CustomerV3), 5, d365_CustomerV3_fields, SYNCRT_MFLAVOR_ODATA};
-
 /* map AccountFromCustomer from d365.CustomerV3 to clarity.Account (upsert) */
 static void AccountFromCustomer_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
 {
@@ -53,33 +15,33 @@ static void AccountFromCustomer_map_(syncrt_mctx *ctx, const void *src_, void *d
     {   /* CustomKey */
         syncrt_mv t1 = v_;
         syncrt_mv t2 = syncrt_mv_get(ctx, t1, 1);   /* .CustomerAccount */
-        static const size_t path[1] = {0};
+        static const size_t path[1] = {1};
         syncrt_mv_put(ctx, &clarity_Account_mtype, dst_, path, 1, t2);
     }
     {   /* Name */
         syncrt_mv t4 = v_;
-        syncrt_mv t5 = syncrt_mv_get(ctx, t4, 3);   /* .OrganizationName */
+        syncrt_mv t5 = syncrt_mv_get(ctx, t4, 10);   /* .OrganizationName */
         syncrt_mv t3 = t5;
         if (!syncrt_mv_present(t3)) {
             syncrt_mv t6 = v_;
             syncrt_mv t7 = syncrt_mv_get(ctx, t6, 1);   /* .CustomerAccount */
             t3 = t7;
         }
-        static const size_t path[1] = {1};
+        static const size_t path[1] = {2};
         syncrt_mv_put(ctx, &clarity_Account_mtype, dst_, path, 1, t3);
     }
     {   /* IsOnHold */
         syncrt_mv t8 = v_;
-        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 2);   /* .OnHoldStatus */
+        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 6);   /* .OnHoldStatus */
         syncrt_mv t10 = syncrt_mv_str("No", 2);
         syncrt_mv t11 = syncrt_mv_binop(ctx, SYNCRT_OP_NE, t9, t10);
-        static const size_t path[1] = {3};
+        static const size_t path[1] = {5};
         syncrt_mv_put(ctx, &clarity_Account_mtype, dst_, path, 1, t11);
     }
     {   /* Credit */
         syncrt_mv t12 = v_;
-        syncrt_mv t13 = syncrt_mv_get(ctx, t12, 4);   /* .CreditLimit */
-        static const size_t path[1] = {2};
+        syncrt_mv t13 = syncrt_mv_get(ctx, t12, 11);   /* .CreditLimit */
+        static const size_t path[1] = {4};
         syncrt_mv_put(ctx, &clarity_Account_mtype, dst_, path, 1, t13);
     }
 }
@@ -130,26 +92,26 @@ static void CreditLimit_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* CustomerAccount */
         syncrt_mv t2 = v_;
-        syncrt_mv t3 = syncrt_mv_get(ctx, t2, 0);   /* .CustomKey */
+        syncrt_mv t3 = syncrt_mv_get(ctx, t2, 1);   /* .CustomKey */
         syncrt_mv t4 = syncrt_fn_required(ctx, t3, "$.CustomKey");
         static const size_t path[1] = {1};
         syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t4);
     }
     {   /* CreditLimit */
         syncrt_mv t6 = v_;
-        syncrt_mv t7 = syncrt_mv_get(ctx, t6, 2);   /* .Credit */
+        syncrt_mv t7 = syncrt_mv_get(ctx, t6, 4);   /* .Credit */
         syncrt_mv t5 = t7;
         if (!syncrt_mv_present(t5)) {
             syncrt_mv t8 = syncrt_mv_int(INT64_C(0));
             t5 = t8;
         }
         syncrt_mv t9 = syncrt_fn_round(ctx, t5, 2, 0);
-        static const size_t path[1] = {4};
+        static const size_t path[1] = {11};
         syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t9);
     }
     {   /* check: negative credit limit */
         syncrt_mv t11 = v_;
-        syncrt_mv t12 = syncrt_mv_get(ctx, t11, 2);   /* .Credit */
+        syncrt_mv t12 = syncrt_mv_get(ctx, t11, 4);   /* .Credit */
         syncrt_mv t10 = t12;
         if (!syncrt_mv_present(t10)) {
             syncrt_mv t13 = syncrt_mv_int(INT64_C(0));

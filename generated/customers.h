@@ -19,38 +19,6 @@
 extern "C" {
 #endif
 
-struct clarity_Account;
-struct d365_CustomerV3;
-
-extern const syncrt_mtype clarity_Account_mtype;
-extern const syncrt_mtype d365_CustomerV3_mtype;
-
-/* clarity_Account.Account: 4 of 28 fields */
-struct clarity_Account {
-    syncrt_str CustomKey;
-    unsigned char has_CustomKey;
-    syncrt_str Name;
-    unsigned char has_Name;
-    syncrt_decimal Credit;
-    unsigned char has_Credit;
-    unsigned char IsOnHold;
-    unsigned char has_IsOnHold;
-};
-
-/* d365_CustomerV3.CustomerV3: 5 of 305 fields */
-struct d365_CustomerV3 {
-    syncrt_str dataAreaId;
-    unsigned char has_dataAreaId;
-    syncrt_str CustomerAccount;
-    unsigned char has_CustomerAccount;
-    syncrt_str OnHoldStatus;
-    unsigned char has_OnHoldStatus;
-    syncrt_str OrganizationName;
-    unsigned char has_OrganizationName;
-    syncrt_decimal CreditLimit;
-    unsigned char has_CreditLimit;
-};
-
 /* map AccountFromCustomer: d365.CustomerV3 -> clarity.Account */
 extern const syncrt_mmap AccountFromCustomer_mmap;
 syncrt_status AccountFromCustomer_decode(syncrt_mctx *ctx, const char *json, size_t len, struct d365_CustomerV3 **out);

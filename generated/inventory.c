@@ -78,7 +78,7 @@ static void Stock_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* IsUnlimitedStock */
         syncrt_mv t20 = syncrt_mv_bool(0);
-        static const size_t path[1] = {4};
+        static const size_t path[1] = {5};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t20);
     }
     {   /* MaximumPurchaseQuantity */
@@ -88,7 +88,7 @@ static void Stock_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
         syncrt_mv t24 = syncrt_mv_get(ctx, t23, 3);   /* .ReservedOnHandQuantity */
         syncrt_mv t25 = syncrt_mv_binop(ctx, SYNCRT_OP_SUB, t22, t24);
         syncrt_mv t26 = syncrt_fn_round(ctx, t25, 2, 1);
-        static const size_t path[1] = {7};
+        static const size_t path[1] = {8};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t26);
     }
     {   /* check: negative on-hand quantity */

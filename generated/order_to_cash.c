@@ -6,157 +6,6 @@
 
 #include <stdio.h>
 
-static const syncrt_mfield clarity_Address_fields[] = {
-    {"Street1", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Address, Street1), offsetof(struct clarity_Address, has_Street1),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"City", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Address, City), offsetof(struct clarity_Address, has_City),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"PostalCode", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Address, PostalCode), offsetof(struct clarity_Address, has_PostalCode),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"RegionCode", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Address, RegionCode), offsetof(struct clarity_Address, has_RegionCode),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"CountryCode", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Address, CountryCode), offsetof(struct clarity_Address, has_CountryCode),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_Address_mtype = {"Address", sizeof(struct clarity_Address), 5, clarity_Address_fields, SYNCRT_MFLAVOR_OPENAPI};
-
-static const syncrt_mfield clarity_AppliedDiscount_fields[] = {
-    {"DiscountKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_AppliedDiscount, DiscountKey), offsetof(struct clarity_AppliedDiscount, has_DiscountKey),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_AppliedDiscount_mtype = {"AppliedDiscount", sizeof(struct clarity_AppliedDiscount), 1, clarity_AppliedDiscount_fields, SYNCRT_MFLAVOR_OPENAPI};
-
-static const syncrt_mfield clarity_Contact_fields[] = {
-    {"FirstName", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Contact, FirstName), offsetof(struct clarity_Contact, has_FirstName),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"LastName", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Contact, LastName), offsetof(struct clarity_Contact, has_LastName),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"Address", SYNCRT_MK_OBJECT, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Contact, Address), offsetof(struct clarity_Contact, has_Address),
-     &clarity_Address_mtype, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_Contact_mtype = {"Contact", sizeof(struct clarity_Contact), 3, clarity_Contact_fields, SYNCRT_MFLAVOR_OPENAPI};
-
-static const syncrt_mfield clarity_SalesItem_fields[] = {
-    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesItem, Name), offsetof(struct clarity_SalesItem, has_Name),
-     NULL, NULL, NULL, 0, 128, -1, -1},
-    {"MasterID", SYNCRT_MK_INT, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE|SYNCRT_MF_INT32,
-     offsetof(struct clarity_SalesItem, MasterID), offsetof(struct clarity_SalesItem, has_MasterID),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"Sku", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesItem, Sku), offsetof(struct clarity_SalesItem, has_Sku),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"Quantity", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesItem, Quantity), offsetof(struct clarity_SalesItem, has_Quantity),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"UnitSoldPrice", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesItem, UnitSoldPrice), offsetof(struct clarity_SalesItem, has_UnitSoldPrice),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_SalesItem_mtype = {"SalesItem", sizeof(struct clarity_SalesItem), 5, clarity_SalesItem_fields, SYNCRT_MFLAVOR_OPENAPI};
-
-static const syncrt_mfield clarity_SalesOrder_fields[] = {
-    {"ID", SYNCRT_MK_INT, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE|SYNCRT_MF_INT32,
-     offsetof(struct clarity_SalesOrder, ID), offsetof(struct clarity_SalesOrder, has_ID),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"CreatedDate", SYNCRT_MK_DATETIME, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, CreatedDate), offsetof(struct clarity_SalesOrder, has_CreatedDate),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"Totals", SYNCRT_MK_OBJECT, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, Totals), offsetof(struct clarity_SalesOrder, has_Totals),
-     &clarity_Totals_mtype, NULL, NULL, 0, -1, -1, -1},
-    {"UserContactEmail", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, UserContactEmail), offsetof(struct clarity_SalesOrder, has_UserContactEmail),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"AccountKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, AccountKey), offsetof(struct clarity_SalesOrder, has_AccountKey),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"ShippingContact", SYNCRT_MK_OBJECT, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, ShippingContact), offsetof(struct clarity_SalesOrder, has_ShippingContact),
-     &clarity_Contact_mtype, NULL, NULL, 0, -1, -1, -1},
-    {"SalesItems", SYNCRT_MK_LIST, SYNCRT_MK_OBJECT, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, SalesItems), offsetof(struct clarity_SalesOrder, has_SalesItems),
-     &clarity_SalesItem_mtype, NULL, NULL, 0, -1, -1, -1},
-    {"Discounts", SYNCRT_MK_LIST, SYNCRT_MK_OBJECT, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, Discounts), offsetof(struct clarity_SalesOrder, has_Discounts),
-     &clarity_AppliedDiscount_mtype, NULL, NULL, 0, -1, -1, -1},
-    {"PurchaseOrderNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, PurchaseOrderNumber), offsetof(struct clarity_SalesOrder, has_PurchaseOrderNumber),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"RequestedShipDate", SYNCRT_MK_DATETIME, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_SalesOrder, RequestedShipDate), offsetof(struct clarity_SalesOrder, has_RequestedShipDate),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_SalesOrder_mtype = {"SalesOrder", sizeof(struct clarity_SalesOrder), 10, clarity_SalesOrder_fields, SYNCRT_MFLAVOR_OPENAPI};
-
-static const syncrt_mfield clarity_Totals_fields[] = {
-    {"Total", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Totals, Total), offsetof(struct clarity_Totals, has_Total),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_Totals_mtype = {"Totals", sizeof(struct clarity_Totals), 1, clarity_Totals_fields, SYNCRT_MFLAVOR_OPENAPI};
-
-static const syncrt_mfield d365_SalesOrderHeaderV2_fields[] = {
-    {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
-     offsetof(struct d365_SalesOrderHeaderV2, dataAreaId), offsetof(struct d365_SalesOrderHeaderV2, has_dataAreaId),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"SalesOrderNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
-     offsetof(struct d365_SalesOrderHeaderV2, SalesOrderNumber), offsetof(struct d365_SalesOrderHeaderV2, has_SalesOrderNumber),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"Email", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, Email), offsetof(struct d365_SalesOrderHeaderV2, has_Email),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"DeliveryAddressCountryRegionId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, DeliveryAddressCountryRegionId), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryAddressCountryRegionId),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"DeliveryAddressCity", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, DeliveryAddressCity), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryAddressCity),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"TotalDiscountPercentage", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, 0,
-     offsetof(struct d365_SalesOrderHeaderV2, TotalDiscountPercentage), offsetof(struct d365_SalesOrderHeaderV2, has_TotalDiscountPercentage),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"DeliveryAddressZipCode", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, DeliveryAddressZipCode), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryAddressZipCode),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"DeliveryAddressName", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, DeliveryAddressName), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryAddressName),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"CustomersOrderReference", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, CustomersOrderReference), offsetof(struct d365_SalesOrderHeaderV2, has_CustomersOrderReference),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"CurrencyCode", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, CurrencyCode), offsetof(struct d365_SalesOrderHeaderV2, has_CurrencyCode),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"InvoiceCustomerAccountNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, InvoiceCustomerAccountNumber), offsetof(struct d365_SalesOrderHeaderV2, has_InvoiceCustomerAccountNumber),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"DeliveryAddressStreet", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, DeliveryAddressStreet), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryAddressStreet),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"DefaultShippingWarehouseId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, DefaultShippingWarehouseId), offsetof(struct d365_SalesOrderHeaderV2, has_DefaultShippingWarehouseId),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"DeliveryAddressStateId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, DeliveryAddressStateId), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryAddressStateId),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"OrderingCustomerAccountNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_SalesOrderHeaderV2, OrderingCustomerAccountNumber), offsetof(struct d365_SalesOrderHeaderV2, has_OrderingCustomerAccountNumber),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"RequestedShippingDate", SYNCRT_MK_DATE, SYNCRT_MK_STRING, SYNCRT_MF_AXDATE,
-     offsetof(struct d365_SalesOrderHeaderV2, RequestedShippingDate), offsetof(struct d365_SalesOrderHeaderV2, has_RequestedShippingDate),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype d365_SalesOrderHeaderV2_mtype = {"SalesOrderHeaderV2", sizeof(struct d365_SalesOrderHeaderV2), 16, d365_SalesOrderHeaderV2_fields, SYNCRT_MFLAVOR_ODATA};
-
 static const syncrt_mfield d365_SalesOrderLine_fields[] = {
     {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
      offsetof(struct d365_SalesOrderLine, dataAreaId), offsetof(struct d365_SalesOrderLine, has_dataAreaId),
@@ -220,32 +69,32 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* OrderingCustomerAccountNumber */
         syncrt_mv t8 = v_;
-        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 4);   /* .AccountKey */
+        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 5);   /* .AccountKey */
         syncrt_mv t10 = syncrt_fn_required(ctx, t9, "$.AccountKey");
-        static const size_t path[1] = {14};
+        static const size_t path[1] = {15};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t10);
     }
     {   /* InvoiceCustomerAccountNumber */
         syncrt_mv t11 = v_;
-        syncrt_mv t12 = syncrt_mv_get(ctx, t11, 4);   /* .AccountKey */
+        syncrt_mv t12 = syncrt_mv_get(ctx, t11, 5);   /* .AccountKey */
         syncrt_mv t13 = syncrt_fn_required(ctx, t12, "$.AccountKey");
-        static const size_t path[1] = {10};
+        static const size_t path[1] = {11};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t13);
     }
     {   /* CurrencyCode */
         syncrt_mv t14 = syncrt_mv_str("USD", 3);
-        static const size_t path[1] = {9};
+        static const size_t path[1] = {10};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t14);
     }
     {   /* CustomersOrderReference */
         syncrt_mv t15 = v_;
-        syncrt_mv t16 = syncrt_mv_get(ctx, t15, 8);   /* .PurchaseOrderNumber */
-        static const size_t path[1] = {8};
+        syncrt_mv t16 = syncrt_mv_get(ctx, t15, 9);   /* .PurchaseOrderNumber */
+        static const size_t path[1] = {9};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t16);
     }
     {   /* RequestedShippingDate */
         syncrt_mv t18 = v_;
-        syncrt_mv t19 = syncrt_mv_get(ctx, t18, 9);   /* .RequestedShipDate */
+        syncrt_mv t19 = syncrt_mv_get(ctx, t18, 10);   /* .RequestedShipDate */
         syncrt_mv t17 = t19;
         if (!syncrt_mv_present(t17)) {
             syncrt_mv t21 = v_;
@@ -258,26 +107,26 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t17 = t20;
         }
         syncrt_mv t24 = syncrt_fn_date(ctx, t17, NULL, "OrderHeader.RequestedShippingDate");
-        static const size_t path[1] = {15};
+        static const size_t path[1] = {16};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t24);
     }
     {   /* DeliveryAddressName */
         syncrt_mv t25 = v_;
-        syncrt_mv t26 = syncrt_mv_get(ctx, t25, 5);   /* .ShippingContact */
-        syncrt_mv t27 = syncrt_mv_get(ctx, t26, 0);   /* .FirstName */
+        syncrt_mv t26 = syncrt_mv_get(ctx, t25, 6);   /* .ShippingContact */
+        syncrt_mv t27 = syncrt_mv_get(ctx, t26, 1);   /* .FirstName */
         syncrt_mv t28 = syncrt_mv_str(" ", 1);
         syncrt_mv t29 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t27, t28);
         syncrt_mv t30 = v_;
-        syncrt_mv t31 = syncrt_mv_get(ctx, t30, 5);   /* .ShippingContact */
-        syncrt_mv t32 = syncrt_mv_get(ctx, t31, 1);   /* .LastName */
+        syncrt_mv t31 = syncrt_mv_get(ctx, t30, 6);   /* .ShippingContact */
+        syncrt_mv t32 = syncrt_mv_get(ctx, t31, 2);   /* .LastName */
         syncrt_mv t33 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t29, t32);
-        static const size_t path[1] = {7};
+        static const size_t path[1] = {8};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t33);
     }
     {   /* DeliveryAddressStreet */
         syncrt_mv t35 = v_;
-        syncrt_mv t36 = syncrt_mv_get(ctx, t35, 5);   /* .ShippingContact */
-        syncrt_mv t37 = syncrt_mv_get(ctx, t36, 2);   /* .Address */
+        syncrt_mv t36 = syncrt_mv_get(ctx, t35, 6);   /* .ShippingContact */
+        syncrt_mv t37 = syncrt_mv_get(ctx, t36, 5);   /* .Address */
         syncrt_mv t38 = syncrt_mv_get(ctx, t37, 0);   /* .Street1 */
         syncrt_mv t34 = t38;
         if (!syncrt_mv_present(t34)) {
@@ -285,21 +134,21 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t34 = t39;
         }
         syncrt_mv t40 = syncrt_fn_trim(ctx, t34);
-        static const size_t path[1] = {11};
+        static const size_t path[1] = {12};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t40);
     }
     {   /* DeliveryAddressCity */
         syncrt_mv t41 = v_;
-        syncrt_mv t42 = syncrt_mv_get(ctx, t41, 5);   /* .ShippingContact */
-        syncrt_mv t43 = syncrt_mv_get(ctx, t42, 2);   /* .Address */
+        syncrt_mv t42 = syncrt_mv_get(ctx, t41, 6);   /* .ShippingContact */
+        syncrt_mv t43 = syncrt_mv_get(ctx, t42, 5);   /* .Address */
         syncrt_mv t44 = syncrt_mv_get(ctx, t43, 1);   /* .City */
-        static const size_t path[1] = {4};
+        static const size_t path[1] = {5};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t44);
     }
     {   /* DeliveryAddressCountryRegionId */
         syncrt_mv t46 = v_;
-        syncrt_mv t47 = syncrt_mv_get(ctx, t46, 5);   /* .ShippingContact */
-        syncrt_mv t48 = syncrt_mv_get(ctx, t47, 2);   /* .Address */
+        syncrt_mv t47 = syncrt_mv_get(ctx, t46, 6);   /* .ShippingContact */
+        syncrt_mv t48 = syncrt_mv_get(ctx, t47, 5);   /* .Address */
         syncrt_mv t49 = syncrt_mv_get(ctx, t48, 4);   /* .CountryCode */
         syncrt_mv t45 = t49;
         if (!syncrt_mv_present(t45)) {
@@ -307,13 +156,13 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t45 = t50;
         }
         syncrt_mv t51 = syncrt_fn_iso3(ctx, t45);
-        static const size_t path[1] = {3};
+        static const size_t path[1] = {4};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t51);
     }
     {   /* DeliveryAddressStateId */
         syncrt_mv t53 = v_;
-        syncrt_mv t54 = syncrt_mv_get(ctx, t53, 5);   /* .ShippingContact */
-        syncrt_mv t55 = syncrt_mv_get(ctx, t54, 2);   /* .Address */
+        syncrt_mv t54 = syncrt_mv_get(ctx, t53, 6);   /* .ShippingContact */
+        syncrt_mv t55 = syncrt_mv_get(ctx, t54, 5);   /* .Address */
         syncrt_mv t56 = syncrt_mv_get(ctx, t55, 4);   /* .CountryCode */
         syncrt_mv t52 = t56;
         if (!syncrt_mv_present(t52)) {
@@ -321,8 +170,8 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t52 = t57;
         }
         syncrt_mv t59 = v_;
-        syncrt_mv t60 = syncrt_mv_get(ctx, t59, 5);   /* .ShippingContact */
-        syncrt_mv t61 = syncrt_mv_get(ctx, t60, 2);   /* .Address */
+        syncrt_mv t60 = syncrt_mv_get(ctx, t59, 6);   /* .ShippingContact */
+        syncrt_mv t61 = syncrt_mv_get(ctx, t60, 5);   /* .Address */
         syncrt_mv t62 = syncrt_mv_get(ctx, t61, 3);   /* .RegionCode */
         syncrt_mv t58 = t62;
         if (!syncrt_mv_present(t58)) {
@@ -330,13 +179,13 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t58 = t63;
         }
         syncrt_mv t64 = syncrt_fn_region(ctx, t52, t58);
-        static const size_t path[1] = {13};
+        static const size_t path[1] = {14};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t64);
     }
     {   /* DeliveryAddressZipCode */
         syncrt_mv t66 = v_;
-        syncrt_mv t67 = syncrt_mv_get(ctx, t66, 5);   /* .ShippingContact */
-        syncrt_mv t68 = syncrt_mv_get(ctx, t67, 2);   /* .Address */
+        syncrt_mv t67 = syncrt_mv_get(ctx, t66, 6);   /* .ShippingContact */
+        syncrt_mv t68 = syncrt_mv_get(ctx, t67, 5);   /* .Address */
         syncrt_mv t69 = syncrt_mv_get(ctx, t68, 2);   /* .PostalCode */
         syncrt_mv t65 = t69;
         if (!syncrt_mv_present(t65)) {
@@ -344,8 +193,8 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t65 = t70;
         }
         syncrt_mv t72 = v_;
-        syncrt_mv t73 = syncrt_mv_get(ctx, t72, 5);   /* .ShippingContact */
-        syncrt_mv t74 = syncrt_mv_get(ctx, t73, 2);   /* .Address */
+        syncrt_mv t73 = syncrt_mv_get(ctx, t72, 6);   /* .ShippingContact */
+        syncrt_mv t74 = syncrt_mv_get(ctx, t73, 5);   /* .Address */
         syncrt_mv t75 = syncrt_mv_get(ctx, t74, 4);   /* .CountryCode */
         syncrt_mv t71 = t75;
         if (!syncrt_mv_present(t71)) {
@@ -353,13 +202,13 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t71 = t76;
         }
         syncrt_mv t77 = syncrt_fn_postal(ctx, t65, t71);
-        static const size_t path[1] = {6};
+        static const size_t path[1] = {7};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t77);
     }
     {   /* DefaultShippingWarehouseId */
         syncrt_mv t80 = v_;
-        syncrt_mv t81 = syncrt_mv_get(ctx, t80, 5);   /* .ShippingContact */
-        syncrt_mv t82 = syncrt_mv_get(ctx, t81, 2);   /* .Address */
+        syncrt_mv t81 = syncrt_mv_get(ctx, t80, 6);   /* .ShippingContact */
+        syncrt_mv t82 = syncrt_mv_get(ctx, t81, 5);   /* .Address */
         syncrt_mv t83 = syncrt_mv_get(ctx, t82, 4);   /* .CountryCode */
         syncrt_mv t79 = t83;
         if (!syncrt_mv_present(t79)) {
@@ -373,12 +222,12 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t78 = t86;
         }
         syncrt_mv t87 = syncrt_mv_lookup(ctx, &table_Warehouse, t78);
-        static const size_t path[1] = {12};
+        static const size_t path[1] = {13};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t87);
     }
     {   /* TotalDiscountPercentage */
         syncrt_mv t90 = v_;
-        syncrt_mv t91 = syncrt_mv_get(ctx, t90, 7);   /* .Discounts */
+        syncrt_mv t91 = syncrt_mv_get(ctx, t90, 8);   /* .Discounts */
         syncrt_mv t92 = syncrt_mv_int(INT64_C(0));
         syncrt_mv t93 = syncrt_mv_index(ctx, t91, t92);
         syncrt_mv t94 = syncrt_mv_get(ctx, t93, 0);   /* .DiscountKey */
@@ -393,12 +242,12 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             syncrt_mv t97 = syncrt_mv_int(INT64_C(0));
             t88 = t97;
         }
-        static const size_t path[1] = {5};
+        static const size_t path[1] = {6};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t88);
     }
     {   /* Email */
         syncrt_mv t99 = v_;
-        syncrt_mv t100 = syncrt_mv_get(ctx, t99, 3);   /* .UserContactEmail */
+        syncrt_mv t100 = syncrt_mv_get(ctx, t99, 4);   /* .UserContactEmail */
         syncrt_mv t98 = t100;
         if (!syncrt_mv_present(t98)) {
             syncrt_mv t101 = syncrt_mv_str("", 0);
@@ -410,8 +259,8 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* check: order total is negative */
         syncrt_mv t104 = v_;
-        syncrt_mv t105 = syncrt_mv_get(ctx, t104, 2);   /* .Totals */
-        syncrt_mv t106 = syncrt_mv_get(ctx, t105, 0);   /* .Total */
+        syncrt_mv t105 = syncrt_mv_get(ctx, t104, 3);   /* .Totals */
+        syncrt_mv t106 = syncrt_mv_get(ctx, t105, 4);   /* .Total */
         syncrt_mv t103 = t106;
         if (!syncrt_mv_present(t103)) {
             syncrt_mv t107 = syncrt_mv_int(INT64_C(0));
@@ -423,7 +272,7 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* check: an order needs at least one line */
         syncrt_mv t110 = v_;
-        syncrt_mv t111 = syncrt_mv_get(ctx, t110, 6);   /* .SalesItems */
+        syncrt_mv t111 = syncrt_mv_get(ctx, t110, 7);   /* .SalesItems */
         syncrt_mv t112 = syncrt_fn_count(ctx, t111);
         syncrt_mv t113 = syncrt_mv_int(INT64_C(0));
         syncrt_mv t114 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t112, t113);
@@ -478,7 +327,7 @@ static void OrderLine_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     {   /* SalesOrderNumber */
         syncrt_mv t2 = syncrt_mv_str("WEB-", 4);
         syncrt_mv t3 = v_;
-        syncrt_mv t4 = syncrt_mv_get(ctx, t3, 1);   /* .MasterID */
+        syncrt_mv t4 = syncrt_mv_get(ctx, t3, 3);   /* .MasterID */
         syncrt_mv t5 = syncrt_fn_required(ctx, t4, "$.MasterID");
         syncrt_mv t6 = syncrt_fn_text(ctx, t5);
         syncrt_mv t7 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t2, t6);
@@ -487,14 +336,14 @@ static void OrderLine_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* ItemNumber */
         syncrt_mv t8 = v_;
-        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 2);   /* .Sku */
+        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 4);   /* .Sku */
         syncrt_mv t10 = syncrt_fn_required(ctx, t9, "$.Sku");
         static const size_t path[1] = {5};
         syncrt_mv_put(ctx, &d365_SalesOrderLine_mtype, dst_, path, 1, t10);
     }
     {   /* OrderedSalesQuantity */
         syncrt_mv t12 = v_;
-        syncrt_mv t13 = syncrt_mv_get(ctx, t12, 3);   /* .Quantity */
+        syncrt_mv t13 = syncrt_mv_get(ctx, t12, 7);   /* .Quantity */
         syncrt_mv t11 = t13;
         if (!syncrt_mv_present(t11)) {
             syncrt_mv t14 = syncrt_mv_int(INT64_C(1));
@@ -505,7 +354,7 @@ static void OrderLine_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* SalesPrice */
         syncrt_mv t16 = v_;
-        syncrt_mv t17 = syncrt_mv_get(ctx, t16, 4);   /* .UnitSoldPrice */
+        syncrt_mv t17 = syncrt_mv_get(ctx, t16, 8);   /* .UnitSoldPrice */
         syncrt_mv t15 = t17;
         if (!syncrt_mv_present(t15)) {
             syncrt_mv t18 = syncrt_mv_int(INT64_C(0));
@@ -516,13 +365,13 @@ static void OrderLine_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     }
     {   /* LineDescription */
         syncrt_mv t19 = v_;
-        syncrt_mv t20 = syncrt_mv_get(ctx, t19, 0);   /* .Name */
+        syncrt_mv t20 = syncrt_mv_get(ctx, t19, 1);   /* .Name */
         static const size_t path[1] = {3};
         syncrt_mv_put(ctx, &d365_SalesOrderLine_mtype, dst_, path, 1, t20);
     }
     {   /* check: line quantity must be positive */
         syncrt_mv t22 = v_;
-        syncrt_mv t23 = syncrt_mv_get(ctx, t22, 3);   /* .Quantity */
+        syncrt_mv t23 = syncrt_mv_get(ctx, t22, 7);   /* .Quantity */
         syncrt_mv t21 = t23;
         if (!syncrt_mv_present(t21)) {
             syncrt_mv t24 = syncrt_mv_int(INT64_C(1));
@@ -592,8 +441,8 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
         syncrt_mbuf_put(out, "null", 4);
     {   /* with d365.SalesOrderLines by OrderLine */
         syncrt_mv t1 = v_;
-        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 6);   /* .SalesItems */
-        syncrt_mv t3 = syncrt_fn_merge(ctx, t2, 2, 3, 4);
+        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 7);   /* .SalesItems */
+        syncrt_mv t3 = syncrt_fn_merge(ctx, t2, 4, 7, 8);
         size_t n = t3.kind == SYNCRT_MV_LIST && t3.u.l.t == &clarity_SalesItem_mtype ? t3.u.l.n : 0;
         syncrt_mbuf_put(out, ",\"SalesOrderLines\":[", 20);
         for (size_t i = 0; i < n; i++) {

@@ -28,14 +28,20 @@ static const syncrt_mfield d365_SalesOrderLine_fields[] = {
 };
 const syncrt_mtype d365_SalesOrderLine_mtype = {"SalesOrderLine", sizeof(struct d365_SalesOrderLine), 6, d365_SalesOrderLine_fields, SYNCRT_MFLAVOR_ODATA};
 
-/* table Coupon from coupons.csv (4 entries) */
+/* table Coupon from coupons.csv (10 entries) */
 static const syncrt_mtable_entry table_Coupon_entries[] = {
     {"BLACKFRIDAY", "25"},
+    {"CLEAR30", "30"},
+    {"SAVE10", "10"},
+    {"SAVE15", "15"},
+    {"SAVE5", "5"},
     {"SUMMER10", "10"},
     {"VIP", "15.5"},
+    {"VIP25", "25"},
+    {"WELCOME20", "20"},
     {"WELCOME5", "5"},
 };
-static const syncrt_mtable table_Coupon = {"Coupon", SYNCRT_MV_DECIMAL, 4, table_Coupon_entries};
+static const syncrt_mtable table_Coupon = {"Coupon", SYNCRT_MV_DECIMAL, 10, table_Coupon_entries};
 
 /* table Warehouse from warehouses.csv (4 entries) */
 static const syncrt_mtable_entry table_Warehouse_entries[] = {
@@ -253,30 +259,31 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             syncrt_mv t101 = syncrt_mv_str("", 0);
             t98 = t101;
         }
-        syncrt_mv t102 = syncrt_fn_lower(ctx, t98);
+        syncrt_mv t102 = syncrt_fn_trim(ctx, t98);
+        syncrt_mv t103 = syncrt_fn_lower(ctx, t102);
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t102);
+        syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t103);
     }
     {   /* check: order total is negative */
-        syncrt_mv t104 = v_;
-        syncrt_mv t105 = syncrt_mv_get(ctx, t104, 3);   /* .Totals */
-        syncrt_mv t106 = syncrt_mv_get(ctx, t105, 4);   /* .Total */
-        syncrt_mv t103 = t106;
-        if (!syncrt_mv_present(t103)) {
-            syncrt_mv t107 = syncrt_mv_int(INT64_C(0));
-            t103 = t107;
+        syncrt_mv t105 = v_;
+        syncrt_mv t106 = syncrt_mv_get(ctx, t105, 3);   /* .Totals */
+        syncrt_mv t107 = syncrt_mv_get(ctx, t106, 4);   /* .Total */
+        syncrt_mv t104 = t107;
+        if (!syncrt_mv_present(t104)) {
+            syncrt_mv t108 = syncrt_mv_int(INT64_C(0));
+            t104 = t108;
         }
-        syncrt_mv t108 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t109 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t103, t108);
-        syncrt_fn_check(ctx, t109, "OrderHeader", "order total is negative");
+        syncrt_mv t109 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t110 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t104, t109);
+        syncrt_fn_check(ctx, t110, "OrderHeader", "order total is negative");
     }
     {   /* check: an order needs at least one line */
-        syncrt_mv t110 = v_;
-        syncrt_mv t111 = syncrt_mv_get(ctx, t110, 7);   /* .SalesItems */
-        syncrt_mv t112 = syncrt_fn_count(ctx, t111);
-        syncrt_mv t113 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t114 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t112, t113);
-        syncrt_fn_check(ctx, t114, "OrderHeader", "an order needs at least one line");
+        syncrt_mv t111 = v_;
+        syncrt_mv t112 = syncrt_mv_get(ctx, t111, 7);   /* .SalesItems */
+        syncrt_mv t113 = syncrt_fn_count(ctx, t112);
+        syncrt_mv t114 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t115 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t113, t114);
+        syncrt_fn_check(ctx, t115, "OrderHeader", "an order needs at least one line");
     }
 }
 

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +46,20 @@ struct syncrt_http {
     transfer *live;              /* every transfer in flight */
 };
 
-static int curl_ready;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
+static void curl_init_once(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Clients may be created from several worker threads: initialise libcurl exactly once. */
 static syncrt_status http_global_init(syncrt_error *err)
 {
-    /* curl_global_init is not thread-safe before 7.84; the runtime creates clients from the
-     * main thread before starting workers. */
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return syncrt_error_set(err, SYNCRT_EHTTP, "curl_global_init failed");
-        curl_ready = 1;
-    }
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK)
+        return syncrt_error_set(err, SYNCRT_EHTTP, "curl_global_init failed");
     return SYNCRT_OK;
 }
 

@@ -18,7 +18,12 @@
  * audit row.  Leases expire: a crashed worker's records become claimable again at
  * lease_until, and its late complete/fail then gets SYNCRT_ELEASE.
  *
- * Times are milliseconds since the Unix epoch, read from the clock given at open. */
+ * Times are milliseconds since the Unix epoch, read from the clock given at open.
+ *
+ * Threads: a handle is one SQLite connection and its transactions; use it from one thread at
+ * a time.  Open one handle per worker thread (and one for the webhook receiver): handles in
+ * any number of threads and processes share one file safely (WAL, IMMEDIATE transactions,
+ * busy timeout). */
 #ifndef SYNCRT_STORE_H
 #define SYNCRT_STORE_H
 

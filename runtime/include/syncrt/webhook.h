@@ -51,7 +51,8 @@ typedef struct {
     const char *event_type_header;    /* NULL: "X-Clarity-Event" */
     int64_t tolerance_ms;             /* 0: 5 minutes either way */
     size_t max_body;                  /* 0: 1 MiB */
-    syncrt_store *store;              /* required: the inbox */
+    syncrt_store *store;              /* required: the inbox; a handle of its own (the
+                                         receiver's thread uses it, see store.h) */
     syncrt_webhook_route_fn route;    /* required */
     void *route_ctx;
     syncrt_webhook_log_fn log;        /* optional: one call per request */

@@ -228,55 +228,51 @@ static void OrderStateFromSalesOrder_map_(syncrt_mctx *ctx, const void *src_, vo
         syncrt_mv t8 = v_;
         syncrt_mv t9 = syncrt_mv_get(ctx, t8, 3);   /* .SalesOrderStatus */
         syncrt_mv t7 = syncrt_mv_absent();
-        syncrt_mv t10 = syncrt_mv_str("Backorder", 9);
-        if (syncrt_mv_equal(t9, t10)) {
-            syncrt_mv t11 = syncrt_mv_str("Confirmed", 9);
-            t7 = t11;
+        syncrt_mv t10 = syncrt_mv_str("None", 4);
+        syncrt_mv t11 = syncrt_mv_str("Backorder", 9);
+        if (syncrt_mv_equal(t9, t10) || syncrt_mv_equal(t9, t11)) {
+            syncrt_mv t12 = syncrt_mv_str("Confirmed", 9);
+            t7 = t12;
         } else {
-            syncrt_mv t12 = syncrt_mv_str("Delivered", 9);
-            if (syncrt_mv_equal(t9, t12)) {
-                syncrt_mv t13 = syncrt_mv_str("Shipped", 7);
-                t7 = t13;
+            syncrt_mv t13 = syncrt_mv_str("Delivered", 9);
+            if (syncrt_mv_equal(t9, t13)) {
+                syncrt_mv t14 = syncrt_mv_str("Shipped", 7);
+                t7 = t14;
             } else {
-                syncrt_mv t14 = syncrt_mv_str("Invoiced", 8);
-                if (syncrt_mv_equal(t9, t14)) {
-                    syncrt_mv t15 = syncrt_mv_str("Completed", 9);
-                    t7 = t15;
+                syncrt_mv t15 = syncrt_mv_str("Invoiced", 8);
+                if (syncrt_mv_equal(t9, t15)) {
+                    syncrt_mv t16 = syncrt_mv_str("Completed", 9);
+                    t7 = t16;
                 } else {
-                    syncrt_mv t16 = syncrt_mv_str("Canceled", 8);
-                    if (syncrt_mv_equal(t9, t16)) {
-                        syncrt_mv t17 = syncrt_mv_str("Void", 4);
-                        t7 = t17;
+                    syncrt_mv t17 = syncrt_mv_str("Canceled", 8);
+                    if (syncrt_mv_equal(t9, t17)) {
+                        syncrt_mv t18 = syncrt_mv_str("Void", 4);
+                        t7 = t18;
                     } else {
                     }
                 }
             }
         }
-        syncrt_mv t18 = syncrt_fn_required(ctx, t7, "OrderStateFromSalesOrder.StatusKey");
+        syncrt_mv t19 = syncrt_fn_required(ctx, t7, "OrderStateFromSalesOrder.StatusKey");
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &clarity_SalesOrder_mtype, dst_, path, 1, t18);
+        syncrt_mv_put(ctx, &clarity_SalesOrder_mtype, dst_, path, 1, t19);
     }
     {   /* check: not a web order (no WEB- prefix) */
-        syncrt_mv t19 = v_;
-        syncrt_mv t20 = syncrt_mv_get(ctx, t19, 1);   /* .SalesOrderNumber */
-        syncrt_mv t21 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t22 = syncrt_mv_int(INT64_C(4));
-        syncrt_mv t23 = syncrt_fn_substr(ctx, t20, t21, t22);
-        syncrt_mv t24 = syncrt_mv_str("WEB-", 4);
-        syncrt_mv t25 = syncrt_mv_binop(ctx, SYNCRT_OP_EQ, t23, t24);
-        syncrt_fn_check(ctx, t25, "OrderStateFromSalesOrder", "not a web order (no WEB- prefix)");
+        syncrt_mv t20 = v_;
+        syncrt_mv t21 = syncrt_mv_get(ctx, t20, 1);   /* .SalesOrderNumber */
+        syncrt_mv t22 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t23 = syncrt_mv_int(INT64_C(4));
+        syncrt_mv t24 = syncrt_fn_substr(ctx, t21, t22, t23);
+        syncrt_mv t25 = syncrt_mv_str("WEB-", 4);
+        syncrt_mv t26 = syncrt_mv_binop(ctx, SYNCRT_OP_EQ, t24, t25);
+        syncrt_fn_check(ctx, t26, "OrderStateFromSalesOrder", "not a web order (no WEB- prefix)");
     }
-    {   /* check: the F&O order has no status yet */
+    {   /* check: the F&O order has no status */
         syncrt_mv t27 = v_;
         syncrt_mv t28 = syncrt_mv_get(ctx, t27, 3);   /* .SalesOrderStatus */
-        syncrt_mv t26 = t28;
-        if (!syncrt_mv_present(t26)) {
-            syncrt_mv t29 = syncrt_mv_str("None", 4);
-            t26 = t29;
-        }
-        syncrt_mv t30 = syncrt_mv_str("None", 4);
-        syncrt_mv t31 = syncrt_mv_binop(ctx, SYNCRT_OP_NE, t26, t30);
-        syncrt_fn_check(ctx, t31, "OrderStateFromSalesOrder", "the F&O order has no status yet");
+        syncrt_mv t29 = syncrt_mv_null();
+        syncrt_mv t30 = syncrt_mv_binop(ctx, SYNCRT_OP_NE, t28, t29);
+        syncrt_fn_check(ctx, t30, "OrderStateFromSalesOrder", "the F&O order has no status");
     }
 }
 

@@ -412,7 +412,24 @@ static void crash_child(const char *path, int fd, unsigned seed)
         _exit(2);
     for (;;) {
         int op = rand() % 10;
-        if (op < 5) {
+        if (op == 0) {
+            /* a poll page: 5 rows and the checkpoint naming the last, in one transaction */
+            char keys[5][48], cp[48];
+            syncrt_enqueue_item its[5];
+            int j;
+            for (j = 0; j < 5; j++) {
+                snprintf(keys[j], sizeof keys[j], "s%u-%d", seed, k++);
+                its[j] = item(keys[j], "{\"polled\":true}");
+            }
+            snprintf(cp, sizeof cp, "%s", keys[4]);
+            if (syncrt_store_enqueue_batch(s, NULL, "crash", its, 5, cp, &err) == SYNCRT_OK) {
+                for (j = 0; j < 5; j++) {
+                    int len = snprintf(line, sizeof line, "E %s\n", keys[j]);
+                    if (write(fd, line, (size_t)len) != len)
+                        _exit(3);
+                }
+            }
+        } else if (op < 5) {
             char key[48];
             syncrt_enqueue_item it;
             snprintf(key, sizeof key, "s%u-%d", seed, k++);
@@ -480,7 +497,7 @@ static void test_crash(void)
     char path[512];
     int rounds = getenv("SYNCRT_CRASH_ROUNDS") ? atoi(getenv("SYNCRT_CRASH_ROUNDS")) : 20;
     int round, bad_open = 0, bad_check = 0, lost_enq = 0, lost_done = 0, acked_enq = 0, acked_done = 0;
-    int killed_mid = 0;
+    int killed_mid = 0, checkpoints = 0, bad_checkpoint = 0;
     unsigned seed = (unsigned)time(NULL);
     syncrt_error err = { SYNCRT_OK, "" };
 
@@ -538,6 +555,18 @@ static void test_crash(void)
         syncrt_store_close(s);
         if (sqlite3_open(path, &db) != SQLITE_OK)
             continue;
+        {   /* a checkpoint is never ahead of the rows it covers */
+            sqlite3_stmt *q = NULL;
+            if (sqlite3_prepare_v2(db, "SELECT value FROM checkpoint WHERE flow = 'crash'", -1, &q, NULL) == SQLITE_OK &&
+                sqlite3_step(q) == SQLITE_ROW) {
+                checkpoints++;
+                if (!key_in_store(db, (const char *)sqlite3_column_text(q, 0))) {
+                    bad_checkpoint++;
+                    printf("# round %d: checkpoint %s without its rows\n", round, sqlite3_column_text(q, 0));
+                }
+            }
+            sqlite3_finalize(q);
+        }
         for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             if (line[0] == 'E') {
                 acked_enq++;
@@ -563,6 +592,8 @@ static void test_crash(void)
     CHECK_INT(bad_check, 0, "invariants hold after every kill");
     CHECK_INT(lost_enq, 0, "no acknowledged enqueue lost");
     CHECK_INT(lost_done, 0, "no acknowledged completion lost");
+    CHECK(checkpoints > 0, "poll pages with checkpoints were written (%d rounds had one)", checkpoints);
+    CHECK_INT(bad_checkpoint, 0, "no checkpoint ahead of its rows after any kill");
 
     /* Drain what the dead workers left leased (their leases expire), then check that each
      * record was delivered exactly once. */

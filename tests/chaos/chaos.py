@@ -14,6 +14,7 @@
 Counts: CHAOS_ORDERS (default 150) and CHAOS_KILLS (default 6) for CI; the M4 acceptance
 figures are CHAOS_ORDERS=2000 CHAOS_KILLS=20.  The sandbox runs with --credit-check off so
 that every generated order is deliverable and the count is exact."""
+import json
 import os
 import random
 import re
@@ -114,6 +115,9 @@ def crash(wd, sb):
     ok = wait_for(lambda: drained(s, len(ids)) and
                   sb.webhooks(limit=0).get("pending", 1) == 0, 300, 0.5)
     rc = s.stop()
+    wh = sb.webhooks(limit=100000)
+    redelivered = sum(max(e.get("Attempts", 1) - 1, 0) for e in wh.get("events") or [])
+    batches = sb.calls("/data/$batch", "POST")
     heads, lines = sb.sales_orders()
     good, detail = check_orders(sb, ids)
     n = sum(len(v) for k, v in heads.items() if k.startswith("WEB-"))
@@ -123,6 +127,11 @@ def crash(wd, sb):
         "crash safety: %d kill -9 while %d orders flowed: %d sales orders in F&O, %d missing, "
         "%d duplicated, every one with its lines" % (kills, len(ids), n, missing, dup),
         detail + s.log()[-2500:])
+    tap(wh.get("delivered", 0) >= len(ids) and wh.get("pending", 1) == 0 and wh.get("failed", 1) == 0,
+        "webhooks: %d events acknowledged, %d deliveries cut by a kill (or refused while down) and "
+        "redelivered, none lost; %d $batch calls for %d orders (%.2f per order)"
+        % (wh.get("delivered", 0), redelivered, batches, len(ids), batches / max(len(ids), 1)),
+        json.dumps({k: v for k, v in wh.items() if k != "events"}))
     rc2, out, err = s.cmd("status", "--check", valgrind=False)
     tap("store check: ok" in out, "the store's invariants hold after the kills (sync status --check)",
         out + err)

@@ -7,9 +7,6 @@
 #include <stdio.h>
 
 static const syncrt_mfield d365_WarehouseOnHandV2_fields[] = {
-    {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
-     offsetof(struct d365_WarehouseOnHandV2, dataAreaId), offsetof(struct d365_WarehouseOnHandV2, has_dataAreaId),
-     NULL, NULL, NULL, 0, -1, -1, -1},
     {"ItemNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
      offsetof(struct d365_WarehouseOnHandV2, ItemNumber), offsetof(struct d365_WarehouseOnHandV2, has_ItemNumber),
      NULL, NULL, NULL, 0, -1, -1, -1},
@@ -29,7 +26,7 @@ static const syncrt_mfield d365_WarehouseOnHandV2_fields[] = {
      offsetof(struct d365_WarehouseOnHandV2, TotalAvailableQuantity), offsetof(struct d365_WarehouseOnHandV2, has_TotalAvailableQuantity),
      NULL, NULL, NULL, 0, -1, -1, -1},
 };
-const syncrt_mtype d365_WarehouseOnHandV2_mtype = {"WarehouseOnHandV2", sizeof(struct d365_WarehouseOnHandV2), 7, d365_WarehouseOnHandV2_fields, SYNCRT_MFLAVOR_ODATA};
+const syncrt_mtype d365_WarehouseOnHandV2_mtype = {"WarehouseOnHandV2", sizeof(struct d365_WarehouseOnHandV2), 6, d365_WarehouseOnHandV2_fields, SYNCRT_MFLAVOR_ODATA};
 
 /* map Stock from d365.WarehouseOnHandV2 to clarity.Product (upsert) */
 static void Stock_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
@@ -39,64 +36,59 @@ static void Stock_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     (void)dst_;
     {   /* CustomKey */
         syncrt_mv t1 = v_;
-        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 0);   /* .dataAreaId */
-        syncrt_mv t3 = syncrt_mv_str("/", 1);
-        syncrt_mv t4 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t2, t3);
-        syncrt_mv t5 = v_;
-        syncrt_mv t6 = syncrt_mv_get(ctx, t5, 1);   /* .ItemNumber */
-        syncrt_mv t7 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t4, t6);
+        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 0);   /* .ItemNumber */
         static const size_t path[1] = {0};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t7);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t2);
     }
     {   /* Name */
-        syncrt_mv t9 = v_;
-        syncrt_mv t10 = syncrt_mv_get(ctx, t9, 4);   /* .ProductName */
-        syncrt_mv t8 = t10;
-        if (!syncrt_mv_present(t8)) {
-            syncrt_mv t11 = v_;
-            syncrt_mv t12 = syncrt_mv_get(ctx, t11, 1);   /* .ItemNumber */
-            t8 = t12;
+        syncrt_mv t4 = v_;
+        syncrt_mv t5 = syncrt_mv_get(ctx, t4, 3);   /* .ProductName */
+        syncrt_mv t3 = t5;
+        if (!syncrt_mv_present(t3)) {
+            syncrt_mv t6 = v_;
+            syncrt_mv t7 = syncrt_mv_get(ctx, t6, 0);   /* .ItemNumber */
+            t3 = t7;
         }
         static const size_t path[1] = {1};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t8);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t3);
     }
     {   /* StatusKey */
-        syncrt_mv t13;
-        syncrt_mv t14 = v_;
-        syncrt_mv t15 = syncrt_mv_get(ctx, t14, 6);   /* .TotalAvailableQuantity */
-        syncrt_mv t16 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t17 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t15, t16);
-        if (syncrt_mv_true(t17)) {
-            syncrt_mv t18 = syncrt_mv_str("InStock", 7);
-            t13 = t18;
+        syncrt_mv t8;
+        syncrt_mv t9 = v_;
+        syncrt_mv t10 = syncrt_mv_get(ctx, t9, 5);   /* .TotalAvailableQuantity */
+        syncrt_mv t11 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t12 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t10, t11);
+        if (syncrt_mv_true(t12)) {
+            syncrt_mv t13 = syncrt_mv_str("InStock", 7);
+            t8 = t13;
         } else {
-            syncrt_mv t19 = syncrt_mv_str("OutOfStock", 10);
-            t13 = t19;
+            syncrt_mv t14 = syncrt_mv_str("OutOfStock", 10);
+            t8 = t14;
         }
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t13);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t8);
     }
     {   /* IsUnlimitedStock */
-        syncrt_mv t20 = syncrt_mv_bool(0);
+        syncrt_mv t15 = syncrt_mv_bool(0);
         static const size_t path[1] = {5};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t20);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t15);
     }
     {   /* MaximumPurchaseQuantity */
-        syncrt_mv t21 = v_;
-        syncrt_mv t22 = syncrt_mv_get(ctx, t21, 2);   /* .AvailableOnHandQuantity */
-        syncrt_mv t23 = v_;
-        syncrt_mv t24 = syncrt_mv_get(ctx, t23, 3);   /* .ReservedOnHandQuantity */
-        syncrt_mv t25 = syncrt_mv_binop(ctx, SYNCRT_OP_SUB, t22, t24);
-        syncrt_mv t26 = syncrt_fn_round(ctx, t25, 2, 1);
+        syncrt_mv t16 = v_;
+        syncrt_mv t17 = syncrt_mv_get(ctx, t16, 1);   /* .AvailableOnHandQuantity */
+        syncrt_mv t18 = v_;
+        syncrt_mv t19 = syncrt_mv_get(ctx, t18, 2);   /* .ReservedOnHandQuantity */
+        syncrt_mv t20 = syncrt_mv_binop(ctx, SYNCRT_OP_SUB, t17, t19);
+        syncrt_mv t21 = syncrt_fn_round(ctx, t20, 2, 1);
         static const size_t path[1] = {8};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t26);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t21);
     }
     {   /* check: negative on-hand quantity */
-        syncrt_mv t27 = v_;
-        syncrt_mv t28 = syncrt_mv_get(ctx, t27, 5);   /* .OnHandQuantity */
-        syncrt_mv t29 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t30 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t28, t29);
-        syncrt_fn_check(ctx, t30, "Stock", "negative on-hand quantity");
+        syncrt_mv t22 = v_;
+        syncrt_mv t23 = syncrt_mv_get(ctx, t22, 4);   /* .OnHandQuantity */
+        syncrt_mv t24 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t25 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t23, t24);
+        syncrt_fn_check(ctx, t25, "Stock", "negative on-hand quantity");
     }
 }
 

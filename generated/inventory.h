@@ -23,10 +23,8 @@ struct d365_WarehouseOnHandV2;
 
 extern const syncrt_mtype d365_WarehouseOnHandV2_mtype;
 
-/* d365_WarehouseOnHandV2.WarehouseOnHandV2: 7 of 19 fields */
+/* d365_WarehouseOnHandV2.WarehouseOnHandV2: 6 of 19 fields */
 struct d365_WarehouseOnHandV2 {
-    syncrt_str dataAreaId;
-    unsigned char has_dataAreaId;
     syncrt_str ItemNumber;
     unsigned char has_ItemNumber;
     syncrt_decimal AvailableOnHandQuantity;

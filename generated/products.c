@@ -7,9 +7,6 @@
 #include <stdio.h>
 
 static const syncrt_mfield d365_ReleasedProductV2_fields[] = {
-    {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
-     offsetof(struct d365_ReleasedProductV2, dataAreaId), offsetof(struct d365_ReleasedProductV2, has_dataAreaId),
-     NULL, NULL, NULL, 0, -1, -1, -1},
     {"ItemNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
      offsetof(struct d365_ReleasedProductV2, ItemNumber), offsetof(struct d365_ReleasedProductV2, has_ItemNumber),
      NULL, NULL, NULL, 0, -1, -1, -1},
@@ -20,7 +17,7 @@ static const syncrt_mfield d365_ReleasedProductV2_fields[] = {
      offsetof(struct d365_ReleasedProductV2, SearchName), offsetof(struct d365_ReleasedProductV2, has_SearchName),
      NULL, NULL, NULL, 0, -1, -1, -1},
 };
-const syncrt_mtype d365_ReleasedProductV2_mtype = {"ReleasedProductV2", sizeof(struct d365_ReleasedProductV2), 4, d365_ReleasedProductV2_fields, SYNCRT_MFLAVOR_ODATA};
+const syncrt_mtype d365_ReleasedProductV2_mtype = {"ReleasedProductV2", sizeof(struct d365_ReleasedProductV2), 3, d365_ReleasedProductV2_fields, SYNCRT_MFLAVOR_ODATA};
 
 /* table Rates from rates.csv (5 entries) */
 static const syncrt_mtable_entry table_Rates_entries[] = {
@@ -51,83 +48,78 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     (void)dst_;
     {   /* CustomKey */
         syncrt_mv t1 = v_;
-        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 0);   /* .dataAreaId */
-        syncrt_mv t3 = syncrt_mv_str("/", 1);
-        syncrt_mv t4 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t2, t3);
-        syncrt_mv t5 = v_;
-        syncrt_mv t6 = syncrt_mv_get(ctx, t5, 1);   /* .ItemNumber */
-        syncrt_mv t7 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t4, t6);
+        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 0);   /* .ItemNumber */
         static const size_t path[1] = {0};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t7);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t2);
     }
     {   /* Name */
-        syncrt_mv t9 = v_;
-        syncrt_mv t10 = syncrt_mv_get(ctx, t9, 3);   /* .SearchName */
-        syncrt_mv t8 = t10;
-        if (!syncrt_mv_present(t8)) {
-            syncrt_mv t11 = v_;
-            syncrt_mv t12 = syncrt_mv_get(ctx, t11, 1);   /* .ItemNumber */
-            t8 = t12;
+        syncrt_mv t4 = v_;
+        syncrt_mv t5 = syncrt_mv_get(ctx, t4, 2);   /* .SearchName */
+        syncrt_mv t3 = t5;
+        if (!syncrt_mv_present(t3)) {
+            syncrt_mv t6 = v_;
+            syncrt_mv t7 = syncrt_mv_get(ctx, t6, 0);   /* .ItemNumber */
+            t3 = t7;
         }
         static const size_t path[1] = {1};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t8);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t3);
     }
     {   /* ManufacturerPartNumber */
-        syncrt_mv t13 = v_;
-        syncrt_mv t14 = syncrt_mv_get(ctx, t13, 1);   /* .ItemNumber */
+        syncrt_mv t8 = v_;
+        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 0);   /* .ItemNumber */
         static const size_t path[1] = {7};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t14);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t9);
     }
     {   /* PriceBase */
-        syncrt_mv t15 = v_;
-        syncrt_mv t16 = syncrt_mv_get(ctx, t15, 2);   /* .SalesPrice */
+        syncrt_mv t10 = v_;
+        syncrt_mv t11 = syncrt_mv_get(ctx, t10, 1);   /* .SalesPrice */
         static const size_t path[1] = {9};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t16);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t11);
     }
     {   /* PriceMsrp */
-        syncrt_mv t17 = v_;
-        syncrt_mv t18 = syncrt_mv_get(ctx, t17, 2);   /* .SalesPrice */
-        syncrt_mv t19 = syncrt_mv_str("USD", 3);
-        syncrt_mv t20 = syncrt_mv_str("EUR", 3);
-        syncrt_mv t21 = syncrt_fn_convert(ctx, t18, t19, t20, &table_Rates);
+        syncrt_mv t12 = v_;
+        syncrt_mv t13 = syncrt_mv_get(ctx, t12, 1);   /* .SalesPrice */
+        syncrt_mv t14 = syncrt_mv_str("USD", 3);
+        syncrt_mv t15 = syncrt_mv_str("EUR", 3);
+        syncrt_mv t16 = syncrt_fn_convert(ctx, t13, t14, t15, &table_Rates);
         static const size_t path[1] = {10};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t21);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t16);
     }
     {   /* IsDiscontinued */
-        syncrt_mv t22 = syncrt_mv_bool(0);
+        syncrt_mv t17 = syncrt_mv_bool(0);
         static const size_t path[1] = {4};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t22);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t17);
     }
     {   /* ShortDescription */
-        syncrt_mv t24 = v_;
-        syncrt_mv t25 = syncrt_mv_get(ctx, t24, 3);   /* .SearchName */
-        syncrt_mv t23 = t25;
-        if (!syncrt_mv_present(t23)) {
-            syncrt_mv t26 = v_;
-            syncrt_mv t27 = syncrt_mv_get(ctx, t26, 1);   /* .ItemNumber */
-            t23 = t27;
+        syncrt_mv t19 = v_;
+        syncrt_mv t20 = syncrt_mv_get(ctx, t19, 2);   /* .SearchName */
+        syncrt_mv t18 = t20;
+        if (!syncrt_mv_present(t18)) {
+            syncrt_mv t21 = v_;
+            syncrt_mv t22 = syncrt_mv_get(ctx, t21, 0);   /* .ItemNumber */
+            t18 = t22;
         }
-        syncrt_mv t28 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t29 = syncrt_mv_int(INT64_C(20));
-        syncrt_mv t30 = syncrt_fn_substr(ctx, t23, t28, t29);
-        syncrt_mv t31 = syncrt_fn_upper(ctx, t30);
+        syncrt_mv t23 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t24 = syncrt_mv_int(INT64_C(20));
+        syncrt_mv t25 = syncrt_fn_substr(ctx, t18, t23, t24);
+        syncrt_mv t26 = syncrt_fn_upper(ctx, t25);
         static const size_t path[1] = {6};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t31);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t26);
     }
     {   /* SeoKeywords */
-        syncrt_mv t33 = v_;
-        syncrt_mv t34 = syncrt_mv_get(ctx, t33, 1);   /* .ItemNumber */
-        syncrt_mv t35 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t36 = syncrt_mv_int(INT64_C(1));
-        syncrt_mv t37 = syncrt_fn_substr(ctx, t34, t35, t36);
-        syncrt_mv t38 = syncrt_mv_lookup(ctx, &table_Category, t37);
-        syncrt_mv t32 = t38;
-        if (!syncrt_mv_present(t32)) {
-            syncrt_mv t39 = syncrt_mv_str("General", 7);
-            t32 = t39;
+        syncrt_mv t28 = v_;
+        syncrt_mv t29 = syncrt_mv_get(ctx, t28, 0);   /* .ItemNumber */
+        syncrt_mv t30 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t31 = syncrt_mv_int(INT64_C(1));
+        syncrt_mv t32 = syncrt_fn_substr(ctx, t29, t30, t31);
+        syncrt_mv t33 = syncrt_mv_lookup(ctx, &table_Category, t32);
+        syncrt_mv t27 = t33;
+        if (!syncrt_mv_present(t27)) {
+            syncrt_mv t34 = syncrt_mv_str("General", 7);
+            t27 = t34;
         }
         static const size_t path[1] = {3};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t32);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t27);
     }
 }
 

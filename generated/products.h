@@ -23,10 +23,8 @@ struct d365_ReleasedProductV2;
 
 extern const syncrt_mtype d365_ReleasedProductV2_mtype;
 
-/* d365_ReleasedProductV2.ReleasedProductV2: 4 of 266 fields */
+/* d365_ReleasedProductV2.ReleasedProductV2: 3 of 266 fields */
 struct d365_ReleasedProductV2 {
-    syncrt_str dataAreaId;
-    unsigned char has_dataAreaId;
     syncrt_str ItemNumber;
     unsigned char has_ItemNumber;
     syncrt_decimal SalesPrice;

@@ -332,15 +332,19 @@ d365 "ReleasedProductsV2?\$filter=ItemNumber%20eq%20'A0001'" "$tmp/rp.json"
 cat_a=$(csv categories.csv "$(jq -r '.ItemNumber[0:1]' "$tmp/rp.json")")
 eur=$(csv rates.csv EUR)
 jq --arg cat "$cat_a" --argjson eur "$eur" '
-  { CustomKey: "\(.dataAreaId)/\(.ItemNumber)", Name: (.SearchName // .ItemNumber), ManufacturerPartNumber: .ItemNumber,
+  { CustomKey: .ItemNumber, Name: (.SearchName // .ItemNumber), ManufacturerPartNumber: .ItemNumber,
     PriceBase: .SalesPrice, PriceMsrp: ((.SalesPrice * $eur * 100 | round) / 100), IsDiscontinued: false,
     ShortDescription: ((.SearchName // .ItemNumber)[0:20] | ascii_upcase), SeoKeywords: $cat }' "$tmp/rp.json" >"$tmp/exp"
 check_map "Product: $(jq -r .ItemNumber "$tmp/rp.json") in category $cat_a" products.map Product "$tmp/rp.json"
 cp "$tmp/out" "$tmp/product.json"
+seeded=$(clarity "Products/Product/Key/$(jq -r .ItemNumber "$tmp/rp.json")" | jq -r .ID)
 pid=$(clarity_send POST Products/Product/Upsert "$tmp/product.json" | jq -r .Result)
+[ -n "$seeded" ] && [ "$seeded" != null ] && [ "$pid" = "$seeded" ] &&
+  ok "the product upsert updates the storefront's product $seeded (CustomKey = item number), no duplicate" ||
+  nok "product upsert created $pid instead of updating the seeded product '$seeded'"
 [ "$(clarity "Products/Product/ID/$pid" | jq -r .SeoKeywords)" = "$cat_a" ] && ok "Clarity upserted product $pid" || nok "Clarity product upsert ($pid)"
 d365 "WarehousesOnHandV2?\$filter=ItemNumber%20eq%20'A0001'" "$tmp/oh.json"
-jq '{ CustomKey: "\(.dataAreaId)/\(.ItemNumber)", Name: (.ProductName // .ItemNumber),
+jq '{ CustomKey: .ItemNumber, Name: (.ProductName // .ItemNumber),
       StatusKey: (if .TotalAvailableQuantity > 0 then "InStock" else "OutOfStock" end), IsUnlimitedStock: false,
       MaximumPurchaseQuantity: (.AvailableOnHandQuantity - .ReservedOnHandQuantity) }' "$tmp/oh.json" >"$tmp/exp"
 check_map "Stock: $(jq -r '"\(.ItemNumber) in \(.InventoryWarehouseId): \(.TotalAvailableQuantity) available"' "$tmp/oh.json")" inventory.map Stock "$tmp/oh.json"

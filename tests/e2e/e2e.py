@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import stat
+import subprocess
 import sys
 import time
 
@@ -66,6 +67,19 @@ def cli_tests(wd, sb):
     tap(rc == 0, "the same file with mode 600 is accepted", err[-1500:])
     rc, out, err = s.cmd("status", "--profile", "nope")
     tap(rc == 2 and "profiles.nope" in err, "an unknown profile is a configuration error", err)
+    s.cfg["profiles"]["qa"] = {"store": os.path.join(wd, "qa.db"), "workers": {"count": 3}}
+    s.write_config()
+    rc, out, err = s.cmd("status", "--profile", "qa")
+    rc2, out2, err2 = s.cmd("status")
+    tap(rc == 0 and "store: %s" % os.path.join(wd, "qa.db") in out and "profile: qa" in out and
+        "profile: test" in out2 and "qa.db" not in out2,
+        "profiles: --profile qa is merged over the top level (its store), the file's profile otherwise",
+        out + out2 + err + err2)
+    with open(os.path.join(wd, "broken.json"), "w") as f:
+        f.write('{"d365": {"url": "x",}\n')
+    r = subprocess.run([SYNC, "status", "--config", os.path.join(wd, "broken.json")], capture_output=True)
+    tap(r.returncode == 2 and b"broken.json:1:" in r.stderr, "a malformed config file is reported with line:column",
+        r.stderr)
     rc, out, err = s.cmd("once", "NoSuchFlow")
     tap(rc == 2 and "no enabled flow" in err, "sync once of an unknown flow is exit 2", err)
 
@@ -126,6 +140,16 @@ def once_tests(wd, sb):
     tap(rc == 0 and all(d["id"] != dl["id"] for d in s.dlq()), "sync dlq drop removes it", out + err)
     rc, out, err = s.cmd("dlq", "show", "999999")
     tap(rc == 1, "sync dlq show of an unknown id is exit 1", out + err)
+    before = s.dlq()
+    batches0 = sb.calls("/data/$batch", "POST")
+    rc, out, err = s.cmd("dlq", "replay", "all")
+    rc2, out2, err2 = s.cmd("once", "OrderToCash", "--no-poll")
+    after = s.dlq()
+    tap(rc == 0 and "replayed %d of %d" % (len(before), len(before)) in out and
+        sorted(d["id"] for d in after) == sorted(d["id"] for d in before) and
+        all(d["attempts"] == 1 for d in after) and sb.calls("/data/$batch", "POST") > batches0,
+        "sync dlq replay all: every dead letter is sent again and, still refused by F&O, dead-lettered again",
+        out + json.dumps(after) + err2[-1500:])
     return s
 
 

@@ -16,7 +16,10 @@
 # Environment: DEMO_SECONDS (60) how long the sync runs with traffic; DEMO_DRAIN_SECONDS (90)
 # the most it then waits for the sync to finish what it received; DEMO_SKIP_BUILD=1 skips
 # setup and build (tests); BUILD (build) where the binaries are; DEMO_KEEP=1 keeps the data
-# directory (logs, store) for a look afterwards.
+# directory (logs, store) for a look afterwards; DEMO_BEFORE_SUMMARY, a shell command run
+# after the sync stopped and before the summary with DEMO_DIR, DEMO_D365_PORT and
+# DEMO_CLARITY_PORT set (tests/demo uses it to take an order out of F&O and check that the
+# reconciliation catches it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -36,6 +39,7 @@ done
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/mapc-demo.XXXXXX")
 SANDBOX_PID=
 SYNC_PID=
+DRIVE_PID=
 
 stop_pid() { # pid name: SIGTERM, wait up to 20 s, then SIGKILL; always reaped
   local pid=$1 name=$2 i
@@ -57,6 +61,7 @@ stop_pid() { # pid name: SIGTERM, wait up to 20 s, then SIGKILL; always reaped
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  stop_pid "$DRIVE_PID" "traffic driver"
   stop_pid "$SYNC_PID" "sync"
   stop_pid "$SANDBOX_PID" "sandbox"
   if [ -n "${DEMO_KEEP:-}" ]; then
@@ -98,7 +103,12 @@ if ! "${PY[@]}" wait-sync "$DIR/sync.log" "$SYNC_PID"; then
 fi
 echo "demo: sync pid $SYNC_PID: sync run --config $DIR/sync.json (webhooks on 127.0.0.1:$WEBHOOK_PORT, polling every 10 s)"
 
-"${PY[@]}" drive "$DIR" "$D365_PORT" "$CLARITY_PORT" "$WEBHOOK_PORT" "$DEMO_SECONDS"
+# in the background and waited for, so that INT/TERM run the trap at once (bash runs a trap
+# only after a foreground command ends)
+"${PY[@]}" drive "$DIR" "$D365_PORT" "$CLARITY_PORT" "$WEBHOOK_PORT" "$DEMO_SECONDS" &
+DRIVE_PID=$!
+wait "$DRIVE_PID"
+DRIVE_PID=
 
 SYNC_WAS=$SYNC_PID
 stop_pid "$SYNC_PID" "sync"
@@ -107,6 +117,10 @@ if grep -q "event=stopped" "$DIR/sync.log"; then
   echo "demo: sync stopped gracefully (SIGTERM)"
 fi
 
+if [ -n "${DEMO_BEFORE_SUMMARY:-}" ]; then
+  DEMO_DIR=$DIR DEMO_D365_PORT=$D365_PORT DEMO_CLARITY_PORT=$CLARITY_PORT \
+    bash -c "$DEMO_BEFORE_SUMMARY"
+fi
 set +e
 SYNC_BIN="$BUILD/sync" "${PY[@]}" summary "$DIR" "$D365_PORT" "$CLARITY_PORT"
 RC=$?

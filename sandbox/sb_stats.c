@@ -121,7 +121,8 @@ static int cmp_entry(const void *a, const void *b)
 json_t *sb_stats_to_json(sb_stats *s)
 {
     pthread_mutex_lock(&s->mu);
-    qsort(s->v, s->n, sizeof *s->v, cmp_entry);
+    if (s->n > 1) /* qsort(NULL, 0, ...) is undefined: an empty table has no array yet */
+        qsort(s->v, s->n, sizeof *s->v, cmp_entry);
     json_t *routes = json_array();
     for (size_t i = 0; routes && i < s->n; i++)
         json_array_append_new(routes, json_pack("{s:s,s:s,s:i,s:I}", "route", s->v[i].route,

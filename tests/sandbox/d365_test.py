@@ -900,6 +900,10 @@ def fault_tests(sb):
 
 def stats_tests(sb):
     sb.request("DELETE", "/_sandbox/stats")
+    st, hd, b = sb.request("GET", "/_sandbox/stats")
+    check("/_sandbox/stats read while empty (just reset) answers total 0 and no routes",
+          lambda: (st == 200 and json.loads(b)["total"] == 0 and json.loads(b)["routes"] == [], b))
+    sb.request("DELETE", "/_sandbox/stats")
     for _ in range(3):
         sb.data("GET", "CustomersV3?$top=1")
     sb.data("GET", "CustomersV3(dataAreaId='usmf',CustomerAccount='US-001')")

@@ -7,6 +7,7 @@
 
 #include "syncrt/auth.h"
 #include "syncrt/config.h"
+#include "syncrt/scheduler.h"
 
 static char *dup_or_null(const char *s)
 {
@@ -117,6 +118,13 @@ static void read_flow(rd *r, syncrt_config_flow *f, const char *name, json_t *o)
     get_int(r, &v, o, "overlap_s", P("overlap_s"), 300, 0);
     f->overlap_ms = v * 1000;
     get_str(r, &f->poll_initial, o, "poll_initial", P("poll_initial"), NULL);
+    get_str(r, &f->schedule, o, "schedule", P("schedule"), NULL);
+    if (f->schedule) {
+        syncrt_cron cron;
+        syncrt_error ce;
+        if (syncrt_cron_parse(&cron, f->schedule, &ce) != SYNCRT_OK)
+            bad(r, P("schedule"), ce.message);
+    }
     get_int(r, &v, o, "batch_records", P("batch_records"), 50, 1);
     f->batch_records = (int)v;
     json_t *rt = member(o, "retry");
@@ -312,6 +320,7 @@ void syncrt_config_free(syncrt_config *c)
     for (size_t i = 0; i < c->nflows; i++) {
         free(c->flows[i].name);
         free(c->flows[i].poll_initial);
+        free(c->flows[i].schedule);
     }
     free(c->flows);
     free(c);

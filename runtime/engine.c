@@ -292,10 +292,18 @@ const syncrt_flow_desc *syncrt_engine_flow_at(const syncrt_engine *e, size_t k)
     return NULL;
 }
 
+const char *syncrt_engine_schedule(const syncrt_engine *e, const syncrt_flow_desc *f)
+{
+    const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+    if (cf && cf->schedule)
+        return cf->schedule;
+    return f->schedule;
+}
+
 int64_t syncrt_engine_poll_every(const syncrt_engine *e, const syncrt_flow_desc *f)
 {
     const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
-    if (!f->poll_route || !cf || !cf->poll)
+    if (!f->poll_route || !cf || !cf->poll || syncrt_engine_schedule(e, f))
         return 0;
     return cf->poll_every_ms > 0 ? cf->poll_every_ms : f->poll_every_ms;
 }

@@ -1,5 +1,6 @@
 /* cmd_run.c - `sync run`: every enabled flow at once.  The webhook receiver writes the inbox,
- * one poll thread runs each flow's ModifiedSince poll on its schedule, and workers.count
+ * one poll thread runs each flow's ModifiedSince poll on its interval or cron schedule
+ * (syncrt/scheduler.h), and workers.count
  * worker threads claim and deliver records.
  *
  * SIGTERM / SIGINT: stop intake first (the receiver stops answering, so an unanswered
@@ -15,12 +16,15 @@
 #include <time.h>
 
 #include "sync.h"
+#include "syncrt/isotime.h"
+#include "syncrt/scheduler.h"
 
 static const char help[] =
     "usage: sync run [--config FILE] [--profile P]\n"
     "Runs every flow the configuration enables: the webhook receiver (webhook.enabled), each\n"
-    "flow's ModifiedSince poll on its schedule, and workers.count workers delivering what\n"
-    "is due.  Logs one key=value line per event on stderr.\n"
+    "flow's ModifiedSince poll every poll_every_s or, for a flow with a cron \"schedule\", one\n"
+    "pass at each fire time (UTC), and workers.count workers delivering what is due.  Logs\n"
+    "one key=value line per event on stderr.\n"
     "Signals: SIGTERM/SIGINT stop gracefully (intake first, then in-flight records are\n"
     "settled or released; exit 0); SIGHUP reloads the configuration.\n";
 
@@ -84,34 +88,67 @@ static void *worker_main(void *p)
     return NULL;
 }
 
+/* The poll thread: a scheduler (syncrt/scheduler.h) with an interval entry per flow that
+ * polls (first poll at once) and a cron entry per flow with a schedule; at each fire the
+ * flow's source is polled once into the inbox (the workers deliver what is due).  A cron fire
+ * is one pass of the flow, as `sync once FLOW` would make. */
 static void *poll_main(void *p)
 {
     thread_arg *a = p;
     syncrt_engine_worker *w = NULL;
+    syncrt_scheduler *sched = NULL;
     syncrt_error err;
     syncrt_error_clear(&err);
-    if (syncrt_engine_worker_new(&w, a->e, a->name, &err) != SYNCRT_OK) {
+    if (syncrt_engine_worker_new(&w, a->e, a->name, &err) != SYNCRT_OK ||
+        syncrt_scheduler_new(&sched, NULL, NULL, &err) != SYNCRT_OK) {
         sync_logf(SYNCRT_LOG_ERROR, "poller_failed", "error=\"%s\"", err.message);
+        syncrt_engine_worker_free(w);
         return NULL;
     }
-    a->ok = 1;
     size_t nf = syncrt_engine_flow_count(a->e);
-    int64_t *next = calloc(nf ? nf : 1, sizeof *next);
-    while (next && !gen_stop) {
-        int64_t now = syncrt_clock_real(NULL);
-        for (size_t i = 0; i < nf && !gen_stop; i++) {
+    for (size_t i = 0; i < nf; i++) {
+        const syncrt_flow_desc *f = syncrt_engine_flow_at(a->e, i);
+        const char *cron = syncrt_engine_schedule(a->e, f);
+        int64_t every = syncrt_engine_poll_every(a->e, f);
+        syncrt_status st = SYNCRT_OK;
+        if (cron)
+            st = syncrt_scheduler_add_cron(sched, cron, i, &err);
+        else if (every > 0)
+            st = syncrt_scheduler_add_interval(sched, every, 1, i, &err);
+        if (st != SYNCRT_OK) {
+            sync_logf(SYNCRT_LOG_ERROR, "poller_failed", "flow=%s error=\"%s\"", f->name, err.message);
+            syncrt_scheduler_free(sched);
+            syncrt_engine_worker_free(w);
+            return NULL;
+        }
+        if (cron) {
+            char at[40];
+            syncrt_iso_format(at, syncrt_scheduler_next(sched, i));
+            sync_logf(SYNCRT_LOG_INFO, "schedule_next", "flow=%s schedule=\"%s\" at=%s", f->name,
+                      cron, syncrt_scheduler_next(sched, i) < 0 ? "never" : at);
+        }
+    }
+    a->ok = 1;
+    while (!gen_stop) {
+        size_t i;
+        syncrt_sched_kind kind;
+        while (!gen_stop && syncrt_scheduler_take(sched, &i, &kind)) {
             const syncrt_flow_desc *f = syncrt_engine_flow_at(a->e, i);
-            int64_t every = syncrt_engine_poll_every(a->e, f);
-            if (every <= 0 || now < next[i])
-                continue;
             size_t n = 0;
             syncrt_error_clear(&err);
             syncrt_engine_poll(w, f, &n, &err);   /* logged by the engine */
-            next[i] = syncrt_clock_real(NULL) + every;
+            if (kind == SYNCRT_SCHED_CRON) {
+                char at[40];
+                int64_t next = syncrt_scheduler_next(sched, i);
+                syncrt_iso_format(at, next);
+                sync_logf(SYNCRT_LOG_INFO, "schedule_pass", "flow=%s enqueued=%zu next=%s", f->name, n,
+                          next < 0 ? "never" : at);
+            }
         }
-        nap(100);
+        int64_t wait = syncrt_scheduler_wait_ms(sched);
+        nap(wait < 0 || wait > 100 ? 100 : wait);  /* stay responsive to a stop */
     }
-    free(next);
+    syncrt_scheduler_free(sched);
     syncrt_engine_worker_free(w);
     return NULL;
 }
@@ -161,8 +198,9 @@ static int generation(const syncrt_config *cfg)
     }
     for (size_t i = 0; i < syncrt_engine_flow_count(e); i++) {
         const syncrt_flow_desc *f = syncrt_engine_flow_at(e, i);
-        sync_logf(SYNCRT_LOG_INFO, "flow_started", "flow=%s poll_every_ms=%lld webhook=%s",
-                  f->name, (long long)syncrt_engine_poll_every(e, f),
+        const char *cron = syncrt_engine_schedule(e, f);
+        sync_logf(SYNCRT_LOG_INFO, "flow_started", "flow=%s poll_every_ms=%lld schedule=\"%s\" webhook=%s",
+                  f->name, (long long)syncrt_engine_poll_every(e, f), cron ? cron : "off",
                   f->webhook_event && wh ? f->webhook_event : "off");
     }
     sync_logf(SYNCRT_LOG_INFO, "running", "workers=%d profile=%s store=%s", nw,

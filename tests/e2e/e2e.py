@@ -82,6 +82,28 @@ def cli_tests(wd, sb):
         r.stderr)
     rc, out, err = s.cmd("once", "NoSuchFlow")
     tap(rc == 2 and "no enabled flow" in err, "sync once of an unknown flow is exit 2", err)
+    # a cron "schedule" per flow: a bad expression is a configuration error with its position;
+    # a good one replaces the interval poll (one pass at each fire time, UTC)
+    s.cfg["flows"]["OrderToCash"]["poll"] = True
+    s.cfg["profiles"]["test"]["flows"]["OrderToCash"]["schedule"] = "0 24 * * *"
+    s.write_config()
+    rc, out, err = s.cmd("status")
+    tap(rc == 2 and "flows.OrderToCash.schedule: cron: position 3: hour 24 out of range 0-23" in err,
+        "a bad cron schedule is refused at start with the setting and the position (exit 2)", err)
+    s.cfg["profiles"]["test"]["flows"]["OrderToCash"]["schedule"] = "0 0 1 jan *"
+    s.write_config()
+    s.start()
+    time.sleep(1.5)
+    log = s.log()
+    rc = s.stop()
+    year = time.gmtime().tm_year + 1
+    tap(rc == 0 and 'event=flow_started flow=OrderToCash poll_every_ms=0 schedule="0 0 1 jan *"' in log and
+        "event=schedule_next flow=OrderToCash" in log and "at=%d-01-01T00:00:00.000Z" % year in log and
+        "event=poll " not in log,
+        "sync run with a cron schedule: next pass at the next 1 January 00:00 UTC, no interval poll",
+        log[-3000:])
+    del s.cfg["profiles"]["test"]["flows"]["OrderToCash"]["schedule"]
+    s.write_config()
 
 
 def once_tests(wd, sb):

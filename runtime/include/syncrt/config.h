@@ -27,6 +27,7 @@ typedef struct {
     int64_t poll_every_ms;          /* 0: the flow's own interval */
     int64_t overlap_ms;             /* ModifiedSince overlap */
     char *poll_initial;             /* ModifiedSince of the first poll (ISO); NULL: start time */
+    char *schedule;                 /* cron expression (scheduler.h) overriding the flow's; NULL */
     int has_retry;                  /* 1: retry overrides the flow's policy */
     syncrt_retry_policy retry;
     int batch_records;              /* records claimed per step */

@@ -81,8 +81,12 @@ const syncrt_flow_desc *syncrt_engine_flow(const syncrt_engine *e, const char *n
 const syncrt_flow_desc *syncrt_engine_flow_builtin(const syncrt_engine *e, const char *name);
 size_t syncrt_engine_flow_count(const syncrt_engine *e);
 const syncrt_flow_desc *syncrt_engine_flow_at(const syncrt_engine *e, size_t i);  /* enabled */
-/* The flow's effective poll interval (config or .map), 0 when it does not poll. */
+/* The flow's effective poll interval (config or .map), 0 when it does not poll on an
+ * interval (no poll source, polling off, or a cron schedule instead). */
 int64_t syncrt_engine_poll_every(const syncrt_engine *e, const syncrt_flow_desc *f);
+/* The flow's cron schedule (the config's "schedule" over the .map's `trigger schedule`), or
+ * NULL: at each fire time `sync run` makes one pass of the flow (poll once, work what is due). */
+const char *syncrt_engine_schedule(const syncrt_engine *e, const syncrt_flow_desc *f);
 
 syncrt_status syncrt_engine_worker_new(syncrt_engine_worker **out, syncrt_engine *e,
                                        const char *name, syncrt_error *err);

@@ -38,6 +38,9 @@ typedef struct {
     const char *webhook_event;      /* "SalesOrder.Created", or NULL */
     const char *poll_route;         /* Clarity search route, "Ordering/SalesOrders", or NULL */
     int64_t poll_every_ms;          /* the .map file's `every` */
+    const char *schedule;           /* `trigger schedule "m h dom mon dow"` (scheduler.h): a
+                                       pass (poll, then work what is due) at each fire time,
+                                       instead of every poll_every_ms; NULL: none */
     const char *source_id_field;    /* the source record's id member ("ID") */
     /* mapping */
     syncrt_flow_run_fn run;         /* <Flow>_run */

@@ -111,6 +111,9 @@ def cmd_ours(args):
           "(%d answered 429) = %.3f per order; order latency p50 %s ms, p95 %s ms (in the sync: p95 %s ms)"
           % (placed, res["lines_per_order"], seconds, placed / max(seconds, 1e-9), total, res["throttled"],
              res["calls_per_order"], res["p50_ms"], res["p95_ms"], res["sync_p95_ms"]))
+    print("       seconds: first order placed -> last order delivered; order latency: Clarity CreatedDate "
+          "-> the sync's audit row 'delivered' (F&O answered 2xx to the changeset); with all orders "
+          "placed at once it is mostly queueing behind the orders before")
     print("       F&O calls: " + ", ".join("%d %s" % (v, k) for k, v in sorted(by.items(), key=lambda kv: -kv[1])))
     if problems or len(dat) != placed:
         print("ours:  FAILED: %d delivered of %d placed; %d F&O mismatches: %s"

@@ -39,8 +39,17 @@ none_left() { # output-file
 num() { sed -n "s/^$1 *\([0-9][0-9]*\).*/\1/p" "$out" | head -1; }
 
 # 1. the short demo
-DEMO_SECONDS=15 timeout 150 scripts/demo.sh >"$out" 2>&1
+DEMO_SECONDS=15 DEMO_KEEP=1 timeout 150 scripts/demo.sh >"$out" 2>&1
 rc=$?
+kept=$(sed -n 's/^demo: data kept in //p' "$out")
+# sanitizer or valgrind reports of the sandbox or the sync binary (BUILD=build/san)
+san=$tmp/san.txt
+grep -hE -A20 'runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer' \
+  "$kept/sync.log" "$kept/sandbox.log" >"$san" 2>/dev/null
+tap $([ -n "$kept" ] && [ -f "$kept/sync.log" ] && [ ! -s "$san" ]; echo $?) \
+  "no sanitizer report in the logs of the sync binary or the sandbox" "$san"
+tap $(grep -q "event=stopped" "$kept/sync.log" 2>/dev/null; echo $?) "sync run stopped gracefully on SIGTERM" "$out"
+[ -n "$kept" ] && case $kept in "${TMPDIR:-/tmp}"/mapc-demo.*) rm -rf "$kept" ;; esac
 tap $([ $rc -eq 0 ]; echo $?) "the demo (DEMO_SECONDS=15) exits 0" "$out"
 tap $([ "$(grep -c '^\[ *[0-9]*s\] storefront orders' "$out")" -ge 3 ]; echo $?) \
   "live progress: a line every few seconds (orders received / delivered / dead-lettered)" "$out"
@@ -69,7 +78,7 @@ tap $(t grep -qF "2 refused at checkout by Clarity's API" "$out") \
   "string quantities refused by Clarity at checkout are reported as such" "$out"
 tap $(t grep -qE '^API calls per order: +[0-9.]+ F&O calls per delivered order' "$out") \
   "API calls per order from the sandbox's stats" "$out"
-tap $(t none_left "$out") "no sandbox or sync process left, data directory removed" "$out"
+tap $(t none_left "$out") "no sandbox or sync process left (its pids, pgrep on its data directory)" "$out"
 
 # 2. an order missing from F&O is caught: reported lost, exit 1
 out=$tmp/tamper.out

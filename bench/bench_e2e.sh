@@ -66,12 +66,17 @@ run() { # a python step in the background, waited for (so INT/TERM act at once)
   CHILD_PID=
 }
 
-read -r D365_PORT CLARITY_PORT WEBHOOK_PORT < <("${DEMO[@]}" ports)
-"$BUILD/sandbox" --d365-port "$D365_PORT" --clarity-port "$CLARITY_PORT" \
-  --metadata "$TOP/specs/d365/metadata.xml" --data "$DIR/sandbox" --credit-check off \
-  --webhook-url "http://127.0.0.1:$WEBHOOK_PORT/webhook" >"$DIR/sandbox.log" 2>&1 &
-SANDBOX_PID=$!
-"${DEMO[@]}" wait-sandbox "$D365_PORT" "$CLARITY_PORT" || { echo "bench_e2e: sandbox did not start" >&2; exit 2; }
+for try in 1 2 3; do # the ports may be taken between the check and the bind: pick again
+  read -r D365_PORT CLARITY_PORT WEBHOOK_PORT < <("${DEMO[@]}" ports)
+  "$BUILD/sandbox" --d365-port "$D365_PORT" --clarity-port "$CLARITY_PORT" \
+    --metadata "$TOP/specs/d365/metadata.xml" --data "$DIR/sandbox" --credit-check off \
+    --webhook-url "http://127.0.0.1:$WEBHOOK_PORT/webhook" >"$DIR/sandbox.log" 2>&1 &
+  SANDBOX_PID=$!
+  "${DEMO[@]}" wait-sandbox "$D365_PORT" "$CLARITY_PORT" "$SANDBOX_PID" && break
+  stop_pid "$SANDBOX_PID"
+  SANDBOX_PID=
+  [ "$try" != 3 ] || { echo "bench_e2e: sandbox did not start" >&2; exit 2; }
+done
 "${BENCH[@]}" faults "$D365_PORT" "$CLARITY_PORT"
 echo "e2e: sandbox (credit check off, so every order is deliverable): F&O latency 50 ms per request," \
      "rate limit 20 requests/s (burst 20, 429 with Retry-After)"

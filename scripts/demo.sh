@@ -75,17 +75,22 @@ trap cleanup EXIT
 trap 'echo; echo "demo: interrupted" >&2; exit 130' INT
 trap 'echo "demo: terminated" >&2; exit 143' TERM
 
-read -r D365_PORT CLARITY_PORT WEBHOOK_PORT < <("${PY[@]}" ports)
 echo "demo: data directory $DIR"
-"$BUILD/sandbox" --d365-port "$D365_PORT" --clarity-port "$CLARITY_PORT" \
-  --metadata "$TOP/specs/d365/metadata.xml" --data "$DIR/sandbox" \
-  --webhook-url "http://127.0.0.1:$WEBHOOK_PORT/webhook" >"$DIR/sandbox.log" 2>&1 &
-SANDBOX_PID=$!
-if ! "${PY[@]}" wait-sandbox "$D365_PORT" "$CLARITY_PORT"; then
-  echo "demo: the sandbox did not start:" >&2
-  tail -20 "$DIR/sandbox.log" >&2
-  exit 2
-fi
+for try in 1 2 3; do # the ports may be taken between the check and the bind: pick again
+  read -r D365_PORT CLARITY_PORT WEBHOOK_PORT < <("${PY[@]}" ports)
+  "$BUILD/sandbox" --d365-port "$D365_PORT" --clarity-port "$CLARITY_PORT" \
+    --metadata "$TOP/specs/d365/metadata.xml" --data "$DIR/sandbox" \
+    --webhook-url "http://127.0.0.1:$WEBHOOK_PORT/webhook" >"$DIR/sandbox.log" 2>&1 &
+  SANDBOX_PID=$!
+  "${PY[@]}" wait-sandbox "$D365_PORT" "$CLARITY_PORT" "$SANDBOX_PID" && break
+  stop_pid "$SANDBOX_PID" "sandbox"
+  SANDBOX_PID=
+  if [ "$try" = 3 ]; then
+    echo "demo: the sandbox did not start:" >&2
+    tail -20 "$DIR/sandbox.log" >&2
+    exit 2
+  fi
+done
 echo "demo: sandbox pid $SANDBOX_PID: D365 F&O http://127.0.0.1:$D365_PORT, Clarity http://127.0.0.1:$CLARITY_PORT"
 
 "${PY[@]}" config "$TOP/scripts/demo/sync.demo.json" "$DIR/sync.json" "$D365_PORT" "$CLARITY_PORT" "$WEBHOOK_PORT"

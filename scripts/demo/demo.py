@@ -3,7 +3,8 @@ by pid; this file talks to them).  Subcommands:
 
   ports                      print "D365 CLARITY WEBHOOK" ports: 7365 7366 8088 when free,
                              else free ones from the OS
-  wait-sandbox D C           wait until both emulators answer (exit 1 after 20 s)
+  wait-sandbox D C [PID]     wait until both emulators answer and PID is alive (exit 1 after
+                             20 s or when PID died)
   config TEMPLATE OUT D C W  write the sync config for these ports (store in OUT's directory)
   wait-sync LOG PID          wait for event=running in the sync log (exit 1 if it died)
   drive DIR D C W SECONDS    storefront traffic for ~3/4 of SECONDS (good orders plus bad ones),
@@ -22,6 +23,7 @@ import re
 import sys
 import time
 
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sblib  # noqa: E402
 
@@ -44,11 +46,25 @@ def cmd_ports(args):
     return 0
 
 
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
 def cmd_wait_sandbox(args):
+    """Wait until both emulators answer and the sandbox of this pid is still up (a sandbox that
+    could not bind its ports exits, and something else may be answering on them)."""
     sb = sblib.Sandbox(int(args[0]), int(args[1]))
+    pid = int(args[2]) if len(args) > 2 else None
     for _ in range(200):
+        if pid is not None and not alive(pid):
+            return 1
         if sb.healthy():
-            return 0
+            time.sleep(0.3)
+            return 0 if pid is None or alive(pid) else 1
         time.sleep(0.1)
     return 1
 

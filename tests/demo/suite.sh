@@ -5,7 +5,7 @@
 # dead-lettered with their reasons, and that no sandbox or sync process is left afterwards (by
 # the pids the demo reports and by pgrep scoped to its unique data directory).  Then: an order
 # taken out of F&O before the summary makes the demo report it lost and exit 1; SIGTERM in the
-# middle of a run stops everything it started.  About 45 s.
+# middle of a run, and Ctrl-C, stop everything it started.  About 30 s.
 set -u
 : "${TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${BUILD:=build}"
@@ -109,6 +109,33 @@ dir=$(sed -n 's/^demo: data directory //p' "$out")
 pgrep -f -- "${dir:-/nonexistent-demo-dir}" >/dev/null && left=1
 [ -e "${dir:-/nonexistent-demo-dir}" ] && left=1
 tap $left "after SIGTERM no sandbox or sync process is left and the data directory is gone" "$out"
+
+# 4. Ctrl-C as a terminal sends it: SIGINT to the demo's whole process group
+out=$tmp/int.out
+python3 - "$out" <<'PY'
+import os, signal, subprocess, sys, time
+out = open(sys.argv[1], "w")
+p = subprocess.Popen(["scripts/demo.sh"], stdout=out, stderr=subprocess.STDOUT,
+                     env=dict(os.environ, DEMO_SECONDS="60"),
+                     preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL), os.setpgid(0, 0)))
+for _ in range(100):
+    if "storefront orders" in open(sys.argv[1]).read():
+        break
+    time.sleep(0.1)
+time.sleep(1)
+os.killpg(p.pid, signal.SIGINT)
+out.write("demo exit status %d\n" % p.wait())
+PY
+tap $(grep -q '^demo exit status 130' "$out" && grep -q '^demo: interrupted' "$out"; echo $?) \
+  "Ctrl-C (SIGINT to the process group) stops the demo (exit 130)" "$out"
+left=0
+for p in $(sed -n 's/^demo: \(sandbox\|sync\) pid \([0-9]*\):.*/\2/p' "$out"); do
+  kill -0 "$p" 2>/dev/null && left=1
+done
+dir=$(sed -n 's/^demo: data directory //p' "$out")
+pgrep -f -- "${dir:-/nonexistent-demo-dir}" >/dev/null && left=1
+[ -e "${dir:-/nonexistent-demo-dir}" ] && left=1
+tap $left "after Ctrl-C no sandbox or sync process is left and the data directory is gone" "$out"
 
 echo "1..$n"
 [ $failed -eq 0 ]

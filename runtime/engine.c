@@ -18,6 +18,7 @@
 #include "syncrt/http.h"
 #include "syncrt/isotime.h"
 #include "syncrt/odata.h"
+#include "syncrt/worker.h"
 
 #define ENGINE_MAX_FLOWS 16
 
@@ -749,17 +750,49 @@ static void outcome_log(syncrt_engine_worker *w, syncrt_log_level l, const char 
     elog(w->e, l, event, fl);
 }
 
+/* Every state change of a worked record goes through syncrt_settle (worker.h): the one place
+ * where an attempt's result becomes a store transition.  These wrap it with the engine's
+ * counters, log events and the dead-letter memory. */
+static syncrt_settler settler_of(syncrt_engine_worker *w, const syncrt_flow_desc *f)
+{
+    syncrt_settler s;
+    memset(&s, 0, sizeof s);
+    s.store = w->store;
+    s.worker = w->name;
+    s.policy = *flow_policy(w->e, f);
+    s.rng = &w->rng;
+    s.pause_ms = w->e->cfg->auth_pause_ms;
+    return s;
+}
+
+/* An outcome that completes the record: delivered (status 201) or skipped (200). */
+static syncrt_outcome success_outcome(const syncrt_flow_desc *f, item *it, int skipped)
+{
+    syncrt_outcome o;
+    memset(&o, 0, sizeof o);
+    o.attempt.transport = SYNCRT_OK;
+    o.attempt.request_sent = !skipped;
+    o.attempt.http_status = skipped ? 200 : 201;
+    o.retry_after_ms = -1;
+    o.delivery.target_key = it->target_key;
+    o.delivery.mapping_version = f->map_version;
+    o.delivery.skipped = skipped;
+    if (!skipped) {
+        o.delivery.hash_scope = f->name;
+        o.delivery.hash_key = it->target_key;
+        o.delivery.hash = it->hash;
+    }
+    return o;
+}
+
 static void done_delivered(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
                            const char *how)
 {
-    syncrt_delivery d = { 0 };
-    d.target_key = it->target_key;
-    d.mapping_version = f->map_version;
-    d.hash_scope = f->name;
-    d.hash_key = it->target_key;
-    d.hash = it->hash;
+    syncrt_settler s = settler_of(w, f);
+    syncrt_outcome o = success_outcome(f, it, 0);
+    syncrt_settled sd;
     syncrt_error e2;
-    syncrt_status st = syncrt_store_complete(w->store, it->rec->id, w->name, &d, &e2);
+    syncrt_status st = syncrt_settle(&sd, &s, it->rec, &o, &e2);
     it->state = IT_DONE;
     if (st != SYNCRT_OK) {
         outcome_log(w, SYNCRT_LOG_WARN, "complete_failed", f, it, "error", e2.message, NULL, NULL);
@@ -769,18 +802,16 @@ static void done_delivered(syncrt_engine_worker *w, const syncrt_flow_desc *f, i
     outcome_log(w, SYNCRT_LOG_INFO, "delivered", f, it, "how", how, NULL, NULL);
 }
 
-static void done_skipped(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it)
+static void done_skipped(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, const char *why)
 {
-    syncrt_delivery d = { 0 };
-    d.target_key = it->target_key;
-    d.mapping_version = f->map_version;
-    d.skipped = 1;
-    syncrt_status st = syncrt_store_complete(w->store, it->rec->id, w->name, &d, NULL);
+    syncrt_settler s = settler_of(w, f);
+    syncrt_outcome o = success_outcome(f, it, 1);
+    syncrt_settled sd;
+    syncrt_status st = syncrt_settle(&sd, &s, it->rec, &o, NULL);
     it->state = IT_DONE;
     if (st == SYNCRT_OK) {
         COUNT(w->e, skipped, 1);
-        outcome_log(w, SYNCRT_LOG_INFO, "skipped", f, it, "why", "unchanged since delivered",
-                    NULL, NULL);
+        outcome_log(w, SYNCRT_LOG_INFO, "skipped", f, it, "why", why, NULL, NULL);
     }
 }
 
@@ -791,70 +822,78 @@ static void dead_scope(char *buf, size_t size, const syncrt_flow_desc *f)
     snprintf(buf, size, "%s#dead", f->name);
 }
 
-static void done_dead(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
-                      const char *reason, const char *detail)
-{
-    syncrt_status st = syncrt_store_dead_letter(w->store, it->rec->id, w->name, reason, detail, NULL);
-    it->state = IT_DONE;
-    if (st == SYNCRT_OK && it->hash[0] && strncmp(reason, "retries exhausted", 17) != 0) {
-        char scope[160], val[96];
-        dead_scope(scope, sizeof scope, f);
-        snprintf(val, sizeof val, "%s %lld", it->hash, (long long)it->rec->id);
-        syncrt_store_hash_set(w->store, scope, rec_label(it), val, NULL);
-    }
-    if (st == SYNCRT_OK) {
-        COUNT(w->e, dead, 1);
-        outcome_log(w, SYNCRT_LOG_ERROR, "dead_lettered", f, it, "reason", reason, "detail", detail);
-    }
-}
-
 static void done_release(syncrt_engine_worker *w, item *it, int64_t at)
 {
     syncrt_store_release(w->store, it->rec->id, w->name, at, NULL);
     it->state = IT_DONE;
 }
 
-/* A failed attempt of class c: retry later, or dead-letter when retries are exhausted. */
+static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, int *auth_failed);
+
+/* Settles the record after outcome o (a failure, or a refusal with o->reason): retry later,
+ * released for a Retry-After, dead-lettered, or, for an unknown outcome, probed by key at
+ * once and then delivered (found) or due again now (not found). */
 static void done_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
-                        syncrt_retry_class c, int64_t retry_after, const char *detail)
+                        const syncrt_outcome *o, int *auth_failed)
 {
-    syncrt_retry_decision d;
-    char reason[1024];
-    if (c == SYNCRT_CLASS_TRANSIENT && retry_after >= 0) {
-        /* throttled: the server asked us to wait; that is not the record's failure, so it
-         * burns no attempt (a long throttle never exhausts the retries) */
-        syncrt_status st = syncrt_store_release(w->store, it->rec->id, w->name,
-                                                now_ms() + retry_after, NULL);
-        it->state = IT_DONE;
-        if (st == SYNCRT_OK) {
-            char in[32];
-            snprintf(in, sizeof in, "%lld", (long long)retry_after);
-            COUNT(w->e, retried, 1);
-            outcome_log(w, SYNCRT_LOG_INFO, "retry", f, it, "in_ms", in, "why", detail);
+    syncrt_settler s = settler_of(w, f);
+    syncrt_settled sd;
+    syncrt_outcome again;
+    int no_auth_flag = 0;
+    if (!auth_failed)
+        auth_failed = &no_auth_flag;
+    if (syncrt_settle(&sd, &s, it->rec, o, NULL) != SYNCRT_OK) {
+        it->state = IT_DONE;                         /* the lease was lost: not ours now */
+        return;
+    }
+    if (sd.action == SYNCRT_ACTION_PROBE) {
+        int pr = probe(w, f, it, auth_failed);
+        if (pr == 1) {
+            done_delivered(w, f, it, "already present (found by key after an unknown outcome)");
+            return;
         }
-        return;
-    }
-    syncrt_retry_decide(&d, flow_policy(w->e, f), &w->rng, c, it->rec->attempts, retry_after);
-    if (d.action == SYNCRT_ACTION_RETRY || d.action == SYNCRT_ACTION_PROBE) {
-        snprintf(reason, sizeof reason, "%s: %s", syncrt_retry_class_name(c), detail);
-        int64_t at = now_ms() + d.delay_ms;
-        syncrt_status st = syncrt_store_fail(w->store, it->rec->id, w->name, reason, at, NULL);
-        it->state = IT_DONE;
-        if (st == SYNCRT_OK) {
-            char in[32];
-            snprintf(in, sizeof in, "%lld", (long long)d.delay_ms);
-            COUNT(w->e, retried, 1);
-            outcome_log(w, SYNCRT_LOG_WARN, "retry", f, it, "in_ms", in, "error", reason);
+        if (pr != 0)
+            return;                                  /* settled by the probe */
+        again = *o;
+        syncrt_outcome_probe(&again, 0, NULL);
+        if (syncrt_settle(&sd, &s, it->rec, &again, NULL) != SYNCRT_OK) {
+            it->state = IT_DONE;
+            return;
         }
-        return;
     }
-    if (d.action == SYNCRT_ACTION_PAUSE) {
-        done_release(w, it, now_ms() + w->e->cfg->auth_pause_ms);
-        return;
+    it->state = IT_DONE;
+    if (sd.action == SYNCRT_ACTION_RETRY) {
+        char in[32];
+        snprintf(in, sizeof in, "%lld", (long long)sd.delay_ms);
+        COUNT(w->e, retried, 1);
+        outcome_log(w, sd.attempt_burned ? SYNCRT_LOG_WARN : SYNCRT_LOG_INFO, "retry", f, it, "in_ms", in,
+                    sd.attempt_burned ? "error" : "why", sd.text);
+    } else if (sd.action == SYNCRT_ACTION_DEAD_LETTER) {
+        if (it->hash[0] && strncmp(sd.reason, "retries exhausted", 17) != 0) {
+            char scope[160], val[96];
+            dead_scope(scope, sizeof scope, f);
+            snprintf(val, sizeof val, "%s %lld", it->hash, (long long)it->rec->id);
+            syncrt_store_hash_set(w->store, scope, rec_label(it), val, NULL);
+        }
+        COUNT(w->e, dead, 1);
+        outcome_log(w, SYNCRT_LOG_ERROR, "dead_lettered", f, it, "reason", sd.reason, "detail", sd.text);
+    } else if (sd.action == SYNCRT_ACTION_DONE) {
+        COUNT(w->e, delivered, 1);
+        outcome_log(w, SYNCRT_LOG_INFO, "delivered", f, it, "how", "answered 2xx", NULL, NULL);
     }
-    snprintf(reason, sizeof reason, "%s (%s)", d.reason ? d.reason : "failed",
-             syncrt_retry_class_name(c));
-    done_dead(w, f, it, reason, detail);
+}
+
+/* Dead-letters a record refused before sending (mapping, validation, internal). */
+static void done_dead(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
+                      const char *reason, const char *detail)
+{
+    syncrt_outcome o;
+    memset(&o, 0, sizeof o);
+    o.invalid = 1;
+    o.retry_after_ms = -1;
+    o.reason = reason;
+    o.error_text = detail;
+    done_failed(w, f, it, &o, NULL);
 }
 
 /* 1 (and the item settled as skipped) when the same source record with the same hash was
@@ -869,16 +908,9 @@ static int dead_before(syncrt_engine_worker *w, const syncrt_flow_desc *f, item 
     int same = strncmp(val, it->hash, 64) == 0 && val[64] == ' ' &&
                strtoll(val + 65, NULL, 10) != it->rec->id;
     if (same) {
-        syncrt_delivery d = { 0 };
-        d.mapping_version = f->map_version;
-        d.skipped = 1;
-        if (syncrt_store_complete(w->store, it->rec->id, w->name, &d, NULL) == SYNCRT_OK) {
-            char why[128];
-            snprintf(why, sizeof why, "identical to dead letter %s", val + 65);
-            COUNT(w->e, skipped, 1);
-            outcome_log(w, SYNCRT_LOG_INFO, "skipped", f, it, "why", why, NULL, NULL);
-        }
-        it->state = IT_DONE;
+        char why[128];
+        snprintf(why, sizeof why, "identical to dead letter %s", val + 65);
+        done_skipped(w, f, it, why);
     }
     free(val);
     return same;
@@ -959,7 +991,7 @@ static void prepare(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it
     int unchanged = 0;
     if (syncrt_store_hash_unchanged(w->store, &unchanged, f->name, it->target_key, it->hash,
                                     NULL) == SYNCRT_OK && unchanged)
-        done_skipped(w, f, it);
+        done_skipped(w, f, it, "unchanged since delivered");
 }
 
 /* GET Set(keys): 1 exists, 0 absent, -1 failed (the item has been resolved then: retry or
@@ -1033,11 +1065,24 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
         ret = 0;
     } else {
         char d[512];
-        snprintf(d, sizeof d, "probe %s: %s", f->target_set,
-                 st != SYNCRT_OK ? (r.error[0] ? r.error : err.message) : "unexpected status");
-        if (st == SYNCRT_OK)
-            snprintf(d, sizeof d, "probe %s: HTTP %ld", f->target_set, r.status);
-        done_failed(w, f, it, c == SYNCRT_CLASS_OK ? SYNCRT_CLASS_TRANSIENT : c, ra, d);
+        syncrt_outcome o;
+        memset(&o, 0, sizeof o);
+        o.attempt.transport = st != SYNCRT_OK ? (r.transport != SYNCRT_OK ? r.transport : st) : SYNCRT_OK;
+        o.attempt.request_sent = r.request_sent;
+        o.attempt.idempotent = 1;
+        o.attempt.http_status = r.status;
+        o.attempt.body = r.body;
+        o.retry_after_ms = ra;
+        if (st != SYNCRT_OK) {
+            snprintf(d, sizeof d, "probe %s: %s", f->target_set, r.error[0] ? r.error : err.message);
+        } else if (c == SYNCRT_CLASS_OK) {              /* a 2xx that is not 200: try again */
+            snprintf(d, sizeof d, "probe %s: unexpected HTTP %ld", f->target_set, r.status);
+            o.attempt.transport = SYNCRT_EHTTP;
+        } else {
+            snprintf(d, sizeof d, "probe %s", f->target_set);
+        }
+        o.error_text = d;
+        done_failed(w, f, it, &o, auth_failed);
         ret = -1;
     }
     syncrt_http_response_clear(&r);
@@ -1045,16 +1090,6 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
 }
 
 /* ------------------------------------------------------------------ $batch */
-
-static const char *result_text(const syncrt_batch_result *r, char *buf, size_t size)
-{
-    syncrt_odata_error_info ei;
-    if (r->body && *r->body && syncrt_odata_error_parse(&ei, r->body, strlen(r->body)) == SYNCRT_OK)
-        snprintf(buf, size, "HTTP %ld: %s", r->status, syncrt_odata_error_text(&ei));
-    else
-        snprintf(buf, size, "HTTP %ld: %.400s", r->status, r->body ? r->body : "");
-    return buf;
-}
 
 /* Sends items[0..n) (all IT_READY) in one $batch, one changeset each, and resolves them. */
 static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item **its, size_t n,
@@ -1149,69 +1184,83 @@ static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item 
             done_release(w, its[i], now_ms() + e->cfg->auth_pause_ms);
         goto out;
     }
+    int auth_before = *auth_failed;
     if (st != SYNCRT_OK || r.status != 200) {
+        /* the batch as a whole: throttled, refused, lost, or failed before sending */
         char d[600];
-        if (st != SYNCRT_OK)
+        syncrt_outcome o;
+        memset(&o, 0, sizeof o);
+        o.attempt.transport = st != SYNCRT_OK ? (r.transport != SYNCRT_OK ? r.transport : st) : SYNCRT_OK;
+        o.attempt.request_sent = r.request_sent;
+        o.attempt.http_status = r.status;
+        o.attempt.body = r.body;
+        o.retry_after_ms = ra;
+        if (st != SYNCRT_OK) {
             snprintf(d, sizeof d, "$batch: %s%s", r.request_sent ? "answer lost after sending: " : "",
-                     r.error[0] ? r.error : syncrt_strerror(st));
-        else {
+                     r.error[0] ? r.error : err.message[0] ? err.message : syncrt_strerror(st));
+        } else {
             syncrt_odata_error_info ei;
             syncrt_odata_error_parse(&ei, r.body ? r.body : "", r.body_len);
-            snprintf(d, sizeof d, "$batch: HTTP %ld: %s", r.status, syncrt_odata_error_text(&ei));
+            snprintf(d, sizeof d, "$batch: %s", syncrt_odata_error_text(&ei));
         }
+        o.error_text = d;
+        (void)c;
         for (size_t i = 0; i < n; i++)
-            done_failed(w, f, its[i], c == SYNCRT_CLASS_OK ? SYNCRT_CLASS_TRANSIENT : c, ra, d);
-        goto out;
-    }
-    if (syncrt_batch_parse(&res, &nres, b, syncrt_http_response_header(&r, "Content-Type"),
-                           r.body, r.body_len, &err) != SYNCRT_OK) {
+            done_failed(w, f, its[i], &o, auth_failed);
+    } else if (syncrt_batch_parse(&res, &nres, b, syncrt_http_response_header(&r, "Content-Type"),
+                                  r.body, r.body_len, &err) != SYNCRT_OK) {
         char d[400];
+        syncrt_outcome o;
+        memset(&o, 0, sizeof o);
+        o.attempt.transport = SYNCRT_EHTTP;         /* sent, answer unreadable: unknown outcome */
+        o.attempt.request_sent = 1;
+        o.retry_after_ms = -1;
         snprintf(d, sizeof d, "$batch answer unreadable: %s", err.message);
+        o.error_text = d;
         for (size_t i = 0; i < n; i++)
-            done_failed(w, f, its[i], SYNCRT_CLASS_UNKNOWN_OUTCOME, -1, d);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        item *it = its[i];
-        const syncrt_batch_result *bad = NULL;
-        int unknown = 0;
-        for (size_t k = it->first_op; k < it->first_op + it->nops && k < nres; k++) {
-            if (res[k].status == 0)
-                unknown = 1;
-            else if ((res[k].status < 200 || res[k].status >= 300) && !bad)
-                bad = &res[k];
-        }
-        if (bad) {
+            done_failed(w, f, its[i], &o, auth_failed);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            item *it = its[i];
+            const syncrt_batch_result *bad = NULL;
+            syncrt_batch_result none;
+            const syncrt_batch_result *unanswered = NULL;
+            for (size_t k = it->first_op; k < it->first_op + it->nops && k < nres; k++) {
+                if (res[k].status == 0)
+                    unanswered = &res[k];
+                else if ((res[k].status < 200 || res[k].status >= 300) && !bad)
+                    bad = &res[k];           /* a refusal: the changeset was rolled back */
+            }
+            if (!bad)
+                bad = unanswered;
+            if (!bad && it->first_op >= nres) {
+                memset(&none, 0, sizeof none);       /* no result at all: unknown outcome */
+                bad = &none;
+            }
+            if (!bad) {
+                done_delivered(w, f, it, "created");
+                continue;
+            }
             char d[1200];
-            result_text(bad, d, sizeof d);
-            syncrt_attempt a = { SYNCRT_OK, 1, 0, bad->status, bad->body };
-            syncrt_retry_class pc = syncrt_retry_classify(&a);
+            syncrt_outcome o;
+            syncrt_outcome_from_batch(&o, bad, d, sizeof d);
+            syncrt_retry_class pc = bad->status ? syncrt_retry_classify(&o.attempt) : SYNCRT_CLASS_UNKNOWN_OUTCOME;
             if (pc == SYNCRT_CLASS_VALIDATION || pc == SYNCRT_CLASS_BUSINESS) {
                 /* a create refused: it may be ours, already there (a concurrent or earlier
                  * delivery of the same source record); the deterministic key tells. */
-                int af = 0, pr = probe(w, f, it, &af);
-                if (af && !*auth_failed) {
-                    *auth_failed = 1;
-                    pause_flow(w, f, "credentials refused while probing");
-                } else if (af) {
-                    *auth_failed = 1;
-                }
+                int pr = probe(w, f, it, auth_failed);
                 if (pr == 1)
                     done_delivered(w, f, it, "already present (create refused, found by key)");
-                else if (pr == 0)
-                    done_dead(w, f, it, pc == SYNCRT_CLASS_VALIDATION
-                                            ? "validation: refused by F&O (not retried)"
-                                            : "business rule: refused by F&O (not retried)", d);
-            } else {
-                done_failed(w, f, it, pc, -1, d);
+                if (pr != 0)
+                    continue;
+                o.reason = pc == SYNCRT_CLASS_VALIDATION ? "validation: refused by F&O (not retried)"
+                                                         : "business rule: refused by F&O (not retried)";
             }
-        } else if (unknown || it->first_op >= nres) {
-            done_failed(w, f, it, SYNCRT_CLASS_UNKNOWN_OUTCOME, -1,
-                        "$batch answer has no result for this changeset");
-        } else {
-            done_delivered(w, f, it, "created");
+            done_failed(w, f, it, &o, auth_failed);
         }
     }
+    if (*auth_failed && !auth_before)
+        pause_flow(w, f, "credentials refused while probing");
 out:
     syncrt_batch_results_free(res, nres);
     syncrt_http_response_clear(&r);

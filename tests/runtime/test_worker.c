@@ -82,7 +82,7 @@ int main(void)
     syncrt_error err = { SYNCRT_OK, "" };
     syncrt_rng rng;
     syncrt_settler s;
-    syncrt_retry_action act;
+    syncrt_settled sd;
     syncrt_inbox_record *r;
     syncrt_outcome o;
     char *t = NULL;
@@ -113,8 +113,8 @@ int main(void)
     o = http_outcome(201, NULL, -1);
     o.delivery.target_key = "WEB-1";
     o.delivery.mapping_version = "v1";
-    CHECK_INT(syncrt_settle(&act, &s, r, &o, &err), SYNCRT_OK, "settle a 201");
-    CHECK_INT(act, SYNCRT_ACTION_DONE, "delivered");
+    CHECK_INT(syncrt_settle(&sd, &s, r, &o, &err), SYNCRT_OK, "settle a 201");
+    CHECK_INT(sd.action, SYNCRT_ACTION_DONE, "delivered");
     syncrt_store_target_key(store, &t, "f", "ok", &err);
     CHECK_STR(t, "WEB-1", "its target key is in the idempotency map");
     free(t);
@@ -122,8 +122,8 @@ int main(void)
     add("throttled");
     r = claim_one("throttled");
     o = http_outcome(429, NULL, 5000);
-    syncrt_settle(&act, &s, r, &o, &err);
-    CHECK_INT(act, SYNCRT_ACTION_RETRY, "a 429 retries");
+    syncrt_settle(&sd, &s, r, &o, &err);
+    CHECK_INT(sd.action, SYNCRT_ACTION_RETRY, "a 429 retries");
     clk.now += 4999;
     CHECK(claim_one("throttled") == NULL, "not due 1 ms before its Retry-After");
     clk.now += 1;
@@ -131,34 +131,37 @@ int main(void)
     CHECK(r != NULL, "due exactly at its Retry-After");
     if (!r)
         goto out;
+    CHECK_INT(r->attempts, 1, "the throttled attempt was not burned (a long throttle never exhausts retries)");
     o = http_outcome(503, "{\"error\":{\"message\":\"busy\"}}", -1);
-    syncrt_settle(&act, &s, r, &o, &err);
-    CHECK_INT(act, SYNCRT_ACTION_RETRY, "a 503 retries (attempt 2 of 3)");
-    clk.now += 1000;                                  /* the backoff ceiling after 2 failures is 2 s */
-    for (i = 0; i < 2 && !(r = claim_one("throttled")); i++)
-        clk.now += 1000;
+    for (i = 1; i < 3 && r; i++) {
+        syncrt_settle(&sd, &s, r, &o, &err);
+        CHECK(sd.action == SYNCRT_ACTION_RETRY && sd.attempt_burned, "a 503 retries (attempt %d of 3)", i);
+        r = NULL;
+        for (int k = 0; k < 3 && !(r = claim_one("throttled")); k++)
+            clk.now += 1000;                          /* within the backoff ceiling */
+    }
     CHECK(r != NULL && r->attempts == 3, "claimed again within the backoff ceiling (attempt 3)");
     if (!r)
         goto out;
     id = r->id;
-    syncrt_settle(&act, &s, r, &o, &err);
-    CHECK_INT(act, SYNCRT_ACTION_DEAD_LETTER, "the third transient failure dead-letters");
-    CHECK_STR(dlq_field(id, 1), "retries exhausted", "reason: retries exhausted");
+    syncrt_settle(&sd, &s, r, &o, &err);
+    CHECK_INT(sd.action, SYNCRT_ACTION_DEAD_LETTER, "the third transient failure dead-letters");
+    CHECK_STR(dlq_field(id, 1), "retries exhausted (transient)", "reason: retries exhausted (transient)");
     CHECK(strstr(dlq_field(id, 0), "HTTP 503") != NULL, "last error kept: %s", dlq_field(id, 0));
 
     add("invalid400");
     r = claim_one("invalid400");
     id = r ? r->id : 0;
     o = http_outcome(400, "{\"error\":{\"innererror\":{\"message\":\"Field 'Customer account' must be filled in.\"}}}", -1);
-    syncrt_settle(&act, &s, r, &o, &err);
-    CHECK_INT(act, SYNCRT_ACTION_DEAD_LETTER, "a 400 with validation text dead-letters at once");
+    syncrt_settle(&sd, &s, r, &o, &err);
+    CHECK_INT(sd.action, SYNCRT_ACTION_DEAD_LETTER, "a 400 with validation text dead-letters at once");
     CHECK_STR(dlq_field(id, 1), "validation error", "reason: validation error");
 
     add("business");
     r = claim_one("business");
     id = r ? r->id : 0;
     o = http_outcome(409, "conflict", -1);
-    syncrt_settle(&act, &s, r, &o, &err);
+    syncrt_settle(&sd, &s, r, &o, &err);
     CHECK_STR(dlq_field(id, 1), "business rule violation", "a 409 is a business rule violation");
 
     add("local");
@@ -167,21 +170,21 @@ int main(void)
     memset(&o, 0, sizeof o);
     o.invalid = 1;
     o.error_text = "$.SalesItems[0].Sku: required";
-    syncrt_settle(&act, &s, r, &o, &err);
-    CHECK_INT(act, SYNCRT_ACTION_DEAD_LETTER, "a record the validator refused is dead-lettered unsent");
+    syncrt_settle(&sd, &s, r, &o, &err);
+    CHECK_INT(sd.action, SYNCRT_ACTION_DEAD_LETTER, "a record the validator refused is dead-lettered unsent");
     CHECK_STR(dlq_field(id, 0), "$.SalesItems[0].Sku: required", "with the validator's text");
 
     add("auth");
     r = claim_one("auth");
     CHECK(r && r->attempts == 1, "first claim of auth");
     o = http_outcome(401, NULL, -1);
-    syncrt_settle(&act, &s, r, &o, &err);
-    CHECK_INT(act, SYNCRT_ACTION_PAUSE, "a 401 pauses");
+    syncrt_settle(&sd, &s, r, &o, &err);
+    CHECK_INT(sd.action, SYNCRT_ACTION_PAUSE, "a 401 pauses");
     clk.now += 10000;                                 /* the pause lasts the policy cap */
     r = claim_one("auth");
     CHECK(r && r->attempts == 1, "the paused record burned no attempt");
     o = http_outcome(200, NULL, -1);
-    syncrt_settle(&act, &s, r, &o, &err);
+    syncrt_settle(&sd, &s, r, &o, &err);
 
     /* unknown outcome, found */
     add("unknown1");
@@ -191,12 +194,12 @@ int main(void)
     o.attempt.transport = SYNCRT_ETIMEOUT;
     o.attempt.request_sent = 1;
     o.retry_after_ms = -1;
-    CHECK_INT(syncrt_settle(&act, &s, r, &o, &err), SYNCRT_OK, "settle a timeout after a write went out");
-    CHECK_INT(act, SYNCRT_ACTION_PROBE, "asks for a probe");
+    CHECK_INT(syncrt_settle(&sd, &s, r, &o, &err), SYNCRT_OK, "settle a timeout after a write went out");
+    CHECK_INT(sd.action, SYNCRT_ACTION_PROBE, "asks for a probe");
     CHECK_INT(syncrt_store_renew(store, id, "w", 60000, &err), SYNCRT_OK, "and leaves the record leased to us");
     syncrt_outcome_probe(&o, 1, "WEB-77");
-    syncrt_settle(&act, &s, r, &o, &err);
-    CHECK_INT(act, SYNCRT_ACTION_DONE, "found by key: delivered, not resent");
+    syncrt_settle(&sd, &s, r, &o, &err);
+    CHECK_INT(sd.action, SYNCRT_ACTION_DONE, "found by key: delivered, not resent");
     syncrt_store_target_key(store, &t, "f", "unknown1", &err);
     CHECK_STR(t, "WEB-77", "with the probed key");
     free(t);
@@ -211,11 +214,11 @@ int main(void)
         br.status = 0;
         br.body = "";
         syncrt_outcome_from_batch(&o, &br, buf, sizeof buf);
-        syncrt_settle(&act, &s, r, &o, &err);
-        CHECK_INT(act, SYNCRT_ACTION_PROBE, "an operation the $batch answer left out needs a probe");
+        syncrt_settle(&sd, &s, r, &o, &err);
+        CHECK_INT(sd.action, SYNCRT_ACTION_PROBE, "an operation the $batch answer left out needs a probe");
         syncrt_outcome_probe(&o, 0, NULL);
-        syncrt_settle(&act, &s, r, &o, &err);
-        CHECK_INT(act, SYNCRT_ACTION_RETRY, "not found: resend");
+        syncrt_settle(&sd, &s, r, &o, &err);
+        CHECK_INT(sd.action, SYNCRT_ACTION_RETRY, "not found: resend");
         r = claim_one("unknown2");
         CHECK(r != NULL, "due at once");
         br.status = 400;
@@ -223,8 +226,8 @@ int main(void)
                   "\"Write failed for table row of type 'SalesLine'. Infolog: Item number 'X' does not exist.\"}}}";
         syncrt_outcome_from_batch(&o, &br, buf, sizeof buf);
         id = r ? r->id : 0;
-        syncrt_settle(&act, &s, r, &o, &err);
-        CHECK_INT(act, SYNCRT_ACTION_DEAD_LETTER, "a failed $batch operation dead-letters");
+        syncrt_settle(&sd, &s, r, &o, &err);
+        CHECK_INT(sd.action, SYNCRT_ACTION_DEAD_LETTER, "a failed $batch operation dead-letters");
         CHECK(strstr(dlq_field(id, 0), "Item number 'X' does not exist") != NULL,
               "with F&O's innererror text: %s", dlq_field(id, 0));
     }

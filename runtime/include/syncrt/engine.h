@@ -11,9 +11,9 @@
  *   retry      transient failures (network, 408, 429 honouring Retry-After exactly, 5xx):
  *              exponential backoff with full jitter and a cap; a Retry-After blocks every
  *              worker's next request to F&O until it has passed.
- *   unknown    a write whose answer was lost: the next attempt probes the target by key
- *              (GET Set(keys)) before sending again; so does every attempt after the first
- *              (a crash between send and commit), and a create refused by F&O.
+ *   unknown    a write whose answer was lost: the target is probed by key (GET Set(keys))
+ *              at once, before anything is sent again; so is every record claimed before (a
+ *              crash between send and commit), and a create refused by F&O.
  *   dead       validation errors (the exact path), F&O business rules (F&O's message, not
  *              retried), retries exhausted: with the full reason, replayable.
  *   paused     an authentication failure releases the records (no attempt burned), pauses
@@ -21,6 +21,7 @@
  *              again, so fixing the secret resumes the flow without a restart.
  *
  * Many records travel in one $batch (one changeset each, header and children together).
+ * Every outcome is written through syncrt_settle (worker.h), the one settling function.
  *
  * Threads: one syncrt_engine is shared; each thread that polls or works has its own
  * syncrt_engine_worker (its own store connection, HTTP client and credentials).  The library

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/bench_e2e.sh - end to end, order to cash, against the sandbox with F&O at 50 ms per
-# request and a request-rate limit of 20/s (429 + Retry-After; bench/e2e/bench.py FAULTS):
+# request and a request-rate limit of 15/s, bucket 5 (429 + Retry-After; bench/e2e/bench.py
+# FAULTS says why these numbers):
 #
 #   ours   BENCH_E2E_ORDERS (10000) storefront orders with 1-20 lines placed in Clarity in one
 #          burst while `sync run` (bench/e2e/sync.bench.json: webhooks + polling, 4 workers,
@@ -15,7 +16,9 @@
 # Writes $BUILD/bench/e2e.json {orders, seconds, calls_per_order, p95_ms, naive_orders,
 # naive_seconds, naive_calls_per_order, speedup, calls_ratio} and prints the ratio line.
 # Exit 1 when an order was lost, duplicated or landed with wrong lines (checked in F&O).
-# Every process it starts is stopped by pid (trap on EXIT, INT, TERM).  About 6 minutes.
+# Every process it starts is stopped by pid (trap on EXIT, INT, TERM).  About 4-5 minutes.
+# BENCH_E2E_LATENCY_MS (50), BENCH_E2E_RATE_LIMIT (15; 0 = none) and BENCH_E2E_RATE_BURST (5)
+# change the F&O conditions for exploration; the defaults are the benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -78,8 +81,9 @@ for try in 1 2 3; do # the ports may be taken between the check and the bind: pi
   [ "$try" != 3 ] || { echo "bench_e2e: sandbox did not start" >&2; exit 2; }
 done
 "${BENCH[@]}" faults "$D365_PORT" "$CLARITY_PORT"
-echo "e2e: sandbox (credit check off, so every order is deliverable): F&O latency 50 ms per request," \
-     "rate limit 20 requests/s (burst 20, 429 with Retry-After)"
+echo "e2e: sandbox (credit check off, so every order is deliverable): F&O latency" \
+     "${BENCH_E2E_LATENCY_MS:-50} ms per request, rate limit ${BENCH_E2E_RATE_LIMIT:-15} requests/s" \
+     "(burst ${BENCH_E2E_RATE_BURST:-5}, 429 with Retry-After)"
 
 "${DEMO[@]}" config "$TOP/bench/e2e/sync.bench.json" "$DIR/sync.json" "$D365_PORT" "$CLARITY_PORT" "$WEBHOOK_PORT"
 (

@@ -20,6 +20,9 @@ static const char usage[] =
     "  dlq list|show ID|replay ID|all|drop ID\n"
     "                           the dead-letter queue\n"
     "  preview MAP < in.json    run one built-in map on one JSON record\n"
+    "  reconcile [--from D] [--to D] [--format text|json]\n"
+    "                           orders vs sales orders vs invoices vs payments per day\n"
+    "                           and customer; exit 1 when something does not match\n"
     "\n"
     "Common options:\n"
     "  --config FILE            configuration (default $SYNC_CONFIG, else sync.json)\n"
@@ -135,6 +138,8 @@ int main(int argc, char **argv)
         return sync_cmd_dlq(argc, argv);
     if (!strcmp(cmd, "preview"))
         return sync_cmd_preview(argc, argv);
+    if (!strcmp(cmd, "reconcile"))
+        return sync_cmd_reconcile(argc, argv);
     fprintf(stderr, "sync: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }

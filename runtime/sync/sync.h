@@ -41,5 +41,6 @@ int sync_cmd_once(int argc, char **argv);
 int sync_cmd_status(int argc, char **argv);
 int sync_cmd_dlq(int argc, char **argv);
 int sync_cmd_preview(int argc, char **argv);
+int sync_cmd_reconcile(int argc, char **argv);
 
 #endif

@@ -266,6 +266,17 @@ static int co_key_cmp(const void *k, const void *b)
     return keycmp(k, ((const corder *)b)->id);
 }
 
+/* bsearch with n == 0 would get a NULL base, which it may not. */
+static forder *find_fo(const syncrt_recon *r, const char *number)
+{
+    return r->nfo ? bsearch(number, r->fo, r->nfo, sizeof *r->fo, fo_key_cmp) : NULL;
+}
+
+static corder *find_co(const syncrt_recon *r, const char *id)
+{
+    return r->nco ? bsearch(id, r->co, r->nco, sizeof *r->co, co_key_cmp) : NULL;
+}
+
 static int row_cmp(const void *a, const void *b)
 {
     const syncrt_recon_row *x = a, *y = b;
@@ -361,12 +372,12 @@ static syncrt_status link_items(syncrt_recon *r, syncrt_error *err)
 {
     syncrt_status st = SYNCRT_OK;
     for (size_t i = 0; i < r->nlines && st == SYNCRT_OK; i++) {
-        forder *f = bsearch(r->lines[i].key, r->fo, r->nfo, sizeof *r->fo, fo_key_cmp);
+        forder *f = find_fo(r, r->lines[i].key);
         if (f)
             st = sum(&f->total, &r->lines[i].amount, err);
     }
     for (size_t i = 0; i < r->ninvs && st == SYNCRT_OK; i++) {
-        forder *f = bsearch(r->invs[i].key, r->fo, r->nfo, sizeof *r->fo, fo_key_cmp);
+        forder *f = find_fo(r, r->invs[i].key);
         if (!f)
             continue;
         f->invoices++;
@@ -382,7 +393,7 @@ static syncrt_status link_items(syncrt_recon *r, syncrt_error *err)
         f->inv_keys = k;
     }
     for (size_t i = 0; i < r->npays && st == SYNCRT_OK; i++) {
-        corder *o = bsearch(r->pays[i].key, r->co, r->nco, sizeof *r->co, co_key_cmp);
+        corder *o = find_co(r, r->pays[i].key);
         if (!o)
             continue;
         if (r->pays[i].fo) {
@@ -411,7 +422,7 @@ static syncrt_status check_order(syncrt_recon *r, corder *o, const syncrt_decima
     if ((st = sum(&w->clarity_paid, &o->cpay, err)) != SYNCRT_OK ||
         (st = sum(&w->fo_paid, &o->fpay, err)) != SYNCRT_OK)
         return st;
-    forder *f = o->fo_number ? bsearch(o->fo_number, r->fo, r->nfo, sizeof *r->fo, fo_key_cmp) : NULL;
+    forder *f = o->fo_number ? find_fo(r, o->fo_number) : NULL;
     if (f && !f->linked) {
         f->linked = 1;
         if ((st = count_fo(w, f, err)) != SYNCRT_OK)

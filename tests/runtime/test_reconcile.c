@@ -238,8 +238,26 @@ static void test_json(void)
     CHECK(syncrt_recon_json_next(&e, &en, "[]", 2, &pos) == SYNCRT_EEMPTY, "empty array");
 }
 
+static void test_empty(void)
+{
+    syncrt_recon *r = NULL;
+    syncrt_error err;
+    syncrt_recon_new(&r, &err);
+    syncrt_decimal one = D("1");
+    syncrt_recon_add_fo_line(r, "WEB-1", &one, &one, &err);
+    syncrt_recon_add_invoice(r, "INV-1", "WEB-1", &one, &err);
+    syncrt_recon_add_payment(r, 1, "1", &one, &err);
+    syncrt_status st = syncrt_recon_run(r, NULL, &err);
+    size_t nr, nm;
+    syncrt_recon_rows(r, &nr);
+    syncrt_recon_mismatches(r, &nm);
+    CHECK(st == SYNCRT_OK && nr == 0 && nm == 0, "no orders at all: no row, no mismatch (orphans ignored)");
+    syncrt_recon_free(r);
+}
+
 int main(void)
 {
+    test_empty();
     test_all_match();
     test_every_kind();
     test_tolerance_and_errors();

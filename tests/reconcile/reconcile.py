@@ -39,6 +39,42 @@ def patch_d365(sb, path, body):
     return st, raw
 
 
+def post_d365(sb, path, body):
+    sb.d365("/_sandbox/health")
+    st, j, raw = request(sb.port, "POST", path, body, {"Authorization": "Bearer " + sb.token})
+    return st, raw
+
+
+def payment_tests(s, sb, so, amount):
+    """A Clarity payment of the invoiced amount: payment_journal until F&O has the journal."""
+    oid = int(so[len("WEB-"):])
+    sid = sb.clarity_session()
+    from harness import CLARITY_ROOT
+    st, j, raw = request(sb.cport, "PATCH", CLARITY_ROOT + "/Ordering/SalesOrder/AddPayment",
+                         {"SalesOrderID": oid, "Payment": {"Amount": float(amount), "Authorized": True}},
+                         {"X-ss-id": sid})
+    tap(st == 200, "a Clarity payment of %s added to order %d" % (amount, oid), raw[:300])
+    rc, out, err = s.cmd("reconcile")
+    mm = mismatches(out)
+    tap(rc == 1 and len(mm) == 1 and mm[0].startswith("mismatch payment_journal ")
+        and "clarity_order=%d " % oid in mm[0] and "expected=%s actual=0" % amount in mm[0],
+        "a payment not journaled in F&O: exit 1, exactly one payment_journal mismatch", out)
+    jb = "WEBPAY-%d" % oid
+    st1, raw1 = post_d365(sb, "/data/CustomerPaymentJournalHeaders",
+                          {"dataAreaId": "usmf", "JournalBatchNumber": jb, "JournalName": "CustPay"})
+    st2, raw2 = post_d365(sb, "/data/CustomerPaymentJournalLines",
+                          {"dataAreaId": "usmf", "JournalBatchNumber": jb, "LineNumber": 1,
+                           "AccountType": "Cust", "AccountDisplayValue": "US-001",
+                           "OffsetAccountType": "Bank", "OffsetAccountDisplayValue": "USMF OPER",
+                           "TransactionDate": "2026-11-27T12:00:00Z", "CreditAmount": float(amount),
+                           "DebitAmount": 0, "CurrencyCode": "USD"})
+    tap(st1 in (200, 201) and st2 in (200, 201), "F&O payment journal %s with one line" % jb,
+        raw1[:300] + raw2[:300])
+    rc, out, err = s.cmd("reconcile")
+    tap(rc == 0 and "clarity_payments=1 fo_payments=1 mismatches=0" in out,
+        "payment journaled for the invoiced amount: exit 0, one payment on each side", out)
+
+
 def main():
     wd = tempfile.mkdtemp(prefix="reconcile-")
     sb = Sandbox(wd, ["--credit-check", "off"]).start()   # no order refused: a clean start
@@ -128,6 +164,10 @@ def main():
     patch_d365(sb, path, {"OrderedSalesQuantity": float(line["OrderedSalesQuantity"])})
     rc, out, err = s.cmd("reconcile")
     tap(rc == 0, "quantity restored: exit 0 again", out)
+
+    # payments: the second invoiced order paid exactly its invoice
+    inv2 = [i for i in inv_rows if i["SalesOrderNumber"] == invoiced[1]][0]
+    payment_tests(s, sb, invoiced[1], Decimal(str(inv2["TotalInvoiceAmount"])))
 
     # mismatch 2: a Clarity order that is not synced
     sb.traffic({"count": 1, "rate_per_s": 0, "seed": 52})

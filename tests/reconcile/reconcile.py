@@ -161,6 +161,12 @@ def main():
     tap(rc == 1 and len(mm) == 1 and mm[0].startswith("mismatch order_amount ") and "fo_order=%s " % so in mm[0]
         and "clarity_order=%s " % oid in mm[0] and " expected=" in mm[0] and " actual=" in mm[0],
         "changed quantity: exit 1, the order_amount of %s and nothing else" % so, out)
+    price = Decimal(str(line["SalesPrice"]))
+    rc, out, err = s.cmd("reconcile", "--tolerance", str(price))
+    tap(rc == 0, "--tolerance %s (one unit's price) accepts that difference: exit 0" % price, out)
+    if price > Decimal("0.01"):
+        rc, out, err = s.cmd("reconcile", "--tolerance", str(price - Decimal("0.01")))
+        tap(rc == 1, "--tolerance one cent less: exit 1", out)
     patch_d365(sb, path, {"OrderedSalesQuantity": float(line["OrderedSalesQuantity"])})
     rc, out, err = s.cmd("reconcile")
     tap(rc == 0, "quantity restored: exit 0 again", out)

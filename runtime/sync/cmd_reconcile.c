@@ -2,10 +2,12 @@
  * sales orders, lines, invoices and payment journal lines, and the store's idempotency map
  * and dead letters; hands them to the reconcile module (syncrt/reconcile.h), which compares
  * them exactly; prints one row per day and account, every mismatch, and a summary. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "syncrt/auth.h"
 #include "syncrt/clarity.h"
@@ -168,12 +170,15 @@ out:
     return stop;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* c->linked is sorted once the Clarity pass is over. */
 static int is_linked(const rctx *c, const char *number)
 {
-    for (size_t i = 0; i < c->nlinked; i++)
-        if (!strcmp(c->linked[i], number))
-            return 1;
-    return 0;
+    return c->nlinked && bsearch(&number, c->linked, c->nlinked, sizeof *c->linked, str_cmp);
 }
 
 static int fo_header(void *ctx, const char *text, size_t len)
@@ -492,6 +497,11 @@ int sync_cmd_reconcile(int argc, char **argv)
     ho.total_timeout_ms = cfg->total_timeout_ms;
     ho.ca_file = cfg->ca_file;
     const char *stage = "store";
+    if (access(cfg->store, R_OK) != 0) {
+        /* opening would create an empty store, and every order would look unsynced */
+        snprintf(err.message, sizeof err.message, "%s: %s", cfg->store, strerror(errno));
+        goto out;
+    }
     if (syncrt_store_open(&c.store, cfg->store, NULL, &err) != SYNCRT_OK ||
         syncrt_store_dlq_list(c.store, &c.dl, &c.ndl, FLOW, 0, &err) != SYNCRT_OK)
         goto out;
@@ -526,6 +536,8 @@ int sync_cmd_reconcile(int argc, char **argv)
             syncrt_error_set(&err, st, "Ordering/SalesOrders: HTTP %ld: %s", ss.last_status, ss.error.message);
         goto out;
     }
+    if (c.nlinked)
+        qsort(c.linked, c.nlinked, sizeof *c.linked, str_cmp);
     stage = "F&O";
     syncrt_odata_pager pg = { 0 };
     pg.http = http;

@@ -199,6 +199,13 @@ def main():
         "a dead-lettered order: exit 1, one dead_letter mismatch with its reason", out + str(dl))
 
     # configuration problems are exit 2
+    store = s.cfg["store"]
+    s.cfg["store"] = os.path.join(wd, "no-such.db")
+    s.write_config()
+    rc, out, err = s.cmd("reconcile")
+    tap(rc == 2 and "no-such.db" in err and not os.path.exists(s.cfg["store"]),
+        "a missing store: exit 2, and no empty store created", out + err)
+    s.cfg["store"] = store
     s.cfg["d365"]["url"] = "http://127.0.0.1:1"
     s.write_config()
     rc, out, err = s.cmd("reconcile")

@@ -1144,16 +1144,6 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
     fprintf(o, "    return bad ? SYNCRT_EINVAL : SYNCRT_OK;\n}\n\n");
 }
 
-static bool flow_runnable(const ast_decl *fl)
-{
-    for (size_t i = 0; i < fl->fitems.n; i++) {
-        const ast_fitem *w = fl->fitems.items[i];
-        if (w->kind == FI_WRITE && w->map_decl && w->map_decl->src_type)
-            return true;
-    }
-    return false;
-}
-
 /* ------------------------------------------------------------------ tables */
 
 static int cmp_entry(const void *a, const void *b)
@@ -1415,12 +1405,13 @@ static void emit_file_pair(emitter *E, emit_output *out, size_t fi)
     }
     for (size_t d = 0; d < f->decls.n; d++) {
         const ast_decl *fl = f->decls.items[d];
-        if (fl->kind == AD_FLOW && flow_runnable(fl))
+        if (fl->kind == AD_FLOW && emit_flow_runnable(fl))
             fprintf(h.f, "/* flow %s: decode, map every write (children included), encode as\n"
                          " * {\"Set\":{...},\"ChildSet\":[...]} */\n"
                          "syncrt_status %s_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);\n\n",
                     fl->name, fl->name);
     }
+    emit_flow_decls(h.f, f);
     header_close(h.f, guard);
 
     /* body: mappers and flows (tables they reference are collected on the way) */
@@ -1435,7 +1426,7 @@ static void emit_file_pair(emitter *E, emit_output *out, size_t fi)
     }
     for (size_t d = 0; d < f->decls.n; d++) {
         const ast_decl *fl = f->decls.items[d];
-        if (fl->kind == AD_FLOW && flow_runnable(fl))
+        if (fl->kind == AD_FLOW && emit_flow_runnable(fl))
             emit_flow(E, &F, fl);
     }
     ms_close(&body);
@@ -1458,6 +1449,7 @@ static void emit_file_pair(emitter *E, emit_output *out, size_t fi)
     if (body.buf)
         fwrite(body.buf, 1, body.len, c.f);
     free(body.buf);
+    emit_flow_descs(E->p, c.f, f);
     free(F.tables);
     fprintf(c.f, "/* keeps the translation unit non-empty for a file without maps */\n"
                  "typedef int %s_generated_by_mapc;\n", base);
@@ -1492,8 +1484,8 @@ int emit_program(const mapc_program *p, emit_output *out, char *err, size_t errs
     for (size_t i = 0; i < E.nfiles; i++) {
         char b[160];
         emit_base_name(file_path(&E, i), b, sizeof b);
-        if (!strcmp(b, SHARED_BASE))
-            snprintf(b, sizeof b, "%s_map", SHARED_BASE);
+        if (!strcmp(b, SHARED_BASE) || !strcmp(b, EMIT_FLOWS_BASE))
+            snprintf(b, sizeof b, "%s_map", strcmp(b, SHARED_BASE) ? EMIT_FLOWS_BASE : SHARED_BASE);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(E.bases[j], b))
                 fail(&E, "two input files are both named %s.map: output files would collide", b);
@@ -1509,6 +1501,20 @@ int emit_program(const mapc_program *p, emit_output *out, char *err, size_t errs
         emit_shared(&E, out);
     for (size_t i = 0; i < E.nfiles && !E.oom; i++)
         emit_file_pair(&E, out, i);
+    mstream rh = { 0 }, rc = { 0 };
+    if (!E.oom && ms_open(&E, &rh) && ms_open(&E, &rc)) {
+        emit_flow_registry(p, E.bases, rh.f, rc.f);
+        if (add_file(&E, out, EMIT_FLOWS_BASE ".h", &rh))
+            add_file(&E, out, EMIT_FLOWS_BASE ".c", &rc);
+    }
+    if (rh.f) {   /* ms_open of rc failed */
+        ms_close(&rh);
+        free(rh.buf);
+    }
+    if (rc.f) {   /* add_file of rh failed */
+        ms_close(&rc);
+        free(rc.buf);
+    }
     for (size_t i = 0; i < E.ntypes; i++) {
         etype *t = E.types[i];
         for (size_t k = 0; k < t->st->nprops; k++)

@@ -4,14 +4,18 @@
  * Output, per .map file BASE.map: BASE.h and BASE.c (structs of the schema types its maps
  * read or write, with only the fields they use; descriptor tables; mapper functions; typed
  * wrappers per map and per flow).  Types used by maps or flows of more than one file go to
- * mapc_types.h / mapc_types.c, included by each file's header.  The text is deterministic:
+ * mapc_types.h / mapc_types.c, included by each file's header.  Each flow also gets a
+ * descriptor `const syncrt_flow_desc <Flow>_flow` (syncrt/flow.h; emit_flow.c), and
+ * mapc_flows.h / mapc_flows.c list every flow and map of the run (mapc_flows[], mapc_maps[]).  The text is deterministic:
  * no dates, no absolute paths; inputs are named by base name.
  *
  * Nothing is printed: files come back in memory; problems as a message in err. */
 #ifndef MAPC_EMIT_H
 #define MAPC_EMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "frontend.h"
 
@@ -40,6 +44,17 @@ int emit_write_dir(const emit_output *out, const char *dir, char *err, size_t er
 
 /* The C identifier prefix of a .map file ("lookups/order-to-cash.map" -> "order_to_cash"). */
 void emit_base_name(const char *path, char *buf, size_t size);
+
+/* ---- flow descriptors (emit_flow.c), used by emit.c ---- */
+#define EMIT_FLOWS_BASE "mapc_flows"
+/* Does the flow get a <Flow>_run (a write whose map has a source type)? */
+bool emit_flow_runnable(const ast_decl *fl);
+/* Into a file's header: the descriptors' extern declarations (with syncrt/flow.h). */
+void emit_flow_decls(FILE *h, const ast_file *f);
+/* Into a file's .c: the descriptors of its runnable flows. */
+void emit_flow_descs(const mapc_program *p, FILE *c, const ast_file *f);
+/* The registry mapc_flows.h / .c over every file (bases: their C base names). */
+void emit_flow_registry(const mapc_program *p, char *const *bases, FILE *h, FILE *c);
 
 #ifdef __cplusplus
 }

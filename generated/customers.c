@@ -185,5 +185,32 @@ syncrt_status CustomersToClarity_run(syncrt_mctx *ctx, const char *json, size_t 
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow CustomersToClarity: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc CustomersToClarity_flow = {
+    .name = "CustomersToClarity",
+    .map_version = "customers.map@49308c2a89ca55c5 (mapc 0.1.0)",
+    .map_file = "customers.map",
+    .map_hash = "49308c2a89ca55c5",
+    .source = SYNCRT_SYS_D365,
+    .webhook_event = NULL,
+    .poll_route = "CustomersV3",
+    .poll_since = NULL,
+    .poll_every_ms = 300000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = NULL,
+    .source_key_fields = { "dataAreaId", "CustomerAccount", NULL },
+    .run = CustomersToClarity_run,
+    .target = SYNCRT_SYS_CLARITY,
+    .write = SYNCRT_WRITE_UPSERT,
+    .target_set = "Accounts",
+    .target_route = "Accounts/Account",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "CustomKey", NULL },
+    .idempotency_field = "CustomKey",
+    .retry = { 5, 1000, 60000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int customers_generated_by_mapc;

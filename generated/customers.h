@@ -11,8 +11,8 @@
 #include "syncrt/map.h"
 #include "mapc_types.h"
 
-#if SYNCRT_ABI != 1
-#error "generated for libsyncrt ABI 1: regenerate with mapc gen"
+#if SYNCRT_ABI != 2
+#error "generated for libsyncrt ABI 2: regenerate with mapc gen"
 #endif
 
 #ifdef __cplusplus
@@ -38,6 +38,11 @@ syncrt_status CreditLimit_run(syncrt_mctx *ctx, const char *json, size_t len, sy
 /* flow CustomersToClarity: decode, map every write (children included), encode as
  * {"Set":{...},"ChildSet":[...]} */
 syncrt_status CustomersToClarity_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);
+
+#include "syncrt/flow.h"
+
+/* flow CustomersToClarity: triggers, target, keys, retry (syncrt/flow.h) */
+extern const syncrt_flow_desc CustomersToClarity_flow;
 
 #ifdef __cplusplus
 }

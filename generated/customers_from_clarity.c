@@ -489,5 +489,59 @@ syncrt_status UserContactsToD365_run(syncrt_mctx *ctx, const char *json, size_t 
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow CustomersToD365: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc CustomersToD365_flow = {
+    .name = "CustomersToD365",
+    .map_version = "customers_from_clarity.map@04684c1f37f66e5f (mapc 0.1.0)",
+    .map_file = "customers_from_clarity.map",
+    .map_hash = "04684c1f37f66e5f",
+    .source = SYNCRT_SYS_CLARITY,
+    .webhook_event = NULL,
+    .poll_route = "Accounts/Accounts",
+    .poll_since = "ModifiedSince",
+    .poll_every_ms = 300000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = "ID",
+    .source_key_fields = { NULL },
+    .run = CustomersToD365_run,
+    .target = SYNCRT_SYS_D365,
+    .write = SYNCRT_WRITE_UPSERT,
+    .target_set = "CustomersV3",
+    .target_route = "CustomersV3",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "dataAreaId", "CustomerAccount", NULL },
+    .idempotency_field = "CustomerAccount",
+    .retry = { 5, 1000, 60000 },
+};
+
+/* flow UserContactsToD365: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc UserContactsToD365_flow = {
+    .name = "UserContactsToD365",
+    .map_version = "customers_from_clarity.map@04684c1f37f66e5f (mapc 0.1.0)",
+    .map_file = "customers_from_clarity.map",
+    .map_hash = "04684c1f37f66e5f",
+    .source = SYNCRT_SYS_CLARITY,
+    .webhook_event = NULL,
+    .poll_route = "Contacts/Users",
+    .poll_since = "ModifiedSince",
+    .poll_every_ms = 900000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = "ID",
+    .source_key_fields = { NULL },
+    .run = UserContactsToD365_run,
+    .target = SYNCRT_SYS_D365,
+    .write = SYNCRT_WRITE_UPDATE,
+    .target_set = "CustomersV3",
+    .target_route = "CustomersV3",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "dataAreaId", "CustomerAccount", NULL },
+    .idempotency_field = "CustomerAccount",
+    .retry = { 5, 1000, 60000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int customers_from_clarity_generated_by_mapc;

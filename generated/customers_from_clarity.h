@@ -11,8 +11,8 @@
 #include "syncrt/map.h"
 #include "mapc_types.h"
 
-#if SYNCRT_ABI != 1
-#error "generated for libsyncrt ABI 1: regenerate with mapc gen"
+#if SYNCRT_ABI != 2
+#error "generated for libsyncrt ABI 2: regenerate with mapc gen"
 #endif
 
 #ifdef __cplusplus
@@ -58,6 +58,14 @@ syncrt_status CustomersToD365_run(syncrt_mctx *ctx, const char *json, size_t len
 /* flow UserContactsToD365: decode, map every write (children included), encode as
  * {"Set":{...},"ChildSet":[...]} */
 syncrt_status UserContactsToD365_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);
+
+#include "syncrt/flow.h"
+
+/* flow CustomersToD365: triggers, target, keys, retry (syncrt/flow.h) */
+extern const syncrt_flow_desc CustomersToD365_flow;
+
+/* flow UserContactsToD365: triggers, target, keys, retry (syncrt/flow.h) */
+extern const syncrt_flow_desc UserContactsToD365_flow;
 
 #ifdef __cplusplus
 }

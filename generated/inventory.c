@@ -154,5 +154,32 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow StockToClarity: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc StockToClarity_flow = {
+    .name = "StockToClarity",
+    .map_version = "inventory.map@2332e82e92c0e807 (mapc 0.1.0)",
+    .map_file = "inventory.map",
+    .map_hash = "2332e82e92c0e807",
+    .source = SYNCRT_SYS_D365,
+    .webhook_event = NULL,
+    .poll_route = "WarehousesOnHandV2",
+    .poll_since = NULL,
+    .poll_every_ms = 600000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = NULL,
+    .source_key_fields = { "dataAreaId", "ItemNumber", "ProductColorId", NULL },
+    .run = StockToClarity_run,
+    .target = SYNCRT_SYS_CLARITY,
+    .write = SYNCRT_WRITE_UPSERT,
+    .target_set = "Products",
+    .target_route = "Products/Product",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "CustomKey", NULL },
+    .idempotency_field = "CustomKey",
+    .retry = { 10, 2000, 600000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int inventory_generated_by_mapc;

@@ -11,8 +11,8 @@
 #include "syncrt/map.h"
 #include "mapc_types.h"
 
-#if SYNCRT_ABI != 1
-#error "generated for libsyncrt ABI 1: regenerate with mapc gen"
+#if SYNCRT_ABI != 2
+#error "generated for libsyncrt ABI 2: regenerate with mapc gen"
 #endif
 
 #ifdef __cplusplus
@@ -50,6 +50,11 @@ syncrt_status Stock_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_m
 /* flow StockToClarity: decode, map every write (children included), encode as
  * {"Set":{...},"ChildSet":[...]} */
 syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);
+
+#include "syncrt/flow.h"
+
+/* flow StockToClarity: triggers, target, keys, retry (syncrt/flow.h) */
+extern const syncrt_flow_desc StockToClarity_flow;
 
 #ifdef __cplusplus
 }

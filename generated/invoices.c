@@ -480,5 +480,32 @@ syncrt_status InvoicesToClarity_run(syncrt_mctx *ctx, const char *json, size_t l
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow InvoicesToClarity: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc InvoicesToClarity_flow = {
+    .name = "InvoicesToClarity",
+    .map_version = "invoices.map@ef00f4b9bc31aeaf (mapc 0.1.0)",
+    .map_file = "invoices.map",
+    .map_hash = "ef00f4b9bc31aeaf",
+    .source = SYNCRT_SYS_D365,
+    .webhook_event = NULL,
+    .poll_route = "SalesInvoiceHeadersV2",
+    .poll_since = "InvoiceDate",
+    .poll_every_ms = 900000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = NULL,
+    .source_key_fields = { "dataAreaId", "InvoiceNumber", "InvoiceDate", NULL },
+    .run = InvoicesToClarity_run,
+    .target = SYNCRT_SYS_CLARITY,
+    .write = SYNCRT_WRITE_UPSERT,
+    .target_set = "SalesInvoices",
+    .target_route = "Invoicing/SalesInvoice",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "CustomKey", NULL },
+    .idempotency_field = "CustomKey",
+    .retry = { 5, 1000, 300000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int invoices_generated_by_mapc;

@@ -476,5 +476,32 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow OrderToCash: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc OrderToCash_flow = {
+    .name = "OrderToCash",
+    .map_version = "order_to_cash.map@888d22a9c6b90d5d (mapc 0.1.0)",
+    .map_file = "order_to_cash.map",
+    .map_hash = "888d22a9c6b90d5d",
+    .source = SYNCRT_SYS_CLARITY,
+    .webhook_event = "SalesOrder.Created",
+    .poll_route = "Ordering/SalesOrders",
+    .poll_since = "ModifiedSince",
+    .poll_every_ms = 60000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = "ID",
+    .source_key_fields = { NULL },
+    .run = OrderToCash_run,
+    .target = SYNCRT_SYS_D365,
+    .write = SYNCRT_WRITE_CREATE,
+    .target_set = "SalesOrderHeadersV2",
+    .target_route = "SalesOrderHeadersV2",
+    .child_set = "SalesOrderLines",
+    .one_changeset = 1,
+    .key_fields = { "dataAreaId", "SalesOrderNumber", NULL },
+    .idempotency_field = "SalesOrderNumber",
+    .retry = { 8, 1000, 300000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int order_to_cash_generated_by_mapc;

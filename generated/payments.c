@@ -414,5 +414,32 @@ syncrt_status PaymentsToJournal_run(syncrt_mctx *ctx, const char *json, size_t l
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow PaymentsToJournal: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc PaymentsToJournal_flow = {
+    .name = "PaymentsToJournal",
+    .map_version = "payments.map@691033af7d019908 (mapc 0.1.0)",
+    .map_file = "payments.map",
+    .map_hash = "691033af7d019908",
+    .source = SYNCRT_SYS_CLARITY,
+    .webhook_event = NULL,
+    .poll_route = "Ordering/SalesOrders",
+    .poll_since = "ModifiedSince",
+    .poll_every_ms = 300000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = "ID",
+    .source_key_fields = { NULL },
+    .run = PaymentsToJournal_run,
+    .target = SYNCRT_SYS_D365,
+    .write = SYNCRT_WRITE_CREATE,
+    .target_set = "CustomerPaymentJournalHeaders",
+    .target_route = "CustomerPaymentJournalHeaders",
+    .child_set = "CustomerPaymentJournalLines",
+    .one_changeset = 1,
+    .key_fields = { "dataAreaId", "JournalBatchNumber", NULL },
+    .idempotency_field = "JournalBatchNumber",
+    .retry = { 8, 1000, 300000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int payments_generated_by_mapc;

@@ -11,8 +11,8 @@
 #include "syncrt/map.h"
 #include "mapc_types.h"
 
-#if SYNCRT_ABI != 1
-#error "generated for libsyncrt ABI 1: regenerate with mapc gen"
+#if SYNCRT_ABI != 2
+#error "generated for libsyncrt ABI 2: regenerate with mapc gen"
 #endif
 
 #ifdef __cplusplus
@@ -88,6 +88,11 @@ syncrt_status PaymentJournalLine_run(syncrt_mctx *ctx, const char *json, size_t 
 /* flow PaymentsToJournal: decode, map every write (children included), encode as
  * {"Set":{...},"ChildSet":[...]} */
 syncrt_status PaymentsToJournal_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);
+
+#include "syncrt/flow.h"
+
+/* flow PaymentsToJournal: triggers, target, keys, retry (syncrt/flow.h) */
+extern const syncrt_flow_desc PaymentsToJournal_flow;
 
 #ifdef __cplusplus
 }

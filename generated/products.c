@@ -185,5 +185,32 @@ syncrt_status ProductsToClarity_run(syncrt_mctx *ctx, const char *json, size_t l
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow ProductsToClarity: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc ProductsToClarity_flow = {
+    .name = "ProductsToClarity",
+    .map_version = "products.map@3e66f7640584f07d (mapc 0.1.0)",
+    .map_file = "products.map",
+    .map_hash = "3e66f7640584f07d",
+    .source = SYNCRT_SYS_D365,
+    .webhook_event = NULL,
+    .poll_route = "ReleasedProductsV2",
+    .poll_since = NULL,
+    .poll_every_ms = 900000,
+    .schedule = "0 2 * * *",
+    .schedule_every_ms = 0,
+    .source_id_field = NULL,
+    .source_key_fields = { "dataAreaId", "ItemNumber", NULL },
+    .run = ProductsToClarity_run,
+    .target = SYNCRT_SYS_CLARITY,
+    .write = SYNCRT_WRITE_UPSERT,
+    .target_set = "Products",
+    .target_route = "Products/Product",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "CustomKey", NULL },
+    .idempotency_field = "CustomKey",
+    .retry = { 3, 500, 30000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int products_generated_by_mapc;

@@ -502,5 +502,32 @@ syncrt_status ReturnsToClarity_run(syncrt_mctx *ctx, const char *json, size_t le
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow ReturnsToClarity: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc ReturnsToClarity_flow = {
+    .name = "ReturnsToClarity",
+    .map_version = "returns.map@eb3e05f161f49e86 (mapc 0.1.0)",
+    .map_file = "returns.map",
+    .map_hash = "eb3e05f161f49e86",
+    .source = SYNCRT_SYS_D365,
+    .webhook_event = NULL,
+    .poll_route = "ReturnOrderHeadersV2",
+    .poll_since = NULL,
+    .poll_every_ms = 900000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = NULL,
+    .source_key_fields = { "dataAreaId", "ReturnOrderNumber", NULL },
+    .run = ReturnsToClarity_run,
+    .target = SYNCRT_SYS_CLARITY,
+    .write = SYNCRT_WRITE_UPSERT,
+    .target_set = "SalesReturns",
+    .target_route = "Returning/SalesReturn",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "CustomKey", NULL },
+    .idempotency_field = "CustomKey",
+    .retry = { 5, 1000, 300000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int returns_generated_by_mapc;

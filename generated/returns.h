@@ -11,8 +11,8 @@
 #include "syncrt/map.h"
 #include "mapc_types.h"
 
-#if SYNCRT_ABI != 1
-#error "generated for libsyncrt ABI 1: regenerate with mapc gen"
+#if SYNCRT_ABI != 2
+#error "generated for libsyncrt ABI 2: regenerate with mapc gen"
 #endif
 
 #ifdef __cplusplus
@@ -116,6 +116,11 @@ syncrt_status ReturnItemFromLine_run(syncrt_mctx *ctx, const char *json, size_t 
 /* flow ReturnsToClarity: decode, map every write (children included), encode as
  * {"Set":{...},"ChildSet":[...]} */
 syncrt_status ReturnsToClarity_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);
+
+#include "syncrt/flow.h"
+
+/* flow ReturnsToClarity: triggers, target, keys, retry (syncrt/flow.h) */
+extern const syncrt_flow_desc ReturnsToClarity_flow;
 
 #ifdef __cplusplus
 }

@@ -367,5 +367,59 @@ syncrt_status OrderStateToClarity_run(syncrt_mctx *ctx, const char *json, size_t
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow ShipmentsToClarity: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc ShipmentsToClarity_flow = {
+    .name = "ShipmentsToClarity",
+    .map_version = "shipments.map@ba945e68c6f5f4e1 (mapc 0.1.0)",
+    .map_file = "shipments.map",
+    .map_hash = "ba945e68c6f5f4e1",
+    .source = SYNCRT_SYS_D365,
+    .webhook_event = NULL,
+    .poll_route = "PackingSlipTrackingInformation",
+    .poll_since = "DeliveryDate",
+    .poll_every_ms = 300000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = NULL,
+    .source_key_fields = { "dataAreaId", "SalesOrderNumber", "PackingSlipNumber", NULL },
+    .run = ShipmentsToClarity_run,
+    .target = SYNCRT_SYS_CLARITY,
+    .write = SYNCRT_WRITE_UPSERT,
+    .target_set = "Shipments",
+    .target_route = "Shipping/Shipment",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "CustomKey", NULL },
+    .idempotency_field = "CustomKey",
+    .retry = { 5, 1000, 120000 },
+};
+
+/* flow OrderStateToClarity: the facts the engine runs it by (syncrt/flow.h) */
+const syncrt_flow_desc OrderStateToClarity_flow = {
+    .name = "OrderStateToClarity",
+    .map_version = "shipments.map@ba945e68c6f5f4e1 (mapc 0.1.0)",
+    .map_file = "shipments.map",
+    .map_hash = "ba945e68c6f5f4e1",
+    .source = SYNCRT_SYS_D365,
+    .webhook_event = NULL,
+    .poll_route = "SalesOrderHeadersV2",
+    .poll_since = NULL,
+    .poll_every_ms = 300000,
+    .schedule = NULL,
+    .schedule_every_ms = 0,
+    .source_id_field = NULL,
+    .source_key_fields = { "dataAreaId", "SalesOrderNumber", NULL },
+    .run = OrderStateToClarity_run,
+    .target = SYNCRT_SYS_CLARITY,
+    .write = SYNCRT_WRITE_UPDATE,
+    .target_set = "SalesOrders",
+    .target_route = "Ordering/SalesOrder",
+    .child_set = NULL,
+    .one_changeset = 0,
+    .key_fields = { "ID", NULL },
+    .idempotency_field = "ID",
+    .retry = { 5, 1000, 120000 },
+};
+
 /* keeps the translation unit non-empty for a file without maps */
 typedef int shipments_generated_by_mapc;

@@ -206,6 +206,14 @@ syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options
     *out = NULL;
     if (!o || !o->config || o->nflows > ENGINE_MAX_FLOWS)
         return syncrt_error_set(err, SYNCRT_EINVAL, "engine: no configuration or too many flows");
+    for (size_t i = 0; i < o->nflows; i++) {
+        const syncrt_config_flow *cf = syncrt_config_flow_get(o->config, o->flows[i]->name);
+        if (cf && cf->enabled && !syncrt_engine_runs(o->flows[i]))
+            return syncrt_error_set(err, SYNCRT_EINVAL,
+                                    "flow %s is enabled, but this engine does not run it yet "
+                                    "(it runs flows that create records of Clarity in F&O)",
+                                    o->flows[i]->name);
+    }
     syncrt_engine *e = calloc(1, sizeof *e);
     if (!e)
         return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
@@ -257,10 +265,17 @@ static int flow_index(const syncrt_engine *e, const syncrt_flow_desc *f)
     return -1;
 }
 
+int syncrt_engine_runs(const syncrt_flow_desc *f)
+{
+    return f && f->source == SYNCRT_SYS_CLARITY && f->target == SYNCRT_SYS_D365 &&
+           f->write == SYNCRT_WRITE_CREATE && f->target_set && f->idempotency_field &&
+           f->source_id_field && f->run;
+}
+
 static int flow_enabled(const syncrt_engine *e, const syncrt_flow_desc *f)
 {
     const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
-    return cf && cf->enabled;
+    return cf && cf->enabled && syncrt_engine_runs(f);
 }
 
 const syncrt_flow_desc *syncrt_engine_flow_builtin(const syncrt_engine *e, const char *name)
@@ -1397,7 +1412,7 @@ static const char *route_event(void *ctx, const char *type)
     for (size_t i = 0; i < e->o.nflows; i++) {
         const syncrt_flow_desc *f = e->o.flows[i];
         const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
-        if (f->webhook_event && cf && cf->enabled && cf->webhook && !strcmp(f->webhook_event, type))
+        if (f->webhook_event && cf && flow_enabled(e, f) && cf->webhook && !strcmp(f->webhook_event, type))
             return f->name;
     }
     return NULL;

@@ -69,8 +69,8 @@ int sync_cmd_once(int argc, char **argv)
 
     syncrt_engine_options eo = { 0 };
     eo.config = cfg;
-    eo.flows = sync_flows;
-    eo.nflows = sync_nflows;
+    eo.flows = mapc_flows;
+    eo.nflows = mapc_nflows;
     eo.log = sync_log;
     eo.stop = &stop_flag;
     syncrt_engine *e = NULL;
@@ -87,8 +87,8 @@ int sync_cmd_once(int argc, char **argv)
     const syncrt_flow_desc *f = syncrt_engine_flow(e, flow);
     if (!f) {
         fprintf(stderr, "sync once: no enabled flow called '%s' (built in: ", flow);
-        for (size_t i = 0; i < sync_nflows; i++)
-            fprintf(stderr, "%s%s", i ? ", " : "", sync_flows[i]->name);
+        for (size_t i = 0; i < mapc_nflows; i++)
+            fprintf(stderr, "%s%s", i ? ", " : "", mapc_flows[i]->name);
         fprintf(stderr, "; a flow runs when the configuration's \"flows\" enables it)\n");
         rc = 2;
         goto out;

@@ -24,15 +24,15 @@ int sync_cmd_preview(int argc, char **argv)
     argc = j;
     if (sync_wants_help(argc, argv) || argc != 2) {
         fputs(help, argc == 2 ? stdout : stderr);
-        for (size_t i = 0; i < sync_nmaps; i++)
-            fprintf(argc == 2 ? stdout : stderr, "  %-22s (%s)\n", sync_maps[i].name,
-                    sync_maps[i].file);
+        for (size_t i = 0; i < mapc_nmaps; i++)
+            fprintf(argc == 2 ? stdout : stderr, "  %-22s (%s)\n", mapc_maps[i].name,
+                    mapc_maps[i].file);
         return argc == 2 ? 0 : 2;
     }
     const syncrt_flow_map *m = NULL;
-    for (size_t i = 0; i < sync_nmaps; i++)
-        if (!strcmp(sync_maps[i].name, argv[1]))
-            m = &sync_maps[i];
+    for (size_t i = 0; i < mapc_nmaps; i++)
+        if (!strcmp(mapc_maps[i].name, argv[1]))
+            m = &mapc_maps[i];
     if (!m) {
         fprintf(stderr, "sync preview: no map called '%s' in this binary (sync preview --help "
                         "lists them)\n", argv[1]);

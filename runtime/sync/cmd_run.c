@@ -158,8 +158,8 @@ static int generation(const syncrt_config *cfg)
 {
     syncrt_engine_options eo = { 0 };
     eo.config = cfg;
-    eo.flows = sync_flows;
-    eo.nflows = sync_nflows;
+    eo.flows = mapc_flows;
+    eo.nflows = mapc_nflows;
     eo.log = sync_log;
     eo.stop = &gen_stop;
     syncrt_engine *e = NULL;

@@ -53,8 +53,8 @@ int sync_cmd_status(int argc, char **argv)
         printf("store check: ok\n");
     }
     printf("profile: %s\n", cfg->profile ? cfg->profile : "(none)");
-    for (size_t i = 0; i < sync_nflows; i++) {
-        const syncrt_flow_desc *f = sync_flows[i];
+    for (size_t i = 0; i < mapc_nflows; i++) {
+        const syncrt_flow_desc *f = mapc_flows[i];
         const syncrt_config_flow *cf = syncrt_config_flow_get(cfg, f->name);
         syncrt_store_counts c;
         char *ck = NULL, *pz = NULL, pk[160];
@@ -63,6 +63,8 @@ int sync_cmd_status(int argc, char **argv)
             rc = 2;
             break;
         }
+        if (!(cf && cf->enabled) && c.pending + c.leased + c.done + c.dead_letters == 0)
+            continue;   /* built in, but neither enabled nor ever run in this store */
         syncrt_store_checkpoint_get(s, &ck, f->name, NULL);
         snprintf(pk, sizeof pk, "%s#paused", f->name);
         syncrt_store_checkpoint_get(s, &pz, pk, NULL);

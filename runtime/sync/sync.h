@@ -10,11 +10,9 @@
 #include "syncrt/engine.h"
 #include "syncrt/flow.h"
 
-/* Built-in flows and maps (flows.c). */
-extern const syncrt_flow_desc *const sync_flows[];
-extern const size_t sync_nflows;
-extern const syncrt_flow_map sync_maps[];
-extern const size_t sync_nmaps;
+/* Built-in flows and maps: the registry mapc gen writes from examples/ (mapc_flows[],
+ * mapc_nflows, mapc_maps[], mapc_nmaps; docs/codegen.md). */
+#include "mapc_flows.h"
 
 /* Logging to stderr (log.c). */
 void sync_log_set_level(const char *level);

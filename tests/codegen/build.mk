@@ -24,3 +24,12 @@ TEST_BINS += $(BUILD)/tests/codegen/test_typed
 .PHONY: check-generated
 check-generated: $(BUILD)/mapc
 	tests/codegen/check_generated.sh $(BUILD)/mapc
+
+# The flow descriptors and registry of the committed generated/ (every file, -Werror -pedantic).
+$(BUILD)/tests/codegen/test_flowdesc: tests/codegen/test_flowdesc.c $(wildcard generated/*.c generated/*.h) \
+        $(BUILD)/libsyncrt.a
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pedantic $(CFLAGS) $(SAN_FLAGS) \
+	    -Iruntime/include -Igenerated -o $@ tests/codegen/test_flowdesc.c $(wildcard generated/*.c) \
+	    $(BUILD)/libsyncrt.a -lm
+
+TEST_BINS += $(BUILD)/tests/codegen/test_flowdesc

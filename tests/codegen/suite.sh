@@ -42,7 +42,7 @@ if diff -r "$tmp/d1" "$tmp/d2" >/dev/null && ! grep -q "$TOP\|20[0-9][0-9]-[0-9]
 if grep -q "order_to_cash.h" "$tmp/d1.d" && grep -q "coupons.csv" "$tmp/d1.d" && grep -q "metadata.xml" "$tmp/d1.d" && grep -q "examples/order_to_cash.map" "$tmp/d1.d"; then
   ok "gen -M names outputs, .map, CSV and schema inputs"; else nok "gen -M depfile"; sed 's/^/# /' "$tmp/d1.d"; fi
 if grep -q "DO NOT EDIT" "$tmp/d1/order_to_cash.h" && grep -q "#ifndef MAPC_GEN_ORDER_TO_CASH_H" "$tmp/d1/order_to_cash.h" &&
-   grep -q 'extern "C"' "$tmp/d1/order_to_cash.h" && grep -q "#if SYNCRT_ABI != 1" "$tmp/d1/order_to_cash.h" &&
+   grep -q 'extern "C"' "$tmp/d1/order_to_cash.h" && grep -q "#if SYNCRT_ABI != $(sed -n 's/^#define SYNCRT_ABI \([0-9]*\).*/\1/p' runtime/include/syncrt/syncrt.h)\$" "$tmp/d1/order_to_cash.h" &&
    grep -q "inputs: order_to_cash.map metadata.xml openapi.json coupons.csv" "$tmp/d1/order_to_cash.h"; then
   ok "banner, guard, extern C and ABI check"; else nok "banner, guard, extern C and ABI check"; fi
 printf 'schema d365 = odata "%s/specs/d365/metadata.xml"\nschema clarity = openapi "%s/specs/clarity/openapi.json"\nmap M from clarity.SalesOrder as o to d365.SalesOrderHeaderV2 update {\n dataAreaId = "usmf"\n SalesOrderNumber = o.Nope\n}\n' "$TOP" "$TOP" >"$tmp/bad.map"
@@ -119,6 +119,59 @@ if bench/mapping/gen_lines.sh "$MAPC" >"$tmp/lines" 2>&1; then
   if [ -n "$one" ] && [ -n "$ten" ] && [ "$ten" -gt "$one" ] && [ "$ten" -lt $((one * 10)) ]; then
     ok "generated lines: 1 map $one, 10 maps $ten"; else nok "line counts: $(tr '\n' ' ' <"$tmp/lines")"; fi
 else nok "bench/mapping/gen_lines.sh"; sed 's/^/# /' "$tmp/lines"; fi
+
+# 7. flow descriptors (generated/mapc_flows.h, compiled with -Werror -pedantic by the build):
+#    every field as the .map text says
+ms() {  # duration text -> ms
+  case "$1" in *ms) echo "${1%ms}";; *s) echo $(( ${1%s} * 1000 ));; *m) echo $(( ${1%m} * 60000 ));;
+    *h) echo $(( ${1%h} * 3600000 ));; *d) echo $(( ${1%d} * 86400000 ));; esac
+}
+flowdesc() {  # FLOW MAPFILE: the descriptor against the flow block of MAPFILE
+  local flow=$1 map=$2 blk d want got bad=0
+  blk=$(sed -n "/^flow $flow {/,/^}/p" "$map")
+  if ! "$BUILD/tests/codegen/test_flowdesc" "$flow" "$map" >"$tmp/desc" 2>"$tmp/log"; then
+    nok "descriptor $flow in mapc_flows[]"; sed 's/^/# /' "$tmp/log"; return
+  fi
+  d() { sed -n "s/^$1=//p" "$tmp/desc"; }
+  chk() { got=$(d "$1"); [ "$got" = "$2" ] || { echo "# $flow.$1: '$got', .map says '$2'"; bad=1; }; }
+  chk name "$flow"; chk map_file "$(basename "$map")"; chk hash_ok 1; chk in_maps 1; chk nmaps_ok 1
+  chk webhook_event "$(sed -n 's/.*trigger webhook "\(.*\)".*/\1/p' <<<"$blk")"
+  local poll; poll=$(grep 'trigger poll' <<<"$blk")
+  local pset; pset=$(sed -n 's/.*trigger poll [a-z0-9_]*\.\([A-Za-z0-9_]*\).*/\1/p' <<<"$poll")
+  case "$(d poll_route)" in "$pset"|*/"$pset") ;; *) echo "# $flow.poll_route $(d poll_route) is not set $pset"; bad=1;; esac
+  chk poll_every_ms "$(ms "$(sed -n 's/.* every \([0-9]*[a-z]*\).*/\1/p' <<<"$poll")")"
+  chk poll_since "$(sed -n 's/.* since \([A-Za-z0-9_]*\).*/\1/p' <<<"$poll")"
+  chk schedule "$(sed -n 's/.*trigger schedule "\(.*\)".*/\1/p' <<<"$blk")"
+  local wr; wr=$(grep ' write ' <<<"$blk")
+  chk target_set "$(sed -n 's/.*write [a-z0-9_]*\.\([A-Za-z0-9_]*\) .*/\1/p' <<<"$wr")"
+  chk child_set "$(sed -n 's/.* with [a-z0-9_]*\.\([A-Za-z0-9_]*\) .*/\1/p' <<<"$blk")"
+  chk one_changeset "$(grep -c 'as one changeset' <<<"$blk")"
+  chk idempotency_field "$(sed -n 's/.*idempotent by \([A-Za-z0-9_]*\).*/\1/p' <<<"$blk")"
+  local r; r=$(grep ' retry ' <<<"$blk")
+  chk retry "$(sed -n 's/.*retry \([0-9]*\).*/\1/p' <<<"$r") $(ms "$(sed -n 's/.*backoff \([0-9]*[a-z]*\)\.\..*/\1/p' <<<"$r")") $(ms "$(sed -n 's/.*\.\.\([0-9]*[a-z]*\).*/\1/p' <<<"$r")")"
+  for k in "${@:3}"; do chk "${k%%=*}" "${k#*=}"; done
+  [ $bad -eq 0 ] && ok "descriptor $flow matches $(basename "$map") ($(wc -l <"$tmp/desc") fields)" || nok "descriptor $flow matches $(basename "$map")"
+}
+flowdesc OrderToCash examples/order_to_cash.map source=clarity target=d365 write=create \
+  poll_route=Ordering/SalesOrders source_id_field=ID target_route=SalesOrderHeadersV2 \
+  key_fields=dataAreaId,SalesOrderNumber source_key_fields=
+flowdesc ProductsToClarity examples/products.map source=d365 target=clarity write=upsert \
+  target_route=Products/Product key_fields=CustomKey source_key_fields=dataAreaId,ItemNumber source_id_field=
+# the routes are the OpenAPI document's paths
+grep -q '"/Ordering/SalesOrders"' specs/clarity/openapi.json && grep -q '"/Products/Product/Upsert"' specs/clarity/openapi.json &&
+  ok "routes Ordering/SalesOrders and Products/Product/Upsert are paths of openapi.json" || nok "routes in openapi.json"
+# the keys are the schema's: SalesOrderHeaderV2 (dataAreaId, SalesOrderNumber)
+if sed -n '/<EntityType Name="SalesOrderHeaderV2"/,/<\/Key>/p' specs/d365/metadata.xml | grep -o 'PropertyRef Name="[A-Za-z]*"' |
+   sed 's/.*="\(.*\)"/\1/' | paste -sd, | grep -qx 'dataAreaId,SalesOrderNumber'; then
+  ok "OrderToCash key_fields are SalesOrderHeaderV2's key in metadata.xml"; else nok "SalesOrderHeaderV2 key in metadata.xml"; fi
+# a flow without retry / schedule every: one attempt, interval schedule
+mkdir -p "$tmp/fl"
+printf 'schema d365 = odata "%s/specs/d365/metadata.xml"\nschema clarity = openapi "%s/specs/clarity/openapi.json"\nmap P from d365.ReleasedProductV2 as p to clarity.Product upsert by CustomKey {\n CustomKey = p.ItemNumber\n}\nflow F {\n trigger schedule every 2h\n write clarity.Products by P\n idempotent by CustomKey\n}\n' "$TOP" "$TOP" >"$tmp/fl/f.map"
+if "$MAPC" gen -o "$tmp/fl/out" "$tmp/fl/f.map" >"$tmp/log" 2>&1 &&
+   grep -q '\.schedule_every_ms = 7200000,' "$tmp/fl/out/f.c" && grep -q '\.retry = { 1, 1000, 300000 },' "$tmp/fl/out/f.c" &&
+   grep -q '\.poll_route = NULL,' "$tmp/fl/out/f.c" && grep -q '&F_flow,' "$tmp/fl/out/mapc_flows.c" &&
+   (cd "$tmp/fl/out" && gcc $CFLAGS_GEN -I"$TOP/runtime/include" -I. -c f.c mapc_flows.c) >"$tmp/log" 2>&1; then
+  ok "flow without retry: one attempt; schedule every 2h; registry compiles"; else nok "flow without retry / schedule every"; sed 's/^/# /' "$tmp/log" | head; fi
 
 echo "1..$n"
 [ $failed -eq 0 ]

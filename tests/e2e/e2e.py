@@ -82,6 +82,27 @@ def cli_tests(wd, sb):
         r.stderr)
     rc, out, err = s.cmd("once", "NoSuchFlow")
     tap(rc == 2 and "no enabled flow" in err, "sync once of an unknown flow is exit 2", err)
+    # the flows built in are mapc's descriptors (generated/mapc_flows.h): all listed, the ones
+    # the engine does not run yet refused when enabled, their maps previewable
+    rc, out, err = s.cmd("status")
+    tap("flow OrderToCash: enabled" in out and "flow ProductsToClarity" not in out and
+        out.count("\nflow ") == 1,
+        "sync status lists the enabled flow (OrderToCash), not the 10 disabled ones", out + err)
+    s.cfg["flows"]["ProductsToClarity"] = {"enabled": True}
+    s.write_config()
+    rc, out, err = s.cmd("once", "OrderToCash")
+    tap(rc == 2 and "flow ProductsToClarity is enabled, but this engine does not run it yet" in err,
+        "a configuration enabling a flow the engine does not run is refused at start (exit 2)", err[-1500:])
+    s.cfg["flows"]["ProductsToClarity"] = {"enabled": False}
+    s.write_config()
+    product = {"dataAreaId": "usmf", "ItemNumber": "A-1", "SearchName": "ANVIL", "SalesPrice": 12.5}
+    rc, out, err = s.cmd("preview", "ProductsToClarity", stdin=json.dumps(product).encode())
+    try:
+        j = json.loads(out)["Products"]
+        ok = rc == 0 and j["CustomKey"] == "A-1" and j["Name"] == "ANVIL" and j["PriceBase"] == 12.5
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    tap(ok, "sync preview ProductsToClarity runs the generated flow from the registry", out + err)
     # a cron "schedule" per flow: a bad expression is a configuration error with its position;
     # a good one replaces the interval poll (one pass at each fire time, UTC)
     s.cfg["flows"]["OrderToCash"]["poll"] = True

@@ -76,6 +76,11 @@ syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options
 void syncrt_engine_free(syncrt_engine *e);
 void syncrt_engine_counters_get(syncrt_engine *e, syncrt_engine_counters *out);
 
+/* 1 when this engine can run the flow: Clarity -> F&O creates (a webhook event and/or a
+ * ModifiedSince poll of a Clarity route; the record and its children POSTed to an entity set,
+ * in one changeset when the flow says so).  syncrt_engine_new refuses a configuration that
+ * enables any other flow. */
+int syncrt_engine_runs(const syncrt_flow_desc *f);
 /* The built-in flow called name when the configuration enables it, else NULL. */
 const syncrt_flow_desc *syncrt_engine_flow(const syncrt_engine *e, const char *name);
 /* The built-in flow called name, enabled or not. */

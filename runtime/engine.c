@@ -211,7 +211,8 @@ syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options
         if (cf && cf->enabled && !syncrt_engine_runs(o->flows[i]))
             return syncrt_error_set(err, SYNCRT_EINVAL,
                                     "flow %s is enabled, but this engine does not run it yet "
-                                    "(it runs flows that create records of Clarity in F&O)",
+                                    "(it runs Clarity -> F&O creates and F&O -> Clarity upserts "
+                                    "by CustomKey)",
                                     o->flows[i]->name);
     }
     syncrt_engine *e = calloc(1, sizeof *e);
@@ -267,9 +268,14 @@ static int flow_index(const syncrt_engine *e, const syncrt_flow_desc *f)
 
 int syncrt_engine_runs(const syncrt_flow_desc *f)
 {
-    return f && f->source == SYNCRT_SYS_CLARITY && f->target == SYNCRT_SYS_D365 &&
-           f->write == SYNCRT_WRITE_CREATE && f->target_set && f->idempotency_field &&
-           f->source_id_field && f->run;
+    if (!f || !f->run || !f->target_set || !f->idempotency_field)
+        return 0;
+    if (f->source == SYNCRT_SYS_CLARITY && f->target == SYNCRT_SYS_D365)
+        return f->write == SYNCRT_WRITE_CREATE && f->source_id_field != NULL;
+    return f->source == SYNCRT_SYS_D365 && f->target == SYNCRT_SYS_CLARITY &&
+           f->write == SYNCRT_WRITE_UPSERT && f->poll_route && f->target_route &&
+           f->source_key_fields[0] && f->key_fields[0] && !strcmp(f->key_fields[0], "CustomKey") &&
+           !f->child_set;
 }
 
 static int flow_enabled(const syncrt_engine *e, const syncrt_flow_desc *f)
@@ -634,6 +640,120 @@ static int poll_row(void *ctx, const char *text, size_t len)
     return 0;
 }
 
+static void sha256_hex(char out[65], const char *data, size_t len);
+
+/* An F&O row: keyed by set + key values + content hash, so a changed row is a new record and
+ * an unchanged one is absorbed by the inbox's dedup key. */
+static int poll_row_fo(void *ctx, const char *text, size_t len)
+{
+    poll_ctx *p = ctx;
+    json_t *row = json_loadb(text, len, 0, NULL);
+    char keys[200] = "", hash[65];
+    size_t kn = 0;
+    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && p->f->source_key_fields[k]; k++) {
+        json_t *v = json_object_get(row, p->f->source_key_fields[k]);
+        char b[64];
+        if (json_is_string(v))
+            snprintf(b, sizeof b, "%.60s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+        else
+            b[0] = '\0';
+        kn += (size_t)snprintf(keys + kn, kn < sizeof keys ? sizeof keys - kn : 0, "%s%s",
+                               k ? "," : "", b);
+        if (kn >= sizeof keys)
+            kn = sizeof keys - 1;
+    }
+    json_decref(row);
+    sha256_hex(hash, text, len);
+    char dk[512], sk[300];
+    snprintf(dk, sizeof dk, "poll:%s:%s:%s", p->f->poll_route, keys, hash);
+    snprintf(sk, sizeof sk, "%s:%s", p->f->poll_route, keys);
+    size_t i = p->n;
+    p->bufs[i][0] = strdup(dk);
+    p->bufs[i][1] = strdup(sk);
+    p->bufs[i][2] = malloc(len + 1);
+    if (!p->bufs[i][0] || !p->bufs[i][1] || !p->bufs[i][2]) {
+        p->n++;
+        p->st = SYNCRT_ENOMEM;
+        return 1;
+    }
+    memcpy(p->bufs[i][2], text, len);
+    p->bufs[i][2][len] = '\0';
+    p->items[i].dedup_key = p->bufs[i][0];
+    p->items[i].source_key = p->bufs[i][1];
+    p->items[i].payload = p->bufs[i][2];
+    p->items[i].payload_len = len;
+    p->n++;
+    p->rows++;
+    if (p->n == sizeof p->items / sizeof p->items[0])
+        return poll_flush(p, NULL) < 0;
+    return 0;
+}
+
+/* A full scan of an F&O entity set (no modified field: skip-unchanged makes it cheap), paged
+ * by @odata.nextLink as a stream, cross-company off; the checkpoint records the scan's start. */
+static syncrt_status poll_fo(syncrt_engine_worker *w, const syncrt_flow_desc *f, size_t *enqueued,
+                             syncrt_error *err)
+{
+    syncrt_engine *e = w->e;
+    syncrt_status st = d365_auth(w, err);
+    if (st != SYNCRT_OK)
+        return st;
+    char start[SYNCRT_ISO_LENGTH], *url = NULL;
+    syncrt_iso_format(start, now_ms());
+    syncrt_odata_query q = { 0 };
+    st = syncrt_odata_url(&url, e->service_root, f->poll_route, &q, err);
+    if (st != SYNCRT_OK)
+        return st;
+    const char *hdrs[] = { "Accept: application/json", "OData-Version: 4.0", NULL };
+    syncrt_odata_pager pg = { 0 };
+    pg.http = w->http;
+    pg.auth = w->d365;
+    pg.headers = hdrs;
+    pg.jitter_seed = syncrt_rng_next(&w->rng);
+    syncrt_odata_page_stats ps;
+    memset(&ps, 0, sizeof ps);
+    poll_ctx *p = calloc(1, sizeof *p);
+    if (!p) {
+        free(url);
+        return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    }
+    p->w = w;
+    p->f = f;
+    p->err = err;
+    st = syncrt_odata_stream_text(&ps, &pg, url, poll_row_fo, p, err);
+    free(url);
+    syncrt_odata_page_stats_clear(&ps);
+    if (st == SYNCRT_OK && p->st != SYNCRT_OK)
+        st = p->st;
+    if (st == SYNCRT_OK)
+        poll_flush(p, start);
+    if (st == SYNCRT_OK && p->st != SYNCRT_OK)
+        st = p->st;
+    poll_clear(p);
+    char fl[512] = "";
+    kv(fl, sizeof fl, "flow", f->name);
+    kv(fl, sizeof fl, "set", f->poll_route);
+    kvf(fl, sizeof fl, "rows", "%zu", p->rows);
+    kvf(fl, sizeof fl, "new", "%zu", p->inserted);
+    if (st != SYNCRT_OK) {
+        kv(fl, sizeof fl, "error", err && err->message[0] ? err->message : syncrt_strerror(st));
+        if (st == SYNCRT_EAUTH) {
+            syncrt_auth_free(w->d365);
+            w->d365 = NULL;
+        }
+        elog(e, SYNCRT_LOG_ERROR, "poll_failed", fl);
+    } else {
+        kv(fl, sizeof fl, "checkpoint", start);
+        elog(e, SYNCRT_LOG_INFO, "poll", fl);
+    }
+    *enqueued = p->inserted;
+    COUNT(e, enqueued, p->inserted);
+    free(p);
+    return st;
+}
+
 syncrt_status syncrt_engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
                                  size_t *enqueued, syncrt_error *err)
 {
@@ -642,6 +762,8 @@ syncrt_status syncrt_engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc
     *enqueued = 0;
     if (!f->poll_route || !cf || !cf->poll)
         return SYNCRT_OK;
+    if (f->source == SYNCRT_SYS_D365)
+        return poll_fo(w, f, enqueued, err);
     if (!e->cfg->clarity_root)
         return syncrt_error_set(err, SYNCRT_EINVAL, "clarity.root is not configured");
     syncrt_status st = clarity_auth(w, err);
@@ -1284,6 +1406,73 @@ out:
     syncrt_batch_free(b);
 }
 
+/* One record upserted into Clarity by CustomKey (idempotent: an answer lost after sending is
+ * resent, never probed); the outcome settles it like any other. */
+static void send_upsert(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    syncrt_error err;
+    memset(&err, 0, sizeof err);
+    syncrt_status st = clarity_auth(w, &err);
+    if (st != SYNCRT_OK) {
+        *auth_failed = 1;
+        pause_flow(w, f, err.message[0] ? err.message : syncrt_strerror(st));
+        done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+        return;
+    }
+    json_t *rec = json_loadb(it->hdr, it->hdr_len, JSON_DECODE_ANY, NULL);
+    if (!rec) {
+        done_dead(w, f, it, "internal: mapped record does not parse", f->target_set);
+        return;
+    }
+    syncrt_clarity c = { 0 };
+    c.http = w->http;
+    c.auth = w->clarity;
+    c.root = e->cfg->clarity_root;
+    c.jitter_seed = syncrt_rng_next(&w->rng);
+    syncrt_clarity_action act;
+    memset(&act, 0, sizeof act);
+    COUNT(e, batches, 1);
+    st = syncrt_clarity_upsert(&act, &c, f->target_route, rec, &err);
+    json_decref(rec);
+    if (st == SYNCRT_OK && act.succeeded) {
+        w->contacted = 1;
+        done_delivered(w, f, it, "upserted");
+        return;
+    }
+    if (st == SYNCRT_EAUTH || (st == SYNCRT_OK && (act.status == 401 || act.status == 403))) {
+        *auth_failed = 1;
+        char why[300];
+        snprintf(why, sizeof why, "Clarity refused the credentials (%s)",
+                 st == SYNCRT_OK ? "HTTP 401/403" : err.message);
+        syncrt_auth_free(w->clarity);
+        w->clarity = NULL;
+        pause_flow(w, f, why);
+        done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+        return;
+    }
+    char d[900];
+    syncrt_outcome o;
+    memset(&o, 0, sizeof o);
+    o.attempt.idempotent = 1;
+    o.attempt.request_sent = 1;
+    o.retry_after_ms = -1;
+    if (st != SYNCRT_OK) {
+        o.attempt.transport = st == SYNCRT_EPARSE ? SYNCRT_EHTTP : st;
+        snprintf(d, sizeof d, "Upsert %s: %s", f->target_route, err.message[0] ? err.message : syncrt_strerror(st));
+    } else {
+        w->contacted = 1;
+        o.attempt.transport = SYNCRT_OK;
+        o.attempt.http_status = act.status >= 200 && act.status < 300 ? 400 : act.status;
+        snprintf(d, sizeof d, "Upsert %s: HTTP %ld: %s", f->target_route, act.status,
+                 act.messages[0] ? act.messages : act.error.message[0] ? act.error.message : "not succeeded");
+        if (o.attempt.http_status == 400 || o.attempt.http_status == 422)
+            o.reason = "validation: refused by Clarity (not retried)";
+    }
+    o.error_text = d;
+    done_failed(w, f, it, &o, auth_failed);
+}
+
 /* ------------------------------------------------------------------ a step */
 
 syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc *f,
@@ -1331,8 +1520,16 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
                 break;
             }
     }
+    /* Clarity targets: one idempotent Upsert per record */
+    for (size_t i = 0; i < nrec && !auth_failed && f->target == SYNCRT_SYS_CLARITY; i++) {
+        if (its[i].state != IT_READY)
+            continue;
+        if (stopping(e))
+            break;
+        send_upsert(w, f, &its[i], &auth_failed);
+    }
     /* every attempt after the first may follow a send whose answer was lost: probe */
-    for (size_t i = 0; i < nrec && !auth_failed; i++) {
+    for (size_t i = 0; i < nrec && !auth_failed && f->target == SYNCRT_SYS_D365; i++) {
         if (its[i].state != IT_READY || its[i].rec->attempts <= 1)
             continue;
         int pr = probe(w, f, &its[i], &auth_failed);
@@ -1346,7 +1543,7 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
     }
     /* the rest in $batch requests of at most max_batch_ops operations */
     size_t i = 0;
-    while (i < nrec && !auth_failed) {
+    while (i < nrec && !auth_failed && f->target == SYNCRT_SYS_D365) {
         size_t n = 0, ops = 0;
         while (i < nrec) {
             item *it = &its[i];

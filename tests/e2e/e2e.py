@@ -87,13 +87,14 @@ def cli_tests(wd, sb):
     rc, out, err = s.cmd("status")
     tap("flow OrderToCash: enabled" in out and "flow ProductsToClarity" not in out and
         out.count("\nflow ") == 1,
-        "sync status lists the enabled flow (OrderToCash), not the 10 disabled ones", out + err)
-    s.cfg["flows"]["ProductsToClarity"] = {"enabled": True}
+        "sync status lists the enabled flow (OrderToCash), not the other 10 built in", out + err)
+    s.cfg["flows"]["CustomersToD365"] = {"enabled": True}
     s.write_config()
     rc, out, err = s.cmd("once", "OrderToCash")
-    tap(rc == 2 and "flow ProductsToClarity is enabled, but this engine does not run it yet" in err,
-        "a configuration enabling a flow the engine does not run is refused at start (exit 2)", err[-1500:])
-    s.cfg["flows"]["ProductsToClarity"] = {"enabled": False}
+    tap(rc == 2 and "flow CustomersToD365 is enabled, but this engine does not run it yet" in err,
+        "a configuration enabling a flow the engine does not run (a Clarity -> F&O upsert) is refused "
+        "at start (exit 2)", err[-1500:])
+    del s.cfg["flows"]["CustomersToD365"]
     s.write_config()
     product = {"dataAreaId": "usmf", "ItemNumber": "A-1", "SearchName": "ANVIL", "SalesPrice": 12.5}
     rc, out, err = s.cmd("preview", "ProductsToClarity", stdin=json.dumps(product).encode())
@@ -366,11 +367,119 @@ def intake_tests(wd, sb):
         detail + s.log()[-2000:])
 
 
+def clarity_products(sb):
+    """{CustomKey: product} of every product stored in Clarity."""
+    sid = sb.clarity_session()
+    out, page = {}, 1
+    while True:
+        st, j, raw = request(sb.cport, "GET", CLARITY_ROOT + "/Products/Products?Paging.Size=500"
+                             "&Paging.StartIndex=%d&noCache=true" % page, headers={"X-ss-id": sid})
+        if st != 200:
+            raise RuntimeError("Clarity search: %d %s" % (st, raw[:300]))
+        for p in j.get("Results") or []:
+            out[p.get("CustomKey")] = p
+        if page >= (j.get("TotalPages") or 0):
+            return out
+        page += 1
+
+
+def clarity_writes(sb):
+    """Upsert calls the Clarity side of the sandbox has answered."""
+    n = 0
+    for r in request(sb.cport, "GET", "/_sandbox/stats")[1].get("routes") or []:
+        if r.get("method") == "POST" and "/Products/Product/Upsert" in r.get("route", ""):
+            n += r["count"]
+    return n
+
+
+def products_tests(wd, sb):
+    """F&O -> Clarity: ProductsToClarity polls ReleasedProductsV2 (full scan, nextLink paging),
+    upserts by CustomKey, skips what is unchanged."""
+    s = Sync(wd, sb)
+    s.cfg["flows"] = {"ProductsToClarity": {"enabled": True, "poll": True, "batch_records": 200}}
+    s.cfg["profiles"]["test"]["flows"] = {}
+    s.write_config()
+    fo = sb.all_rows("/data/ReleasedProductsV2")
+    before = clarity_writes(sb)
+    rc, out, err = s.cmd("once", "ProductsToClarity", "--drain", "--timeout", "120")
+    cp = clarity_products(sb)
+    c = s.counts()
+    missing = [r["ItemNumber"] for r in fo if r["ItemNumber"] not in cp]
+    w1 = clarity_writes(sb) - before
+    spot = fo[len(fo) // 2] if fo else {}
+    sp = cp.get(spot.get("ItemNumber"), {})
+    pages = sum(1 for l in err.splitlines() if "event=http" in l and "/data/ReleasedProductsV2" in l)
+    tap(pages == (len(fo) + 49) // 50 and "cross-company" not in err,
+        "the poll reads ReleasedProductsV2 page by page by @odata.nextLink (%d pages of 50)" % pages, err[-2000:])
+    tap(rc == 0 and fo and not missing and c.get("done") == len(fo) and w1 == len(fo) and
+        sp.get("ManufacturerPartNumber") == spot.get("ItemNumber") and
+        sp.get("Name") == (spot.get("SearchName") or spot.get("ItemNumber")),
+        "ProductsToClarity: %d F&O products upserted into Clarity (%d Upsert calls), values as mapped"
+        % (len(fo), w1), "missing=%s counts=%s spot=%s %s\n%s" % (missing[:5], c, spot, sp, err[-2000:]))
+    rc, out, err = s.cmd("once", "ProductsToClarity", "--drain", "--timeout", "120")
+    w2 = clarity_writes(sb) - before - w1
+    tap(rc == 0 and w2 == 0, "a second pass makes 0 Clarity calls (every row unchanged: absorbed or skipped)",
+        "calls=%d\n%s" % (w2, err[-2000:]))
+    # one product changed in F&O -> exactly one Clarity call in the next pass
+    item = fo[0]
+    key = "dataAreaId='%s',ItemNumber='%s'" % (item["dataAreaId"], item["ItemNumber"])
+    if not sb.token:
+        sb.d365("/_sandbox/health")
+    st, _, raw = request(sb.port, "PATCH", "/data/ReleasedProductsV2(%s)" % key,
+                         {"SearchName": "CHANGED-" + item["ItemNumber"]},
+                         {"Authorization": "Bearer " + sb.token})
+    rc, out, err = s.cmd("once", "ProductsToClarity", "--drain", "--timeout", "120")
+    w3 = clarity_writes(sb) - before - w1 - w2
+    cp = clarity_products(sb)
+    tap(st in (200, 204) and rc == 0 and w3 == 1 and
+        cp.get(item["ItemNumber"], {}).get("Name") == "CHANGED-" + item["ItemNumber"],
+        "one product changed in F&O (PATCH): exactly 1 Clarity call in the next pass, the new name in Clarity",
+        "patch=%s %s calls=%d\n%s" % (st, raw[:200], w3, err[-2000:]))
+    # a record failing validation: dead-lettered with its path
+    st, _, raw = request(sb.port, "PATCH", "/data/ReleasedProductsV2(%s)" % key,
+                         {"SearchName": "X" * 200}, {"Authorization": "Bearer " + sb.token})
+    rc, out, err = s.cmd("once", "ProductsToClarity", "--drain", "--timeout", "120")
+    dl = s.dlq()
+    text = json.dumps(dl) + (s.dlq_show(dl[0]["id"]) if len(dl) == 1 else "")
+    tap(st in (200, 204) and len(dl) == 1 and item["ItemNumber"] in text and
+        "Product.Name: 200 characters, more than MaxLength 128" in text and w3 + w1 == clarity_writes(sb) - before,
+        "a product failing validation (Name over Clarity's 128 characters) is dead-lettered with its path", "patch=%s %s dlq=%s\n%s"
+        % (st, raw[:200], text[:1500], err[-1500:]))
+
+
+def fo_flows_tests(wd, sb):
+    """StockToClarity and CustomersToClarity: every F&O row upserted once, a second pass silent."""
+    for flow, fset, route in (("StockToClarity", "WarehousesOnHandV2", "/Products/Product/Upsert"),
+                              ("CustomersToClarity", "CustomersV3", "/Accounts/Account/Upsert")):
+        s = Sync(wd, sb)
+        s.cfg["store"] = os.path.join(wd, flow + ".db")
+        s.cfg["flows"] = {flow: {"enabled": True, "poll": True, "batch_records": 200}}
+        s.cfg["profiles"]["test"]["flows"] = {}
+        s.write_config()
+        rows = sb.all_rows("/data/" + fset)
+
+        def upserts():
+            return sum(r["count"] for r in request(sb.cport, "GET", "/_sandbox/stats")[1].get("routes") or []
+                       if r.get("method") == "POST" and route in r.get("route", ""))
+        before = upserts()
+        rc, out, err = s.cmd("once", flow, "--drain", "--timeout", "120")
+        c = s.counts()
+        n1 = upserts() - before
+        rc2, out2, err2 = s.cmd("once", flow, "--drain", "--timeout", "120")
+        n2 = upserts() - before - n1
+        tap(rc == 0 and rc2 == 0 and rows and c.get("done") == len(rows) and c.get("dead") == 0 and
+            0 < n1 <= len(rows) and n2 == 0,
+            "%s: %d F&O rows settled, %d Upserts (identical mapped records skipped), a second pass 0 calls"
+            % (flow, len(rows), n1), "counts=%s n1=%d n2=%d\n%s" % (c, n1, n2, (err + err2)[-2000:]))
+
+
 def main():
     for name, fn in (("cli", cli_tests), ("once", once_tests), ("webhook", webhook_tests),
-                     ("auth", auth_tests), ("intake", intake_tests)):
+                     ("auth", auth_tests), ("intake", intake_tests), ("products", products_tests),
+                     ("fo_flows", fo_flows_tests)):
         wd = workdir("e2e-" + name)
-        sb = Sandbox(wd).start()
+        # the products' sandbox pages F&O answers by 50 rows: the poll follows @odata.nextLink
+        sb = Sandbox(wd, extra=["--page-size", "50"] if name == "products" else []).start()
         try:
             fn(wd, sb)
         except Exception as e:  # a crashed case is a failed test, with its traceback

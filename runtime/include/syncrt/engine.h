@@ -21,6 +21,12 @@
  *              again, so fixing the secret resumes the flow without a restart.
  *
  * Many records travel in one $batch (one changeset each, header and children together).
+ * F&O -> Clarity flows (a source of SYNCRT_SYS_D365, an upsert by CustomKey): each poll is a
+ * full scan of the entity set, streamed page by page (@odata.nextLink, no cross-company),
+ * every row enqueued under "poll:<set>:<key values>:<content hash>" (an unchanged row is
+ * absorbed by the inbox, a changed one is a new record); each record is mapped, skipped when
+ * its mapped form was delivered before, else sent as one Clarity Upsert (idempotent: an
+ * answer lost after sending is resent, no probe), settled like any other.
  * Every outcome is written through syncrt_settle (worker.h), the one settling function.
  *
  * Threads: one syncrt_engine is shared; each thread that polls or works has its own
@@ -78,7 +84,8 @@ void syncrt_engine_counters_get(syncrt_engine *e, syncrt_engine_counters *out);
 
 /* 1 when this engine can run the flow: Clarity -> F&O creates (a webhook event and/or a
  * ModifiedSince poll of a Clarity route; the record and its children POSTed to an entity set,
- * in one changeset when the flow says so).  syncrt_engine_new refuses a configuration that
+ * in one changeset when the flow says so), and F&O -> Clarity upserts by CustomKey without
+ * children (a polled entity set with a key).  syncrt_engine_new refuses a configuration that
  * enables any other flow. */
 int syncrt_engine_runs(const syncrt_flow_desc *f);
 /* The built-in flow called name when the configuration enables it, else NULL. */
@@ -100,8 +107,9 @@ void syncrt_engine_worker_free(syncrt_engine_worker *w);
 /* The worker's store connection (for status queries on the same handle). */
 syncrt_store *syncrt_engine_worker_store(syncrt_engine_worker *w);
 
-/* One ModifiedSince poll of the flow's source into the inbox; the checkpoint advances (to
- * the poll's start) only after every row of the window is in the inbox. */
+/* One poll of the flow's source into the inbox: a ModifiedSince window of a Clarity route,
+ * or a full scan of an F&O entity set; the checkpoint advances (to the poll's start) only
+ * after every row is in the inbox. */
 syncrt_status syncrt_engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
                                  size_t *enqueued, syncrt_error *err);
 

@@ -473,10 +473,52 @@ def fo_flows_tests(wd, sb):
             % (flow, len(rows), n1), "counts=%s n1=%d n2=%d\n%s" % (c, n1, n2, (err + err2)[-2000:]))
 
 
+def fulfilment_tests(wd, sb):
+    """ShipmentsToClarity, InvoicesToClarity, ReturnsToClarity on orders OrderToCash created:
+    the sandbox ships, invoices and returns them in F&O, each flow upserts them into Clarity."""
+    sb.traffic({"count": 6, "rate_per_s": 0, "seed": 5})
+    s = Sync(wd, sb)
+    rc, out, err = s.cmd("once", "OrderToCash", "--drain", "--timeout", "120")
+    heads = sorted(h["SalesOrderNumber"] for h in sb.all_rows("/data/SalesOrderHeadersV2"))[:3]
+    if not sb.token:
+        sb.d365("/_sandbox/health")
+    made = 0
+    for so in heads:
+        for act in ("ship", "invoice", "return"):
+            st, j, raw = request(sb.port, "POST", "/_sandbox/%s?order=%s&company=usmf" % (act, so), None,
+                                 {"Authorization": "Bearer " + sb.token})
+            made += st == 200
+    tap(rc == 0 and len(heads) == 3 and made == 9, "3 orders created by OrderToCash, shipped, invoiced and "
+        "returned in F&O", "%s made=%d\n%s" % (heads, made, err[-1500:]))
+    for flow, fset, route in (("ShipmentsToClarity", "PackingSlipTrackingInformation", "/Shipping/Shipment/Upsert"),
+                              ("InvoicesToClarity", "SalesInvoiceHeadersV2", "/Invoicing/SalesInvoice/Upsert"),
+                              ("ReturnsToClarity", "ReturnOrderHeadersV2", "/Returning/SalesReturn/Upsert")):
+        s = Sync(wd, sb)
+        s.cfg["store"] = os.path.join(wd, flow + ".db")
+        s.cfg["flows"] = {flow: {"enabled": True, "poll": True}}
+        s.cfg["profiles"]["test"]["flows"] = {}
+        s.write_config()
+        rows = sb.all_rows("/data/" + fset)
+
+        def upserts():
+            return sum(r["count"] for r in request(sb.cport, "GET", "/_sandbox/stats")[1].get("routes") or []
+                       if r.get("method") == "POST" and route in r.get("route", ""))
+        before = upserts()
+        rc, out, err = s.cmd("once", flow, "--drain", "--timeout", "120")
+        c = s.counts()
+        n1 = upserts() - before
+        rc2, out2, err2 = s.cmd("once", flow, "--drain", "--timeout", "120")
+        n2 = upserts() - before - n1
+        tap(rc == 0 and rc2 == 0 and len(rows) == 3 and c.get("done") == 3 and c.get("dead") == 0 and
+            n1 == 3 and n2 == 0,
+            "%s: the 3 F&O rows upserted into Clarity (3 calls), a second pass 0 calls" % flow,
+            "rows=%d counts=%s n1=%d n2=%d\n%s" % (len(rows), c, n1, n2, (err + err2)[-2000:]))
+
+
 def main():
     for name, fn in (("cli", cli_tests), ("once", once_tests), ("webhook", webhook_tests),
                      ("auth", auth_tests), ("intake", intake_tests), ("products", products_tests),
-                     ("fo_flows", fo_flows_tests)):
+                     ("fo_flows", fo_flows_tests), ("fulfilment", fulfilment_tests)):
         wd = workdir("e2e-" + name)
         # the products' sandbox pages F&O answers by 50 rows: the poll follows @odata.nextLink
         sb = Sandbox(wd, extra=["--page-size", "50"] if name == "products" else []).start()

@@ -325,7 +325,9 @@ const char *syncrt_engine_schedule(const syncrt_engine *e, const syncrt_flow_des
 int64_t syncrt_engine_poll_every(const syncrt_engine *e, const syncrt_flow_desc *f)
 {
     const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
-    if (!f->poll_route || !cf || !cf->poll || syncrt_engine_schedule(e, f))
+    /* A cron schedule set in the config replaces the interval poll; the .map's own `trigger
+     * schedule` is one more trigger beside its `trigger poll ... every`, and both fire. */
+    if (!f->poll_route || !cf || !cf->poll || cf->schedule)
         return 0;
     return cf->poll_every_ms > 0 ? cf->poll_every_ms : f->poll_every_ms;
 }

@@ -89,7 +89,8 @@ static void *worker_main(void *p)
 }
 
 /* The poll thread: a scheduler (syncrt/scheduler.h) with an interval entry per flow that
- * polls (first poll at once) and a cron entry per flow with a schedule; at each fire the
+ * polls (first poll at once) and a cron entry per flow with a schedule (a flow whose .map has
+ * both triggers gets both entries; a config "schedule" replaces the interval); at each fire the
  * flow's source is polled once into the inbox (the workers deliver what is due).  A cron fire
  * is one pass of the flow, as `sync once FLOW` would make. */
 static void *poll_main(void *p)
@@ -113,7 +114,7 @@ static void *poll_main(void *p)
         syncrt_status st = SYNCRT_OK;
         if (cron)
             st = syncrt_scheduler_add_cron(sched, cron, i, &err);
-        else if (every > 0)
+        if (st == SYNCRT_OK && every > 0)   /* both when the .map has both triggers */
             st = syncrt_scheduler_add_interval(sched, every, 1, i, &err);
         if (st != SYNCRT_OK) {
             sync_logf(SYNCRT_LOG_ERROR, "poller_failed", "flow=%s error=\"%s\"", f->name, err.message);

@@ -447,6 +447,25 @@ def products_tests(wd, sb):
         % (st, raw[:200], text[:1500], err[-1500:]))
 
 
+def both_triggers_test(wd, sb):
+    """ProductsToClarity's .map has `trigger poll ... every 15m` AND `trigger schedule "0 2 * * *"`:
+    under `sync run` both fire (an interval poll at once, and the cron pass announced)."""
+    s = Sync(wd, sb)
+    s.cfg["flows"] = {"ProductsToClarity": {"enabled": True, "poll": True, "batch_records": 200}}
+    s.cfg["profiles"]["test"]["flows"] = {}
+    s.write_config()
+    s.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and "event=poll flow=ProductsToClarity" not in s.log():
+        time.sleep(0.2)
+    log = s.log()
+    rc = s.stop()
+    tap(rc == 0 and 'event=schedule_next flow=ProductsToClarity schedule="0 2 * * *"' in log and
+        "event=poll flow=ProductsToClarity" in log,
+        "sync run: a flow whose .map has both an interval poll and a cron schedule gets both "
+        "(interval poll at once, cron pass at 02:00 announced)", log[-3000:])
+
+
 def fo_flows_tests(wd, sb):
     """StockToClarity and CustomersToClarity: every F&O row upserted once, a second pass silent."""
     for flow, fset, route in (("StockToClarity", "WarehousesOnHandV2", "/Products/Product/Upsert"),
@@ -518,7 +537,8 @@ def fulfilment_tests(wd, sb):
 def main():
     for name, fn in (("cli", cli_tests), ("once", once_tests), ("webhook", webhook_tests),
                      ("auth", auth_tests), ("intake", intake_tests), ("products", products_tests),
-                     ("fo_flows", fo_flows_tests), ("fulfilment", fulfilment_tests)):
+                     ("triggers", both_triggers_test), ("fo_flows", fo_flows_tests),
+                     ("fulfilment", fulfilment_tests)):
         wd = workdir("e2e-" + name)
         # the products' sandbox pages F&O answers by 50 rows: the poll follows @odata.nextLink
         sb = Sandbox(wd, extra=["--page-size", "50"] if name == "products" else []).start()

@@ -58,6 +58,9 @@ for l in "orders received:" "orders delivered:" "orders dead-lettered:" "API cal
          "products (products.map)" "SKU stock levels (inventory.map)"; do
   tap $(t grep -qF -- "$l" "$out") "summary line: $l" "$out"
 done
+prod=$(sed -n 's/^products (products.map) synced: \([0-9]*\) (flow ProductsToClarity: done [0-9]*, dead-lettered 0)$/\1/p' "$out")
+tap $([ -n "$prod" ] && [ "$prod" -gt 0 ]; echo $?) \
+  "the F&O products reached Clarity during the demo (${prod:-0} synced, none dead-lettered)" "$out"
 rec=$(num "orders received:"); del=$(num "orders delivered:"); dead=$(num "orders dead-lettered:")
 tap $([ -n "$rec" ] && [ -n "$del" ] && [ -n "$dead" ] && [ "$rec" -gt 0 ] &&
       [ $((del + dead)) -eq "$rec" ]; echo $?) \

@@ -68,6 +68,7 @@ int d365_options_set(d365_options *o, const char *name, const char *value, char 
     NUMOPT("--token-lifetime", 86400 * 7, o->token_lifetime, 1)
     NUMOPT("--d365-max-body", 1ull << 30, o->max_body, 1024)
     NUMOPT("--max-batch-ops", 100000, o->max_batch_ops, 1)
+    NUMOPT("--extra-skus", 1000000, o->extra_skus, 0)
 #undef NUMOPT
     if (strcmp(name, "--metadata") == 0) { o->metadata = value; return 0; }
     if (strcmp(name, "--data") == 0) { o->data_dir = value; return 0; }
@@ -103,6 +104,8 @@ const char *d365_options_help(void)
         "  --d365-max-body BYTES  larger request bodies get 413 (4194304)\n"
         "  --max-batch-ops N      operations allowed in one $batch (100)\n"
         "  --credit-check on|off  refuse sales orders over the customer's credit limit (on)\n"
+        "  --extra-skus N         N more released products X000001.. in usmf with one on-hand\n"
+        "                         row each in warehouse 11 (0; for the inventory benchmark)\n"
         "  Faults (JSON, GET/PUT/DELETE http://127.0.0.1:7365/_sandbox/faults):\n"
         "    rate_limit rate_burst retry_after latency_ms jitter_ms error_500_share\n"
         "    error_503_share drop_share drop_next hang_share hang_next hang_ms seed\n"

@@ -48,6 +48,8 @@ typedef struct d365_options {
     size_t max_body;            /* 4 MiB; larger bodies get 413 */
     unsigned max_batch_ops;     /* 100 operations per $batch */
     bool credit_check;          /* true: refuse orders over the customer's credit limit */
+    unsigned extra_skus;        /* 0: extra released products "X000001".. in usmf, one on-hand
+                                 * row each (warehouse 11), for the inventory benchmark */
 } d365_options;
 
 typedef struct d365_server d365_server;

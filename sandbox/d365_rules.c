@@ -174,6 +174,40 @@ static double cents(int64_t c)
     return (double)c / 100.0;
 }
 
+/* --extra-skus N: released products "X000001".."X<N>" in usmf (the seed's item numbers are a
+ * category letter and 4 digits, none is X, so they cannot clash), each with one on-hand row in
+ * the seed's first warehouse; quantities 0..500 drawn from the seed. */
+static void seed_extra_skus(d365_server *srv)
+{
+    const seed_warehouse *wh = &srv->cat->warehouses[0];
+    seed_rng r;
+    seed_rng_init(&r, srv->opt.seed ^ 0x51C05u);
+    for (unsigned i = 1; i <= srv->opt.extra_skus; i++) {
+        char item[16], name[32];
+        snprintf(item, sizeof item, "X%06u", i);
+        snprintf(name, sizeof name, "Bench item %u", i);
+        double q = (double)seed_rng_range(&r, 0, 500);
+        json_decref(d365_rules_insert(srv, "ReleasedProductsV2",
+                                      json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s,s:s,s:s,s:s}",
+                                                "dataAreaId", SEED_COMPANY, "ItemNumber", item,
+                                                "SearchName", name, "ProductSearchName", name,
+                                                "SalesPrice", 9.99, "SalesUnitSymbol", "ea",
+                                                "InventoryUnitSymbol", "ea",
+                                                "PurchaseUnitSymbol", "ea", "ProductGroupId",
+                                                "Bench", "ItemModelGroupId", "FIFO")));
+        json_decref(d365_rules_insert(
+            srv, "WarehousesOnHandV2",
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:s}",
+                      "dataAreaId", SEED_COMPANY, "ItemNumber", item, "ProductColorId", "",
+                      "ProductConfigurationId", "", "ProductSizeId", "", "ProductStyleId", "",
+                      "ProductVersionId", "", "InventorySiteId", wh->site,
+                      "InventoryWarehouseId", wh->id, "OnHandQuantity", q,
+                      "AvailableOnHandQuantity", q, "ReservedOnHandQuantity", 0.0,
+                      "TotalAvailableQuantity", q, "AvailableOrderedQuantity", q, "ProductName",
+                      name)));
+    }
+}
+
 int d365_seed(d365_server *srv, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
@@ -250,6 +284,7 @@ int d365_seed(d365_server *srv, char *err, size_t errlen)
             }
         }
     }
+    seed_extra_skus(srv);
     if (d365_store_commit(srv) < 0) {
         d365_store_rollback(srv);
         snprintf(err, errlen, "cannot seed: %s", sqlite3_errmsg(srv->db));

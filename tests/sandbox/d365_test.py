@@ -1008,6 +1008,28 @@ def both_test():
     check("both emulators stop cleanly on SIGTERM", lambda: (rc == 0, sb.output()))
 
 
+def extra_skus_test():
+    """--extra-skus N: N more usmf items X000001.. with one on-hand row each (bench/inventory)."""
+    sb = Sandbox(["--extra-skus", "25", "--page-size", "10"]).start()
+    try:
+        sb.auth()
+        items, path = [], "WarehousesOnHandV2?$filter=" + q("startswith(ItemNumber,'X')")
+        while path:
+            st, hd, j, b = sb.data("GET", path)
+            items += [(r["ItemNumber"], r["dataAreaId"], r["InventoryWarehouseId"]) for r in j["value"]]
+            nxt = j.get("@odata.nextLink")
+            path = nxt[nxt.index("/data/") + 6:] if nxt else None
+        st, hd, j, b = sb.data("GET", "ReleasedProductsV2(dataAreaId='usmf',ItemNumber='X000025')")
+        st2, hd2, j2, b2 = sb.data("GET", "ReleasedProductsV2(dataAreaId='usmf',ItemNumber='X000026')")
+        check("--extra-skus 25: items X000001..X000025 in usmf, one on-hand row each, no X000026",
+              lambda: (sorted(items) == [("X%06d" % i, "usmf", "11") for i in range(1, 26)] and
+                       st == 200 and st2 == 404, (items[:5], len(items), st, st2)))
+    finally:
+        sb.stop()
+    p = subprocess.run([BIN, "--only", "d365", "--extra-skus", "x"], capture_output=True, timeout=30)
+    check("--extra-skus rejects a non-number", lambda: (p.returncode == 2 and b"extra-skus" in p.stderr, p.stderr))
+
+
 def main():
     if not os.path.exists(BIN):
         print("not ok 1 - %s missing (make all first)" % BIN)
@@ -1037,7 +1059,7 @@ def main():
         check("the main instance exits 0 on SIGTERM after all of that", lambda: (rc == 0, sb.output()[-3000:]))
     finally:
         sb.stop()
-    for fn in (short_token_test, config_tests, persistence_and_shutdown_tests, both_test):
+    for fn in (short_token_test, extra_skus_test, config_tests, persistence_and_shutdown_tests, both_test):
         try:
             fn()
         except Exception:

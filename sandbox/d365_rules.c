@@ -176,7 +176,8 @@ static double cents(int64_t c)
 
 /* --extra-skus N: released products "X000001".."X<N>" in usmf (the seed's item numbers are a
  * category letter and 4 digits, none is X, so they cannot clash), each with one on-hand row in
- * the seed's first warehouse; quantities 0..500 drawn from the seed. */
+ * the seed's first warehouse; quantities 1..500 drawn from the seed (never 0, so a sales line
+ * can always reserve one). */
 static void seed_extra_skus(d365_server *srv)
 {
     const seed_warehouse *wh = &srv->cat->warehouses[0];
@@ -186,7 +187,7 @@ static void seed_extra_skus(d365_server *srv)
         char item[16], name[32];
         snprintf(item, sizeof item, "X%06u", i);
         snprintf(name, sizeof name, "Bench item %u", i);
-        double q = (double)seed_rng_range(&r, 0, 500);
+        double q = (double)seed_rng_range(&r, 1, 500);
         json_decref(d365_rules_insert(srv, "ReleasedProductsV2",
                                       json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s,s:s,s:s,s:s}",
                                                 "dataAreaId", SEED_COMPANY, "ItemNumber", item,

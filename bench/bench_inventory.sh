@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# bench/bench_inventory.sh - inventory: BENCH_INV_SKUS (100000) extra SKUs in the sandbox's F&O
+# (sandbox --extra-skus), 1% of their on-hand rows changed, then StockToClarity
+# (examples/inventory.map) run the way an operator runs it, `sync once StockToClarity --drain`:
+#
+#   ours       the store of a first full sync (reported as initial_*): full scan of
+#              WarehousesOnHandV2 by nextLink, unchanged mapped records skipped by their
+#              delivered hash, only the changed ones upserted into Clarity Products;
+#   full push  in the same run, the same binary, paging, mapping and upsert route with a fresh
+#              store (no delivered hashes): every row upserted again.
+#
+# The work is in bench/inventory/bench.py (python3 stdlib + scripts/demo/sblib.py); the stock
+# changes are made through the real OData API (sales lines reserving one unit each; the on-hand
+# entity is read-only, as in F&O).  Writes $BUILD/bench/inventory.json {skus, changed, calls,
+# seconds, full_push_calls, full_push_seconds, calls_ratio, speedup, fo_calls,
+# full_push_fo_calls, initial_calls, initial_seconds, seed_seconds} and prints the ratio line.
+# calls = every request to the Clarity port (its /_sandbox/stats, the session login included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+SKUS=${BENCH_INV_SKUS:-100000}
+mkdir -p "$BUILD/bench"
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/mapc-bench-inv.XXXXXX")
+trap 'rm -rf "$DIR"' EXIT
+BUILD=$BUILD BENCH_INV_DIR=$DIR python3 "$TOP/bench/inventory/bench.py" "$SKUS" "$BUILD/bench/inventory.json"

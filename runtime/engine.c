@@ -266,6 +266,15 @@ static int flow_index(const syncrt_engine *e, const syncrt_flow_desc *f)
     return -1;
 }
 
+/* A Clarity order state update: an `update` of Ordering/SalesOrder keyed by ID (the mapped
+ * record's StatusKey names the state, reached by the PATCH state actions). */
+static int state_flow(const syncrt_flow_desc *f)
+{
+    return f->target == SYNCRT_SYS_CLARITY && f->write == SYNCRT_WRITE_UPDATE &&
+           f->target_route && !strcmp(f->target_route, "Ordering/SalesOrder") && f->key_fields[0] &&
+           !strcmp(f->key_fields[0], "ID") && !f->key_fields[1];
+}
+
 int syncrt_engine_runs(const syncrt_flow_desc *f)
 {
     if (!f || !f->run || !f->target_set || !f->idempotency_field)
@@ -273,9 +282,10 @@ int syncrt_engine_runs(const syncrt_flow_desc *f)
     if (f->source == SYNCRT_SYS_CLARITY && f->target == SYNCRT_SYS_D365)
         return f->write == SYNCRT_WRITE_CREATE && f->source_id_field != NULL;
     return f->source == SYNCRT_SYS_D365 && f->target == SYNCRT_SYS_CLARITY &&
-           f->write == SYNCRT_WRITE_UPSERT && f->poll_route && f->target_route &&
-           f->source_key_fields[0] && f->key_fields[0] && !strcmp(f->key_fields[0], "CustomKey") &&
-           !f->child_set;
+           f->poll_route && f->target_route &&
+           f->source_key_fields[0] && f->key_fields[0] && !f->child_set &&
+           ((f->write == SYNCRT_WRITE_UPSERT && !strcmp(f->key_fields[0], "CustomKey")) ||
+            state_flow(f));
 }
 
 static int flow_enabled(const syncrt_engine *e, const syncrt_flow_desc *f)
@@ -1117,8 +1127,15 @@ static void prepare(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it
             it->keyv[k] = strdup(b);
         }
     }
-    const char *tk = json_string_value(json_object_get(h, f->idempotency_field));
-    it->target_key = tk ? strdup(tk) : NULL;
+    json_t *tkv = json_object_get(h, f->idempotency_field);
+    if (json_is_integer(tkv)) {
+        char b[32];
+        snprintf(b, sizeof b, "%lld", (long long)json_integer_value(tkv));
+        it->target_key = strdup(b);
+    } else {
+        const char *tk = json_string_value(tkv);
+        it->target_key = tk ? strdup(tk) : NULL;
+    }
     json_decref(h);
     if (!it->target_key) {
         done_dead(w, f, it, "validation: no target key", f->idempotency_field);
@@ -1475,6 +1492,180 @@ static void send_upsert(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
     done_failed(w, f, it, &o, auth_failed);
 }
 
+/* ------------------------------------------------------------------ order states */
+
+/* How far a Clarity order state is along its life: 0 open (Pending, OnHold), 1 accepted
+ * (Confirmed, Backordered, Processing), 2 shipped, 3 Completed; 4 Void; -1 unknown. */
+static int state_rank(const char *st)
+{
+    static const struct { const char *name; int rank; } ranks[] = {
+        { "Pending", 0 },   { "OnHold", 0 },      { "Confirmed", 1 },      { "Backordered", 1 },
+        { "Processing", 1 }, { "Shipped", 2 },    { "DropShipped", 2 },    { "ReadyForPickup", 2 },
+        { "Completed", 3 }, { "Void", 4 },
+    };
+    for (size_t i = 0; st && i < sizeof ranks / sizeof *ranks; i++)
+        if (!strcmp(ranks[i].name, st))
+            return ranks[i].rank;
+    return st ? -1 : 0;
+}
+
+/* One call to Clarity's admin API: *r holds the answer (the caller clears it). */
+static syncrt_status state_call(syncrt_engine_worker *w, syncrt_http_response *r, const char *method,
+                                const char *route, syncrt_error *err)
+{
+    static const char *const hdrs[] = { "Content-Type: application/json", "Accept: application/json", NULL };
+    const char *root = w->e->cfg->clarity_root;
+    size_t rl = strlen(root);
+    char url[1024];
+    snprintf(url, sizeof url, "%.*s/%s", (int)(rl && root[rl - 1] == '/' ? rl - 1 : rl), root, route);
+    syncrt_http_request req;
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.url = url;
+    req.headers = hdrs;
+    if (strcmp(method, "GET") != 0) {
+        req.body = "{}";
+        req.body_len = 2;
+    }
+    req.resend_safe = 1;                 /* reading, or moving to a state: both idempotent */
+    COUNT(w->e, batches, 1);
+    return syncrt_auth_do(w->clarity, r, &req, err);
+}
+
+/* Settles the record after a state call that did not succeed: credentials (pause), a
+ * refusal (dead letter with Clarity's message), or a transient failure (retried). */
+static void state_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, syncrt_status st,
+                         const syncrt_http_response *r, const char *what, const syncrt_error *err,
+                         int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    long status = st == SYNCRT_OK ? r->status : 0;
+    if (st == SYNCRT_EAUTH || status == 401 || status == 403) {
+        *auth_failed = 1;
+        char why[300];
+        snprintf(why, sizeof why, "Clarity refused the credentials (%s)",
+                 st == SYNCRT_OK ? "HTTP 401/403" : err->message);
+        syncrt_auth_free(w->clarity);
+        w->clarity = NULL;
+        pause_flow(w, f, why);
+        done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+        return;
+    }
+    char d[900];
+    syncrt_outcome o;
+    memset(&o, 0, sizeof o);
+    o.attempt.idempotent = 1;
+    o.attempt.request_sent = 1;
+    o.retry_after_ms = -1;
+    if (st != SYNCRT_OK) {
+        o.attempt.transport = st == SYNCRT_EPARSE ? SYNCRT_EHTTP : st;
+        snprintf(d, sizeof d, "%s: %s", what, err->message[0] ? err->message : syncrt_strerror(st));
+    } else {
+        w->contacted = 1;
+        syncrt_clarity_error ce;
+        memset(&ce, 0, sizeof ce);
+        int parsed = syncrt_clarity_error_parse(&ce, r->body, r->body_len) == SYNCRT_OK;
+        o.attempt.transport = SYNCRT_OK;
+        o.attempt.http_status = r->status >= 200 && r->status < 300 ? 400 : r->status;
+        snprintf(d, sizeof d, "%s: HTTP %ld: %.600s", what, r->status,
+                 parsed ? ce.message : r->body ? r->body : "");
+        if (r->status == 404)
+            o.reason = "validation: no such Clarity order (not retried)";
+        else if (o.attempt.http_status == 400 || o.attempt.http_status == 422)
+            o.reason = "business rule: refused by Clarity (not retried)";
+    }
+    o.error_text = d;
+    done_failed(w, f, it, &o, auth_failed);
+}
+
+/* One Clarity order moved to the state the map computed (StatusKey): GET the order, and when
+ * it is not there yet, PATCH Ordering/SalesOrder/{Action}/{ID} (Confirm, Ship, Complete after
+ * a Ship when the order was not shipped yet, Void).  An order already in that state or past it
+ * (Completed is past Shipped is past Confirmed) is a success without a write: the actions are
+ * idempotent and a state never goes back. */
+static void send_state(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    syncrt_error err;
+    memset(&err, 0, sizeof err);
+    syncrt_status st = clarity_auth(w, &err);
+    if (st != SYNCRT_OK) {
+        *auth_failed = 1;
+        pause_flow(w, f, err.message[0] ? err.message : syncrt_strerror(st));
+        done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+        return;
+    }
+    json_t *rec = json_loadb(it->hdr, it->hdr_len, 0, NULL);
+    const char *want = json_string_value(json_object_get(rec, "StatusKey"));
+    int target = state_rank(want);
+    if (!want || target < 1) {
+        json_decref(rec);
+        done_dead(w, f, it, "validation: no order state the engine can reach", "StatusKey");
+        return;
+    }
+    char wanted[32];
+    snprintf(wanted, sizeof wanted, "%s", want);
+    json_decref(rec);
+    char route[160], what[200];
+    snprintf(route, sizeof route, "Ordering/SalesOrder/ID/%s", it->target_key);
+    snprintf(what, sizeof what, "GET %s", route);
+    syncrt_http_response r;
+    memset(&r, 0, sizeof r);
+    st = state_call(w, &r, "GET", route, &err);
+    if (st != SYNCRT_OK || r.status != 200) {
+        state_failed(w, f, it, st, &r, what, &err, auth_failed);
+        syncrt_http_response_clear(&r);
+        return;
+    }
+    w->contacted = 1;
+    json_t *doc = json_loadb(r.body ? r.body : "", r.body_len, 0, NULL);
+    syncrt_http_response_clear(&r);
+    char cur[32] = "";
+    const char *cs = json_string_value(json_object_get(doc, "StatusKey"));
+    if (cs)
+        snprintf(cur, sizeof cur, "%s", cs);
+    json_decref(doc);
+    int have = state_rank(cur[0] ? cur : NULL);
+    if (!strcmp(cur, wanted) || (target < 4 && have >= target && have < 4)) {
+        done_delivered(w, f, it, "already in effect");
+        return;
+    }
+    if (have == 4 || (have == 3 && target == 4)) {
+        char d[200];
+        snprintf(d, sizeof d, "the Clarity order %s is %s: it cannot become %s", it->target_key, cur, wanted);
+        done_dead(w, f, it, "business rule: the Clarity order's state is final", d);
+        return;
+    }
+    const char *acts[2];
+    int nact = 0;
+    if (target == 1)
+        acts[nact++] = "Confirm";
+    else if (target == 4)
+        acts[nact++] = "Void";
+    else {
+        if (have < 2)
+            acts[nact++] = "Ship";
+        if (target == 3)
+            acts[nact++] = "Complete";
+    }
+    for (int k = 0; k < nact; k++) {
+        snprintf(route, sizeof route, "Ordering/SalesOrder/%s/%s", acts[k], it->target_key);
+        snprintf(what, sizeof what, "PATCH %s", route);
+        memset(&r, 0, sizeof r);
+        st = state_call(w, &r, "PATCH", route, &err);
+        syncrt_clarity_action act;
+        memset(&act, 0, sizeof act);
+        if (st != SYNCRT_OK || syncrt_clarity_action_parse(&act, r.status, r.body, r.body_len) != SYNCRT_OK ||
+            !act.succeeded) {
+            state_failed(w, f, it, st, &r, what, &err, auth_failed);
+            syncrt_http_response_clear(&r);
+            return;
+        }
+        syncrt_http_response_clear(&r);
+    }
+    done_delivered(w, f, it, nact == 2 ? "Ship, Complete" : acts[0]);
+}
+
 /* ------------------------------------------------------------------ a step */
 
 syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc *f,
@@ -1528,7 +1719,10 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
             continue;
         if (stopping(e))
             break;
-        send_upsert(w, f, &its[i], &auth_failed);
+        if (state_flow(f))
+            send_state(w, f, &its[i], &auth_failed);
+        else
+            send_upsert(w, f, &its[i], &auth_failed);
     }
     /* every attempt after the first may follow a send whose answer was lost: probe */
     for (size_t i = 0; i < nrec && !auth_failed && f->target == SYNCRT_SYS_D365; i++) {

@@ -534,11 +534,71 @@ def fulfilment_tests(wd, sb):
             "rows=%d counts=%s n1=%d n2=%d\n%s" % (len(rows), c, n1, n2, (err + err2)[-2000:]))
 
 
+def order_state_tests(wd, sb):
+    """OrderStateToClarity: the orders OrderToCash created are shipped / shipped and invoiced in
+    F&O; a pass moves each Clarity order to the state the map computes (Backorder -> Confirmed,
+    Delivered -> Shipped, Invoiced -> Completed), a second pass makes no Clarity call, and an
+    order invoiced later costs one GET and one PATCH."""
+    sb.traffic({"count": 6, "rate_per_s": 0, "seed": 5})
+    s = Sync(wd, sb)
+    rc, out, err = s.cmd("once", "OrderToCash", "--drain", "--timeout", "120")
+    heads = sorted(h["SalesOrderNumber"] for h in sb.all_rows("/data/SalesOrderHeadersV2")
+                   if h["SalesOrderNumber"].startswith("WEB-"))
+    if not sb.token:
+        sb.d365("/_sandbox/health")
+
+    def act(a, so):
+        return request(sb.port, "POST", "/_sandbox/%s?order=%s&company=usmf" % (a, so), None,
+                       {"Authorization": "Bearer " + sb.token})[0] == 200
+    made = len(heads) >= 3 and act("ship", heads[0]) and act("ship", heads[1]) and act("invoice", heads[1])
+    tap(rc == 0 and made, "orders created by OrderToCash, one shipped, one shipped and invoiced in F&O",
+        "%s\n%s" % (heads, err[-1500:]))
+    s = Sync(wd, sb)
+    s.cfg["store"] = os.path.join(wd, "state.db")
+    s.cfg["flows"] = {"OrderStateToClarity": {"enabled": True, "poll": True}}
+    s.cfg["profiles"]["test"]["flows"] = {}
+    s.write_config()
+
+    def calls():
+        return sum(r["count"] for r in request(sb.cport, "GET", "/_sandbox/stats")[1].get("routes") or []
+                   if "/Ordering/SalesOrder/" in r.get("route", ""))
+
+    def states():
+        sid = sb.clarity_session()
+        return [(sb.clarity_order(int(so[4:]), sid) or {}).get("StatusKey") for so in heads]
+    before = calls()
+    rc, out, err = s.cmd("once", "OrderStateToClarity", "--drain", "--timeout", "120")
+    n1 = calls() - before
+    c = s.counts()
+    got = states()
+    want = ["Shipped", "Completed"] + ["Confirmed"] * (len(heads) - 2)
+    # a GET each, Ship, Ship + Complete, Confirm for the others
+    tap(rc == 0 and got == want and c.get("done") == len(heads) and c.get("dead") == 0 and
+        n1 == 2 * len(heads) + 1,
+        "OrderStateToClarity: the Clarity orders become Shipped, Completed, Confirmed (%d orders, %d calls)"
+        % (len(heads), n1),
+        "states=%s counts=%s calls=%d\n%s" % (got, c, n1, err[-2000:]))
+    before = calls()
+    rc, out, err = s.cmd("once", "OrderStateToClarity", "--drain", "--timeout", "120")
+    n2 = calls() - before
+    tap(rc == 0 and n2 == 0, "OrderStateToClarity: a second pass makes 0 Clarity calls",
+        "calls=%d\n%s" % (n2, err[-1500:]))
+    ok = act("invoice", heads[0])
+    before = calls()
+    rc, out, err = s.cmd("once", "OrderStateToClarity", "--drain", "--timeout", "120")
+    n3 = calls() - before
+    got = states()
+    tap(ok and rc == 0 and got[0] == "Completed" and n3 == 2,
+        "OrderStateToClarity: an order invoiced later is Completed with one GET and one PATCH",
+        "states=%s calls=%d\n%s" % (got, n3, err[-1500:]))
+
+
 def main():
     for name, fn in (("cli", cli_tests), ("once", once_tests), ("webhook", webhook_tests),
                      ("auth", auth_tests), ("intake", intake_tests), ("products", products_tests),
                      ("triggers", both_triggers_test), ("fo_flows", fo_flows_tests),
-                     ("fulfilment", fulfilment_tests)):
+                     ("fulfilment", fulfilment_tests),
+                     ("order_state", order_state_tests)):
         wd = workdir("e2e-" + name)
         # the products' sandbox pages F&O answers by 50 rows: the poll follows @odata.nextLink
         sb = Sandbox(wd, extra=["--page-size", "50"] if name == "products" else []).start()

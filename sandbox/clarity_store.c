@@ -21,7 +21,11 @@ static const char schema_sql[] =
     " entity TEXT NOT NULL, id INTEGER NOT NULL, custom_key TEXT, active INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, doc TEXT NOT NULL,"
     " PRIMARY KEY(entity, id));"
-    "CREATE INDEX IF NOT EXISTS docs_key ON docs(entity, custom_key);"
+    /* lookups by CustomKey filter on active and order by id: with only (entity, custom_key)
+     * SQLite preferred the primary key for the ORDER BY and scanned every row of the entity,
+     * which made a full catalogue push quadratic; this index answers them directly */
+    "DROP INDEX IF EXISTS docs_key;"
+    "CREATE INDEX IF NOT EXISTS docs_key_active ON docs(entity, custom_key, active, id);"
     "CREATE INDEX IF NOT EXISTS docs_updated ON docs(entity, updated_ms);";
 
 int cs_open(clarity_store **out, const char *path, char *err, size_t errlen)

@@ -4,11 +4,22 @@
 #ifndef MAPC_CLI_H
 #define MAPC_CLI_H
 
+#include "diag.h"
+#include "frontend.h"
+
 #define MAPC_VERSION "0.1.0"
 
 int mapc_cmd_check(int argc, char **argv);
 int mapc_cmd_describe(int argc, char **argv);
 int mapc_cmd_gen(int argc, char **argv);
 int mapc_cmd_preview(int argc, char **argv);
+
+/* Shared by the subcommands (cmd_common.c): print diagnostics on stderr; read and type-check
+ * FILES (type-checking only when every file parsed), print the closing count, and return
+ * 0 clean, 1 errors, 2 I/O or memory error.  *out is then the program (NULL only on a
+ * memory error); release it and the diag context with mapc_cli_unload. */
+void mapc_cli_print_sink(void *user, const diag_message *m);
+int mapc_cli_load(mapc_program **out, diag_ctx *d, char *const *files, int nfiles, int max_errors);
+void mapc_cli_unload(mapc_program *p, diag_ctx *d);
 
 #endif

@@ -31,15 +31,6 @@ static void check_usage(FILE *out)
             "The language is described in specs/language.md.\n");
 }
 
-static void print_sink(void *user, const diag_message *m)
-{
-    (void)user;
-    char *text = diag_format(m);
-    if (text) {
-        fputs(text, stderr);
-        free(text);
-    }
-}
 
 int mapc_cmd_check(int argc, char **argv)
 {
@@ -80,29 +71,8 @@ int mapc_cmd_check(int argc, char **argv)
     }
 
     diag_ctx d;
-    diag_init(&d, print_sink, NULL, max_errors);
-    mapc_program *p = mapc_program_new(&d);
-    if (!p) {
-        fprintf(stderr, "mapc: out of memory\n");
-        diag_cleanup(&d);
-        return 2;
-    }
-    bool io_error = false, syntax_error = false;
-    for (int i = first; i < argc && !diag_stopped(&d); i++) {
-        int rc = mapc_program_add_file(p, argv[i]);
-        io_error |= rc == -2;
-        syntax_error |= rc == -1;
-    }
-    /* Type-check only what parsed cleanly: error recovery drops parts of declarations, and
-     * checking the rest would report fields "not set" that the user did write. */
-    if (!io_error && !syntax_error && !diag_stopped(&d))
-        mapc_program_check(p);
-    int status = io_error ? 2 : d.nerrors > 0 || diag_stopped(&d) ? 1 : 0;
-    if (d.nerrors > 0 || d.nwarnings > 0) {
-        char buf[64];
-        fprintf(stderr, "mapc: %s\n", diag_summary(&d, buf, sizeof buf));
-    }
-    mapc_program_free(p);
-    diag_cleanup(&d);
+    mapc_program *p;
+    int status = mapc_cli_load(&p, &d, argv + first, argc - first, max_errors);
+    mapc_cli_unload(p, &d);
     return status;
 }

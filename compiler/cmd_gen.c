@@ -37,15 +37,6 @@ static void gen_usage(FILE *out)
             "I/O error.\n");
 }
 
-static void print_sink(void *user, const diag_message *m)
-{
-    (void)user;
-    char *text = diag_format(m);
-    if (text) {
-        fputs(text, stderr);
-        free(text);
-    }
-}
 
 static void dep_word(FILE *o, const char *s)
 {
@@ -156,26 +147,8 @@ int mapc_cmd_gen(int argc, char **argv)
         return 2;
     }
     diag_ctx d;
-    diag_init(&d, print_sink, NULL, max_errors);
-    mapc_program *p = mapc_program_new(&d);
-    if (!p) {
-        fprintf(stderr, "mapc: out of memory\n");
-        diag_cleanup(&d);
-        return 2;
-    }
-    bool io_error = false, syntax_error = false;
-    for (int i = first; i < argc && !diag_stopped(&d); i++) {
-        int rc = mapc_program_add_file(p, argv[i]);
-        io_error |= rc == -2;
-        syntax_error |= rc == -1;
-    }
-    if (!io_error && !syntax_error && !diag_stopped(&d))
-        mapc_program_check(p);
-    int status = io_error ? 2 : d.nerrors > 0 || diag_stopped(&d) ? 1 : 0;
-    if (d.nerrors > 0 || d.nwarnings > 0) {
-        char buf[64];
-        fprintf(stderr, "mapc: %s\n", diag_summary(&d, buf, sizeof buf));
-    }
+    mapc_program *p;
+    int status = mapc_cli_load(&p, &d, argv + first, argc - first, max_errors);
     if (status == 0) {
         emit_output out;
         char err[512];
@@ -196,7 +169,6 @@ int mapc_cmd_gen(int argc, char **argv)
             emit_output_free(&out);
         }
     }
-    mapc_program_free(p);
-    diag_cleanup(&d);
+    mapc_cli_unload(p, &d);
     return status;
 }

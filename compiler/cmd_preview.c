@@ -58,15 +58,6 @@ static void preview_usage(FILE *out)
             "compiler failure.\n");
 }
 
-static void print_sink(void *user, const diag_message *m)
-{
-    (void)user;
-    char *text = diag_format(m);
-    if (text) {
-        fputs(text, stderr);
-        free(text);
-    }
-}
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -182,7 +173,8 @@ static char *driver_text(const char *base, const char *name)
 
 int mapc_cmd_preview(int argc, char **argv)
 {
-    const char *cache = NULL, *file = NULL, *name = NULL;
+    const char *cache = NULL, *name = NULL;
+    char *file = NULL;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -207,7 +199,7 @@ int mapc_cmd_preview(int argc, char **argv)
             return 2;
         }
         if (!file)
-            file = a;
+            file = argv[i];
         else if (!name)
             name = a;
         else {
@@ -223,21 +215,11 @@ int mapc_cmd_preview(int argc, char **argv)
     }
 
     diag_ctx d;
-    diag_init(&d, print_sink, NULL, 20);
-    mapc_program *p = mapc_program_new(&d);
+    mapc_program *p;
+    int status = mapc_cli_load(&p, &d, &file, 1, 20);
     if (!p) {
         diag_cleanup(&d);
         return 2;
-    }
-    int status = 0;
-    int rc = mapc_program_add_file(p, file);
-    if (rc == -2)
-        status = 2;
-    else if (rc == -1 || mapc_program_check(p) != 0)
-        status = 1;
-    if (d.nerrors > 0) {
-        char buf[64];
-        fprintf(stderr, "mapc: %s\n", diag_summary(&d, buf, sizeof buf));
     }
     const ast_decl *m = status ? NULL : mapc_program_find_map(p, name);
     const ast_decl *fl = status || m ? NULL : mapc_program_find_flow(p, name);
@@ -377,8 +359,7 @@ int mapc_cmd_preview(int argc, char **argv)
     }
     free(driver);
     emit_output_free(&out);
-    mapc_program_free(p);
-    diag_cleanup(&d);
+    mapc_cli_unload(p, &d);
     if (status)
         return status;
     fflush(NULL);

@@ -613,23 +613,10 @@ static int poll_flush(poll_ctx *p, const char *checkpoint)
     return 0;
 }
 
-static int poll_row(void *ctx, const char *text, size_t len)
+/* Buffer one polled row (its dedup key, source key and text) for the next inbox batch;
+ * a full buffer is flushed.  Returns what a paging callback returns: nonzero stops. */
+static int poll_buffer(poll_ctx *p, const char *dk, const char *sk, const char *text, size_t len)
 {
-    poll_ctx *p = ctx;
-    json_t *row = json_loadb(text, len, 0, NULL);
-    json_t *id = json_object_get(row, p->f->source_id_field);
-    const char *upd = json_string_value(json_object_get(row, "UpdatedDate"));
-    if (!upd)
-        upd = json_string_value(json_object_get(row, "CreatedDate"));
-    if (!json_is_integer(id)) {
-        json_decref(row);
-        return 0;   /* not a record of this flow: nothing to key it by */
-    }
-    char dk[256], sk[128];
-    snprintf(dk, sizeof dk, "poll:%lld:%.100s", (long long)json_integer_value(id), upd ? upd : "");
-    snprintf(sk, sizeof sk, "%s:%lld", p->f->webhook_event ? p->f->webhook_event : p->f->name,
-             (long long)json_integer_value(id));
-    json_decref(row);
     size_t i = p->n;
     p->bufs[i][0] = strdup(dk);
     p->bufs[i][1] = strdup(sk);
@@ -650,6 +637,26 @@ static int poll_row(void *ctx, const char *text, size_t len)
     if (p->n == sizeof p->items / sizeof p->items[0])
         return poll_flush(p, NULL) < 0;
     return 0;
+}
+
+static int poll_row(void *ctx, const char *text, size_t len)
+{
+    poll_ctx *p = ctx;
+    json_t *row = json_loadb(text, len, 0, NULL);
+    json_t *id = json_object_get(row, p->f->source_id_field);
+    const char *upd = json_string_value(json_object_get(row, "UpdatedDate"));
+    if (!upd)
+        upd = json_string_value(json_object_get(row, "CreatedDate"));
+    if (!json_is_integer(id)) {
+        json_decref(row);
+        return 0;   /* not a record of this flow: nothing to key it by */
+    }
+    char dk[256], sk[128];
+    snprintf(dk, sizeof dk, "poll:%lld:%.100s", (long long)json_integer_value(id), upd ? upd : "");
+    snprintf(sk, sizeof sk, "%s:%lld", p->f->webhook_event ? p->f->webhook_event : p->f->name,
+             (long long)json_integer_value(id));
+    json_decref(row);
+    return poll_buffer(p, dk, sk, text, len);
 }
 
 static void sha256_hex(char out[65], const char *data, size_t len);
@@ -681,26 +688,7 @@ static int poll_row_fo(void *ctx, const char *text, size_t len)
     char dk[512], sk[300];
     snprintf(dk, sizeof dk, "poll:%s:%s:%s", p->f->poll_route, keys, hash);
     snprintf(sk, sizeof sk, "%s:%s", p->f->poll_route, keys);
-    size_t i = p->n;
-    p->bufs[i][0] = strdup(dk);
-    p->bufs[i][1] = strdup(sk);
-    p->bufs[i][2] = malloc(len + 1);
-    if (!p->bufs[i][0] || !p->bufs[i][1] || !p->bufs[i][2]) {
-        p->n++;
-        p->st = SYNCRT_ENOMEM;
-        return 1;
-    }
-    memcpy(p->bufs[i][2], text, len);
-    p->bufs[i][2][len] = '\0';
-    p->items[i].dedup_key = p->bufs[i][0];
-    p->items[i].source_key = p->bufs[i][1];
-    p->items[i].payload = p->bufs[i][2];
-    p->items[i].payload_len = len;
-    p->n++;
-    p->rows++;
-    if (p->n == sizeof p->items / sizeof p->items[0])
-        return poll_flush(p, NULL) < 0;
-    return 0;
+    return poll_buffer(p, dk, sk, text, len);
 }
 
 /* A full scan of an F&O entity set (no modified field: skip-unchanged makes it cheap), paged

@@ -11,8 +11,8 @@
 #include "syncrt/map.h"
 #include "mapc_types.h"
 
-#if SYNCRT_ABI != 2
-#error "generated for libsyncrt ABI 2: regenerate with mapc gen"
+#if SYNCRT_ABI != 3
+#error "generated for libsyncrt ABI 3: regenerate with mapc gen"
 #endif
 
 #ifdef __cplusplus

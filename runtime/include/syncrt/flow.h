@@ -86,6 +86,22 @@ typedef struct {
                                                        NULL-terminated */
     const char *idempotency_field;  /* the deterministic key field ("SalesOrderNumber") */
     syncrt_retry_policy retry;      /* `retry N backoff A..B`: N attempts, A first, B cap */
+    /* ABI 3: customer 360 and aggregated polls */
+    const char *dedup_fields[SYNCRT_FLOW_MAX_KEYS];  /* `dedup by F, G`: target fields the
+                                                       target is queried by, in this order,
+                                                       before a record is created; a single
+                                                       hit is updated instead (docs/flows.md);
+                                                       NULL-terminated */
+    const char *const *update_fields; /* what an update of an existing target record may send:
+                                         the map's fields minus its `on create` items, its key
+                                         fields and, for F&O, the fields its metadata makes
+                                         not editable (AllowEdit false); NULL-terminated; NULL
+                                         when the flow never updates (create) */
+    const char *group_by[SYNCRT_FLOW_MAX_KEYS];   /* `group by F, ...` on an F&O poll: the rows
+                                                    equal on these source fields are mapped
+                                                    together as one record {"value":[row,...]}
+                                                    (the map is `from group of T`); the poll
+                                                    is ordered by them; NULL-terminated */
 } syncrt_flow_desc;
 
 #ifdef __cplusplus

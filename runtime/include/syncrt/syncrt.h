@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define SYNCRT_ABI 2
+#define SYNCRT_ABI 3
 
 typedef enum {
     SYNCRT_OK = 0,

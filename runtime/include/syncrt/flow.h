@@ -87,10 +87,14 @@ typedef struct {
     const char *idempotency_field;  /* the deterministic key field ("SalesOrderNumber") */
     syncrt_retry_policy retry;      /* `retry N backoff A..B`: N attempts, A first, B cap */
     /* ABI 3: customer 360 and aggregated polls */
-    const char *dedup_fields[SYNCRT_FLOW_MAX_KEYS];  /* `dedup by F, G`: target fields the
-                                                       target is queried by, in this order,
-                                                       before a record is created; a single
-                                                       hit is updated instead (docs/flows.md);
+    const char *dedup_fields[SYNCRT_FLOW_MAX_KEYS];  /* `dedup by P, Q`: the probes the target
+                                                       is queried by, in this order, before a
+                                                       record is created; a probe is one target
+                                                       field ("PrimaryContactEmail") or several
+                                                       joined by '+' that must all match
+                                                       ("OrganizationName+AddressZipCode"); a
+                                                       single hit is updated instead of a new
+                                                       record being created (docs/flows.md);
                                                        NULL-terminated */
     const char *const *update_fields; /* what an update of an existing target record may send:
                                          the map's fields minus its `on create` items, its key

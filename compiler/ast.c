@@ -394,6 +394,27 @@ ast_item *ast_new_generated(ast_path *path, mapc_loc loc)
     return i;
 }
 
+bool ast_items_add_group(ast_vec *items, ast_vec *group, mapc_loc kw_loc)
+{
+    ast_item *marker = item_alloc(AI_GROUP, kw_loc);
+    if (!marker || !ast_vec_push(items, marker)) {
+        ast_vec_free(group);
+        return false;
+    }
+    marker->group_loc = kw_loc;
+    bool ok = true;
+    for (size_t k = 0; k < group->n && ok; k++) {
+        ast_item *it = group->items[k];
+        group->items[k] = NULL;
+        if (!it->on_create && it->kind != AI_GROUP)
+            it->group_loc = kw_loc;
+        it->on_create = true;
+        ok = ast_vec_push(items, it);
+    }
+    ast_vec_free(group);
+    return ok;
+}
+
 ast_entry *ast_new_entry(char *key, mapc_loc key_loc, ast_expr *value)
 {
     ast_entry *e = calloc(1, sizeof *e);
@@ -423,6 +444,7 @@ static ast_decl *decl_alloc(ast_decl_kind kind, char *name, mapc_loc name_loc, m
     d->file_id = loc.file;
     ast_vec_init(&d->entries, ast_free_entry_v);
     ast_vec_init(&d->items, ast_free_item_v);
+    ast_vec_init(&d->create_groups, ast_free_item_v);
     ast_vec_init(&d->fitems, ast_free_fitem_v);
     return d;
 }
@@ -495,6 +517,21 @@ ast_decl *ast_new_map(char *name, mapc_loc name_loc, ast_qname *src, char *var, 
     d->mode_key = mode_key;
     d->mode_key_loc = mode_key_loc;
     vec_take(&d->items, items, ast_free_item_v);
+    /* the AI_GROUP markers of `on create` groups move to create_groups */
+    size_t kept = 0;
+    for (size_t i = 0; i < d->items.n; i++) {
+        ast_item *it = d->items.items[i];
+        if (it->kind != AI_GROUP)
+            d->items.items[kept++] = it;
+        else if (!ast_vec_push(&d->create_groups, it)) {
+            for (size_t k = i + 1; k < d->items.n; k++)
+                ast_free_item(d->items.items[k]);
+            d->items.n = kept;
+            ast_free_decl(d);
+            return NULL;
+        }
+    }
+    d->items.n = kept;
     return d;
 }
 
@@ -518,6 +555,7 @@ static ast_fitem *fitem_alloc(ast_fitem_kind kind, mapc_loc loc)
     f->kind = kind;
     f->loc = loc;
     ast_vec_init(&f->children, ast_free_child_v);
+    ast_vec_init(&f->probes, ast_free_path_v);
     return f;
 }
 
@@ -594,6 +632,17 @@ ast_fitem *ast_new_idempotent(char *field, mapc_loc field_loc, mapc_loc loc)
     }
     f->name = field;
     f->name_loc = field_loc;
+    return f;
+}
+
+ast_fitem *ast_new_dedup(ast_vec *probes, mapc_loc loc)
+{
+    ast_fitem *f = fitem_alloc(FI_DEDUP, loc);
+    if (!f) {
+        ast_vec_free(probes);
+        return NULL;
+    }
+    vec_take(&f->probes, probes, ast_free_path_v);
     return f;
 }
 
@@ -726,9 +775,11 @@ void ast_free_fitem(ast_fitem *f)
     free(f->every);
     free(f->name);
     ast_vec_clear(&f->children);
+    ast_vec_clear(&f->probes);
     free(f->count);
     free(f->backoff_min);
     free(f->backoff_max);
+    ast_free_path(f->group_by);
     free(f);
 }
 
@@ -746,7 +797,9 @@ void ast_free_decl(ast_decl *d)
     free(d->var);
     free(d->mode_key);
     ast_vec_clear(&d->items);
+    ast_vec_clear(&d->create_groups);
     ast_vec_clear(&d->fitems);
+    free(d->group_name);
     free(d);
 }
 
@@ -761,6 +814,7 @@ void ast_free_file(ast_file *f)
 void ast_free_expr_v(void *p) { ast_free_expr(p); }
 void ast_free_case_v(void *p) { ast_free_case(p); }
 void ast_free_item_v(void *p) { ast_free_item(p); }
+void ast_free_path_v(void *p) { ast_free_path(p); }
 void ast_free_entry_v(void *p) { ast_free_entry(p); }
 void ast_free_child_v(void *p) { ast_free_child(p); }
 void ast_free_fitem_v(void *p) { ast_free_fitem(p); }

@@ -142,7 +142,12 @@ typedef struct ast_path {          /* Field or Field.Sub.Sub on the left of '=' 
 } ast_path;
 
 /* ---- map items ---- */
-typedef enum ast_item_kind { AI_ASSIGN, AI_CHECK, AI_GENERATED } ast_item_kind;
+typedef enum ast_item_kind {
+    AI_ASSIGN,
+    AI_CHECK,
+    AI_GENERATED,
+    AI_GROUP           /* the `on create` keywords of an item group (ast_decl.create_groups) */
+} ast_item_kind;
 
 typedef struct ast_item {
     ast_item_kind kind;
@@ -151,6 +156,10 @@ typedef struct ast_item {
     ast_expr *value;               /* AI_ASSIGN: the value; AI_CHECK: the condition */
     char *message;                 /* AI_CHECK */
     mapc_loc message_loc;
+    /* inside `on create { ... }`: sent only when the record is created; group_loc is the
+     * group's `on create` (AI_GROUP: on_create marks a group nested in another, reported) */
+    bool on_create;
+    mapc_loc group_loc;
     /* resolved: the target property of each path step (path->n entries) */
     const schema_prop **props;
 } ast_item;
@@ -182,6 +191,7 @@ typedef enum ast_fitem_kind {
     FI_SCHEDULE,       /* trigger schedule every D | trigger schedule "cron" (text) */
     FI_WRITE,          /* write SET by MAP [with ...]* [as one changeset] */
     FI_IDEMPOTENT,     /* idempotent by FIELD (name) */
+    FI_DEDUP,          /* dedup by P, Q (probes: ast_path*, one per probe, a name per field) */
     FI_RETRY           /* retry N [backoff D..D] */
 } ast_fitem_kind;
 
@@ -196,7 +206,10 @@ typedef struct ast_fitem {
     char *name;                    /* poll: since field; write: map; idempotent: field */
     mapc_loc name_loc;
     ast_vec children;              /* write: ast_child* */
+    ast_vec probes;                /* dedup: ast_path* (A + B: names A, B) */
     bool changeset;                /* write ... as one changeset */
+    ast_path *group_by;            /* poll ... group by F, G: the fields (names[], locs[]) whose
+                                      equal values make one record of rows; NULL: none */
     char *count;                   /* retry N (digits) */
     mapc_loc count_loc;
     char *backoff_min, *backoff_max;
@@ -236,7 +249,12 @@ typedef struct ast_decl {
     ast_map_mode mode;
     char *mode_key;                /* upsert by FIELD */
     mapc_loc mode_loc, mode_key_loc;
-    ast_vec items;                 /* ast_item* */
+    ast_vec items;                 /* ast_item* (those of `on create` groups flattened in,
+                                      with on_create set) */
+    ast_vec create_groups;         /* AI_GROUP ast_item*: each `on create` of the map */
+    bool group;                    /* `from group of S.Type`: the record is {"value":[row, ...]}
+                                      and the variable is that list (list of S.Type) */
+    mapc_loc group_loc;
 
     /* AD_FLOW */
     ast_vec fitems;                /* ast_fitem* */
@@ -246,6 +264,12 @@ typedef struct ast_decl {
     const schema_type *src_type, *dst_type;        /* AD_MAP */
     const struct ast_decl *src_schema, *dst_schema;/* AD_MAP */
     mapc_tkind value_kind;                         /* AD_TABLE: MT_STRING/INT/DECIMAL/BOOL */
+    /* AD_MAP with group: the synthetic record type "<Type>_group" with one required member
+     * `value`, a list of src_type (what is decoded); the variable's type is that list */
+    schema_type group_type;
+    schema_prop group_value;
+    schema_typeref group_elem;
+    char *group_name;
     int file_id;
 } ast_decl;
 
@@ -284,6 +308,10 @@ ast_path *ast_path_append(ast_path *p, char *name, mapc_loc loc);
 ast_item *ast_new_assign(ast_path *path, ast_expr *value, mapc_loc loc);
 ast_item *ast_new_check(ast_expr *cond, char *message, mapc_loc message_loc, mapc_loc loc);
 ast_item *ast_new_generated(ast_path *path, mapc_loc loc);
+/* Append the items of an `on create { ... }` group (kw_loc: its `on create`) to items: an
+ * AI_GROUP item first, then each item marked on_create (items of a nested group keep their
+ * own group; a nested AI_GROUP gets on_create).  Frees group; false when out of memory. */
+bool ast_items_add_group(ast_vec *items, ast_vec *group, mapc_loc kw_loc);
 
 ast_entry *ast_new_entry(char *key, mapc_loc key_loc, ast_expr *value);
 
@@ -307,6 +335,8 @@ ast_fitem *ast_new_schedule(char *every, mapc_loc every_loc, char *cron, mapc_lo
 ast_fitem *ast_new_write(ast_qname *set, char *map, mapc_loc map_loc, ast_vec *children,
                          bool changeset, mapc_loc loc);
 ast_fitem *ast_new_idempotent(char *field, mapc_loc field_loc, mapc_loc loc);
+/* probes: ast_path* (free_item ast_free_path_v), taken over. */
+ast_fitem *ast_new_dedup(ast_vec *probes, mapc_loc loc);
 ast_fitem *ast_new_retry(char *count, mapc_loc count_loc, char *bmin, char *bmax,
                          mapc_loc backoff_loc, mapc_loc loc);
 ast_child *ast_new_child(ast_qname *set, ast_expr *from, char *map, mapc_loc map_loc,
@@ -331,6 +361,7 @@ void ast_free_file(ast_file *f);
 void ast_free_expr_v(void *p);
 void ast_free_case_v(void *p);
 void ast_free_item_v(void *p);
+void ast_free_path_v(void *p);
 void ast_free_entry_v(void *p);
 void ast_free_child_v(void *p);
 void ast_free_fitem_v(void *p);

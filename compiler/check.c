@@ -16,6 +16,7 @@
 #include "builtins.h"
 #include "frontend.h"
 #include "suggest.h"
+#include "syncrt/flow.h"
 
 typedef struct checker {
     mapc_program *p;
@@ -1780,6 +1781,54 @@ static void check_write_permission(checker *c, const ast_decl *m, const ast_item
         diag_error(c->d, loc, "'%s' cannot be changed by an update (AllowEdit=false)", p->name);
 }
 
+/* `from group of S.Type`: the record a group map decodes is {"value":[row, ...]}, a synthetic
+ * type "<Type>_group" with one required member `value` (a list of the rows' type), kept in the
+ * map's declaration; the map's variable is that list.  False when out of memory. */
+static bool make_group_type(ast_decl *m)
+{
+    size_t n = strlen(m->src_type->name);
+    free(m->group_name);
+    m->group_name = malloc(n + sizeof "_group");
+    if (!m->group_name)
+        return false;
+    memcpy(m->group_name, m->src_type->name, n);
+    memcpy(m->group_name + n, "_group", sizeof "_group");
+    memset(&m->group_elem, 0, sizeof m->group_elem);
+    m->group_elem.kind = SK_OBJECT;
+    m->group_elem.name = m->src_type->name;
+    m->group_elem.object = m->src_type;
+    memset(&m->group_value, 0, sizeof m->group_value);
+    m->group_value.name = "value";
+    m->group_value.type.kind = SK_ARRAY;
+    m->group_value.type.name = m->src_type->name;
+    m->group_value.type.elem = &m->group_elem;
+    m->group_value.required = true;
+    m->group_value.allow_edit = m->group_value.allow_edit_on_create = true;
+    m->group_value.max_length = m->group_value.precision = m->group_value.scale = SCHEMA_UNSTATED;
+    memset(&m->group_type, 0, sizeof m->group_type);
+    m->group_type.name = m->group_name;
+    m->group_type.qualified = m->group_name;
+    m->group_type.nprops = 1;
+    m->group_type.props = &m->group_value;
+    return true;
+}
+
+/* The type of a map's record variable: the source object, or for a group map the list of
+ * its rows; T_ERR when the source did not resolve. */
+static mapc_type map_var_type(const ast_decl *m)
+{
+    if (!m || !m->src_type)
+        return T_ERR;
+    if (m->group && m->group_type.props) {
+        mapc_type t = mk(MT_LIST, false);
+        t.elem = &m->group_elem;
+        return t;
+    }
+    mapc_type t = mk(MT_OBJECT, false);
+    t.object = m->src_type;
+    return t;
+}
+
 static void check_map(checker *c, ast_decl *m)
 {
     const ast_decl *ss = NULL, *ds = NULL;
@@ -1812,9 +1861,19 @@ static void check_map(checker *c, ast_decl *m)
                 unknown_field(c, m->mode_key_loc, m->dst_type, m->mode_key, m->dst->schema);
         }
     }
+    /* `on create` groups: only an upsert both creates and updates */
+    for (size_t i = 0; i < m->create_groups.n && m->mode != MODE_UPSERT; i++) {
+        const ast_item *g = m->create_groups.items[i];
+        diag_error(c->d, g->loc, "'on create' is for upsert maps: %s",
+                   m->mode == MODE_CREATE ? "every item of a create map is sent on create"
+                                          : "an update map never creates");
+    }
 
-    scope sc = {m->file_id, m->var, mk(MT_OBJECT, false)};
-    sc.var_type.object = m->src_type;
+    if (m->group && src_ok && !make_group_type(m)) {
+        diag_error(c->d, m->group_loc, "out of memory");
+        src_ok = false;
+    }
+    scope sc = {m->file_id, m->var, map_var_type(m)};
     if (!src_ok)
         sc.var_type = T_ERR;
 
@@ -1827,7 +1886,22 @@ static void check_map(checker *c, ast_decl *m)
                            mapc_type_str(t, buf, sizeof buf));
             if (!it->message[0])
                 diag_error(c->d, it->message_loc, "a check needs a message");
+            if (it->on_create)
+                diag_error(c->d, it->loc, "a check applies to every record, created or updated: "
+                           "move it out of 'on create'");
             continue;
+        }
+        /* an object is sent whole: its fields are all inside `on create` or all outside */
+        for (size_t k = 0; k < i; k++) {
+            const ast_item *o = m->items.items[k];
+            if (o->kind != AI_CHECK && o->on_create != it->on_create &&
+                (o->path->n > 1 || it->path->n > 1) &&
+                !strcmp(o->path->names[0], it->path->names[0])) {
+                diag_error(c->d, it->path->loc, "'%s' is set both inside and outside 'on create': "
+                           "an update sends the object whole", it->path->names[0]);
+                diag_note(c->d, o->path->loc, "also set here");
+                break;
+            }
         }
         /* duplicates */
         const ast_item *prev = find_item(m, i, it->path, false);
@@ -1976,9 +2050,143 @@ static bool cron_ok(const char *s)
     return fields == 5;
 }
 
+/* syncrt_flow_desc.group_by holds SYNCRT_FLOW_MAX_KEYS (4) names, NULL-terminated */
+#define GROUP_BY_MAX 3
+
+/* `trigger poll S.Set every D group by F, ...`: an F&O set read in full (no `since`), by
+ * fields of its type that hold one value per row. */
+static void check_group_by(checker *c, const ast_fitem *fi, const schema_type *t,
+                           const ast_decl *sd)
+{
+    const ast_path *g = fi->group_by;
+    if (sd && sd->format != SCHEMA_ODATA) {
+        diag_error(c->d, g->loc, "'group by' needs an F&O (odata) poll: the engine joins rows "
+                   "of a full read ordered by the fields; %s is an OpenAPI schema, whose "
+                   "searches it pages by modification date", fi->set->schema);
+        return;
+    }
+    if (fi->name)
+        diag_error(c->d, fi->name_loc, "'group by' needs every row of a group in each pass; "
+                   "'since %s' reads only changed rows: remove it (unchanged groups cost no "
+                   "call)", fi->name);
+    for (size_t i = 0; t && i < g->n; i++) {
+        const schema_prop *p = find_prop(t, g->names[i]);
+        if (!p) {
+            unknown_field(c, g->locs[i], t, g->names[i], fi->set->schema);
+            continue;
+        }
+        if (p->type.kind == SK_ARRAY || p->type.kind == SK_OBJECT || p->type.kind == SK_ANY)
+            diag_error(c->d, g->locs[i], "'group by' needs a field with one value per row; "
+                       "'%s' is %s", p->name, schema_kind_name(p->type.kind));
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(g->names[k], g->names[i])) {
+                diag_error(c->d, g->locs[i], "'%s' is named twice in 'group by'", g->names[i]);
+                diag_note(c->d, g->locs[k], "first here");
+                break;
+            }
+    }
+    if (g->n > GROUP_BY_MAX)
+        diag_error(c->d, g->loc, "'group by' takes at most %d fields", GROUP_BY_MAX);
+}
+
+/* A dedup probe as written ("A + B"), into buf. */
+static const char *probe_text(const ast_path *pr, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t k = 0; k < pr->n && len < size; k++) {
+        int w = snprintf(buf + len, size - len, "%s%s", k ? " + " : "", pr->names[k]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+    return buf;
+}
+
+/* Two probes of the same fields, in any order. */
+static bool same_probe(const ast_path *a, const ast_path *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        size_t k = 0;
+        while (k < b->n && strcmp(a->names[i], b->names[k]))
+            k++;
+        if (k == b->n)
+            return false;
+    }
+    return true;
+}
+
+/* dedup by P, A + B: the engine queries an F&O target by each probe before it creates a
+ * record, so the first write creates (create or upsert) into OData, and every field is a
+ * top-level field its map assigns (the value probed by); at most SYNCRT_FLOW_MAX_KEYS - 1
+ * probes (the descriptor's NULL-terminated array). */
+static void check_dedup(checker *c, const ast_fitem *dd, const ast_fitem *w)
+{
+    const ast_decl *m = w ? w->map_decl : NULL;
+    char buf[300];
+    if (m && m->dst_schema && m->dst_schema->format != SCHEMA_ODATA)
+        diag_error(c->d, dd->loc, "'dedup by' probes an F&O (OData) target before a record is "
+                   "created; %s is an OpenAPI schema", m->dst->schema);
+    else if (m && m->mode == MODE_UPDATE)
+        diag_error(c->d, dd->loc, "'dedup by' probes the target before a record is created; "
+                   "map '%s' is an update map, it never creates", m->name);
+    if (dd->probes.n > SYNCRT_FLOW_MAX_KEYS - 1) {
+        const ast_path *extra = dd->probes.items[SYNCRT_FLOW_MAX_KEYS - 1];
+        diag_error(c->d, extra->loc, "at most %d dedup probes", SYNCRT_FLOW_MAX_KEYS - 1);
+    }
+    for (size_t i = 0; i < dd->probes.n; i++) {
+        const ast_path *pr = dd->probes.items[i];
+        bool dup = false;
+        for (size_t k = 0; k < pr->n && !dup; k++)
+            for (size_t j = 0; j < k && !dup; j++)
+                if (!strcmp(pr->names[j], pr->names[k])) {
+                    diag_error(c->d, pr->locs[k], "'%s' is twice in this probe", pr->names[k]);
+                    diag_note(c->d, pr->locs[j], "first here");
+                    dup = true;
+                }
+        for (size_t j = 0; j < i && !dup; j++) {
+            const ast_path *prev = dd->probes.items[j];
+            if (same_probe(prev, pr)) {
+                diag_error(c->d, pr->loc, "probe '%s' is given twice",
+                           probe_text(pr, buf, sizeof buf));
+                diag_note(c->d, prev->loc, "first here");
+                dup = true;
+            }
+        }
+        if (!m || !m->dst_type)
+            continue;
+        for (size_t k = 0; k < pr->n; k++) {
+            const schema_prop *p = find_prop(m->dst_type, pr->names[k]);
+            if (!p) {
+                unknown_field(c, pr->locs[k], m->dst_type, pr->names[k], m->dst->schema);
+                continue;
+            }
+            const ast_item *how = NULL;
+            for (size_t x = 0; x < m->items.n && !how; x++) {
+                const ast_item *it = m->items.items[x];
+                if (it->kind != AI_CHECK && it->path->n == 1 && !strcmp(it->path->names[0], p->name))
+                    how = it;
+            }
+            if (p->type.kind == SK_OBJECT || p->type.kind == SK_ARRAY)
+                diag_error(c->d, pr->locs[k], "dedup by '%s': a probe compares values, '%s' is %s",
+                           p->name, p->name, schema_kind_name(p->type.kind));
+            else if (!how)
+                diag_error(c->d, pr->locs[k], "dedup by '%s': map '%s' does not assign it, so "
+                           "there is no value to probe by", p->name, m->name);
+            else if (how->kind == AI_GENERATED) {
+                diag_error(c->d, pr->locs[k], "dedup by '%s': map '%s' lets the server generate "
+                           "it, so there is no value to probe by", p->name, m->name);
+                diag_note(c->d, how->loc, "declared generated here");
+            }
+        }
+    }
+}
+
 static void check_flow(checker *c, ast_decl *f)
 {
+    const ast_fitem *group_poll = NULL;
     const ast_fitem *first_retry = NULL, *first_idem = NULL;
+    const ast_fitem *first_dedup = NULL;
     const ast_fitem *first_write = NULL;
     const schema_type *trigger_type = NULL;
     const ast_fitem *trigger_item = NULL;
@@ -2013,6 +2221,10 @@ static void check_flow(checker *c, ast_decl *f)
                     diag_error(c->d, fi->name_loc, "'since' needs a date or datetime field; "
                                "'%s' is %s", p->name, schema_kind_name(p->type.kind));
             }
+            if (fi->group_by)
+                check_group_by(c, fi, t, sd);
+            if (fi->group_by && !group_poll)
+                group_poll = fi;
             break;
         }
         case FI_SCHEDULE:
@@ -2046,10 +2258,10 @@ static void check_flow(checker *c, ast_decl *f)
                 const schema_type *ct = resolve_qname(c, f->file_id, ch->set, true, NULL);
                 const ast_decl *cm = resolve_map_ref(c, ch->map, ch->map_loc);
                 ch->map_decl = cm;
-                scope sc = {f->file_id, m ? m->var : NULL, mk(MT_OBJECT, false)};
-                sc.var_type.object = m ? m->src_type : NULL;
-                if (!m || !m->src_type)
-                    sc.var_type = T_ERR;
+                scope sc = {f->file_id, m ? m->var : NULL, map_var_type(m)};
+                if (cm && cm->group)
+                    diag_error(c->d, ch->map_loc, "map '%s' reads groups of rows ('from group "
+                               "of'); a child map reads one element of the list", cm->name);
                 mapc_type lt = check_expr(c, &sc, ch->from);
                 if (cm && ct && cm->dst_type && !same_type(cm->dst_type, ct))
                     diag_error(c->d, ch->map_loc, "map '%s' writes %s.%s, but %s.%s holds %s",
@@ -2075,6 +2287,14 @@ static void check_flow(checker *c, ast_decl *f)
                 diag_note(c->d, first_idem->loc, "first here");
             } else {
                 first_idem = fi;
+            }
+            break;
+        case FI_DEDUP:
+            if (first_dedup) {
+                diag_error(c->d, fi->loc, "flow '%s' has two 'dedup by' clauses", f->name);
+                diag_note(c->d, first_dedup->loc, "first here");
+            } else {
+                first_dedup = fi;
             }
             break;
         case FI_RETRY:
@@ -2119,10 +2339,36 @@ static void check_flow(checker *c, ast_decl *f)
         }
         if (fi->kind == FI_WRITE && fi->map_decl && fi->map_decl->src_type && trigger_type &&
             !same_type(fi->map_decl->src_type, trigger_type))
-            diag_error(c->d, fi->name_loc, "map '%s' reads %s, but the flow polls %s.%s (%s)",
-                       fi->map_decl->name, fi->map_decl->src_type->name,
+            diag_error(c->d, fi->name_loc, "map '%s' reads %s%s, but the flow polls %s.%s (%s)",
+                       fi->map_decl->name, fi->map_decl->group ? "groups of " : "",
+                       fi->map_decl->src_type->name,
                        trigger_item->set->schema, trigger_item->set->name, trigger_type->name);
     }
+    /* group by <-> from group of: a grouped poll delivers {"value":[rows]}, nothing else does */
+    for (size_t i = 0; i < f->fitems.n; i++) {
+        const ast_fitem *fi = f->fitems.items[i];
+        const ast_decl *m = fi->kind == FI_WRITE ? fi->map_decl : NULL;
+        if (!m || !m->src_type)
+            continue;
+        if (group_poll && !m->group)
+            diag_error(c->d, fi->name_loc, "flow '%s' polls %s.%s with 'group by', so each "
+                       "record is a group of rows: map '%s' must read them, 'map %s from group "
+                       "of %s.%s as ...'", f->name, group_poll->set->schema, group_poll->set->name,
+                       m->name, m->name, m->src->schema, m->src->name);
+        else if (!group_poll && m->group)
+            diag_error(c->d, fi->name_loc, "map '%s' reads groups of rows ('from group of'), "
+                       "but flow '%s' delivers single records: add 'group by FIELD' to its "
+                       "F&O poll", m->name, f->name);
+        if (m->group && group_poll)
+            for (size_t k = 0; k < f->fitems.n; k++) {
+                const ast_fitem *h = f->fitems.items[k];
+                if (h->kind == FI_WEBHOOK)
+                    diag_error(c->d, h->loc, "a webhook delivers single records; map '%s' "
+                               "reads groups of rows ('from group of')", m->name);
+            }
+    }
+    if (first_dedup)
+        check_dedup(c, first_dedup, first_write);
     /* idempotent by: a field the first write's map assigns (a deterministic key) */
     if (first_idem && first_write && first_write->map_decl && first_write->map_decl->dst_type) {
         const ast_decl *m = first_write->map_decl;

@@ -90,6 +90,8 @@ static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, con
 %token FLOW "flow" TRIGGER "trigger" WEBHOOK "webhook" POLL "poll" SCHEDULE "schedule"
 %token EVERY "every" SINCE "since" WRITE "write" WITH "with" ONE "one" CHANGESET "changeset"
 %token IDEMPOTENT "idempotent" RETRY "retry" BACKOFF "backoff"
+%token GROUP "group" OF "of"
+%token DEDUP "dedup"
 %token IF "if" THEN "then" ELSE "else" MATCH "match" CASE "case"
 %token AND "and" OR "or" NOT "not" TRUE "true" FALSE "false" NUL "null"
 %token CONCAT "++" QQ "??" EQ "==" NE "!=" LE "<=" GE ">=" ARROW "=>" DOTDOT ".."
@@ -106,11 +108,13 @@ static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, con
 
 %type <decl> decl map_decl flow_decl
 %type <qname> qname
-%type <num> mode changeset
+%type <num> mode changeset group_of
 %type <str> mode_key
 %type <vec> items entries args args1 cases labels fitems children
 %type <item> item
-%type <path> lhs
+%type <vec> probes
+%type <path> probe
+%type <path> lhs group_by group_names
 %type <entry> entry
 %type <expr> expr postfix primary literal signed_literal
 %type <mcase> case
@@ -156,11 +160,21 @@ entry:
 
 /* ---- maps ---- */
 map_decl:
-  MAP IDENT FROM qname AS IDENT TO qname mode mode_key '{' items '}'
-      { MK($$, ast_new_map($2, @2, $4, $6, @6, $8, (ast_map_mode)$9, @9, $10, @10, $12, @$)); }
-| MAP IDENT FROM qname TO qname mode mode_key '{' items '}'
-      { diag_error(ps->diag, @4, "missing 'as NAME' after the source type (the name the map's expressions use for the record)");
-        MK($$, ast_new_map($2, @2, $4, NULL, @4, $6, (ast_map_mode)$7, @7, $8, @8, $10, @$)); }
+  MAP IDENT FROM group_of qname AS IDENT TO qname mode mode_key '{' items '}'
+      { MK($$, ast_new_map($2, @2, $5, $7, @7, $9, (ast_map_mode)$10, @10, $11, @11, $13, @$));
+        $$->group = $4;
+        $$->group_loc = @4; }
+| MAP IDENT FROM group_of qname TO qname mode mode_key '{' items '}'
+      { diag_error(ps->diag, @5, "missing 'as NAME' after the source type (the name the map's expressions use for the record)");
+        MK($$, ast_new_map($2, @2, $5, NULL, @5, $7, (ast_map_mode)$8, @8, $9, @9, $11, @$));
+        $$->group = $4;
+        $$->group_loc = @4; }
+;
+
+/* `from group of T`: the map reads the rows a `group by` poll joined, as a list */
+group_of:
+  %empty                         { $$ = 0; }
+| GROUP OF                       { $$ = 1; }
 ;
 
 mode:
@@ -178,6 +192,23 @@ mode_key:
 items:
   %empty                         { MK($$, ast_vec_new(ast_free_item_v)); }
 | items item                     { $$ = $1; PUSH($$, $2); }
+| items IDENT CREATE '{' items '}'
+      { /* `on create { ... }`: 'on' is a keyword only here (a field may be called on) */
+        $$ = $1;
+        mapc_loc kw = ast_span(@2, @3);
+        if (strcmp($2, "on"))
+            diag_error(ps->diag, @2, "'%s create { ... }' is not an item group; did you mean "
+                       "'on create'?", $2);
+        free($2);
+        for (size_t k = 0; k < $5->n; k++) {
+            const ast_item *in = $5->items[k];
+            if (in->kind == AI_GROUP && !in->on_create) {
+                diag_error(ps->diag, in->loc, "'on create' groups do not nest");
+                diag_note(ps->diag, kw, "inside this one");
+            }
+        }
+        if (!ast_items_add_group($$, $5, kw))
+            YYNOMEM; }
 ;
 
 item:
@@ -216,20 +247,36 @@ fitems:
 
 fitem:
   TRIGGER WEBHOOK STRING         { MK($$, ast_new_webhook($3, @3, @$)); }
-| TRIGGER POLL qname EVERY DURATION
-                                 { MK($$, ast_new_poll($3, $5, @5, NULL, @5, @$)); }
-| TRIGGER POLL qname EVERY DURATION SINCE IDENT
-                                 { MK($$, ast_new_poll($3, $5, @5, $7, @7, @$)); }
+| TRIGGER POLL qname EVERY DURATION group_by
+                                 { $$ = ast_new_poll($3, $5, @5, NULL, @5, @$);
+                                   if (!$$) { ast_free_path($6); YYNOMEM; }
+                                   $$->group_by = $6; }
+| TRIGGER POLL qname EVERY DURATION SINCE IDENT group_by
+                                 { $$ = ast_new_poll($3, $5, @5, $7, @7, @$);
+                                   if (!$$) { ast_free_path($8); YYNOMEM; }
+                                   $$->group_by = $8; }
 | TRIGGER SCHEDULE EVERY DURATION
                                  { MK($$, ast_new_schedule($4, @4, NULL, @4, @$)); }
 | TRIGGER SCHEDULE STRING        { MK($$, ast_new_schedule(NULL, @3, $3, @3, @$)); }
 | WRITE qname BY IDENT children changeset
                                  { MK($$, ast_new_write($2, $4, @4, $5, $6, @$)); }
 | IDEMPOTENT BY IDENT            { MK($$, ast_new_idempotent($3, @3, @$)); }
+| DEDUP BY probes                { MK($$, ast_new_dedup($3, @$)); }
 | RETRY INT                      { MK($$, ast_new_retry($2, @2, NULL, NULL, @2, @$)); }
 | RETRY INT BACKOFF DURATION DOTDOT DURATION
                                  { MK($$, ast_new_retry($2, @2, $4, $6, ast_span(@4, @6), @$)); }
 | error                          { $$ = NULL; }
+;
+
+/* `group by F, G`: the names are kept as a path (names[] with their locations) */
+group_by:
+  %empty                         { $$ = NULL; }
+| GROUP BY group_names           { $$ = $3; }
+;
+
+group_names:
+  IDENT                          { MK($$, ast_new_path($1, @1)); }
+| group_names ',' IDENT          { MK($$, ast_path_append($1, $3, @3)); }
 ;
 
 children:
@@ -244,6 +291,17 @@ child:
 changeset:
   %empty                         { $$ = 0; }
 | AS ONE CHANGESET               { $$ = 1; }
+;
+
+/* `dedup by P, A + B`: each probe is a path whose names are its fields */
+probes:
+  probe                          { MK($$, ast_vec_new(ast_free_path_v)); PUSH($$, $1); }
+| probes ',' probe               { $$ = $1; PUSH($$, $3); }
+;
+
+probe:
+  IDENT                          { MK($$, ast_new_path($1, @1)); }
+| probe '+' IDENT                { MK($$, ast_path_append($1, $3, @3)); }
 ;
 
 /* ---- expressions ---- */

@@ -634,6 +634,23 @@ static bool ci_contains(const char *hay, const char *needle)
     return n == 0;
 }
 
+/* String comparison as F&O does it: its SQL Server collation (SQL_Latin1_General_CP1_CI_AS) is
+ * case-insensitive, and '=' pads the shorter operand with blanks, so trailing blanks never
+ * count ('ann@example.com' eq 'Ann@Example.COM  ' holds).  The dedup probes of customer 360
+ * rely on it (docs/flows.md section 3). */
+static int fo_collate(const char *a, const char *b)
+{
+    size_t an = strlen(a), bn = strlen(b);
+    while (an && a[an - 1] == ' ')
+        an--;
+    while (bn && b[bn - 1] == ' ')
+        bn--;
+    int c = strncasecmp(a, b, an < bn ? an : bn);
+    if (c)
+        return c;
+    return (an > bn) - (an < bn);
+}
+
 static bool cmp_result(int c, cmp_op op)
 {
     switch (op) {
@@ -685,7 +702,7 @@ static bool eval(const fnode *n, const json_t *ent)
         const char *s = json_is_string(v) ? json_string_value(v) : "";
         if ((n->op == OP_EQ || n->op == OP_NE) && strchr(n->str, '*'))
             return glob_ci(n->str, s) == (n->op == OP_EQ);
-        c = strcasecmp(s, n->str);
+        c = fo_collate(s, n->str);
         break;
     }
     case L_NUMBER: {

@@ -374,6 +374,16 @@ def query_tests(sb):
     j = vals("CustomersV3?$filter=CustomerAccount eq '*S-00*'&$select=CustomerAccount")
     check("'*x*' with eq is contains",
           lambda: (len(j["value"]) > 0 and all("S-00" in v["CustomerAccount"] for v in j["value"]), j))
+    mail = vals("CustomersV3?$filter=CustomerAccount eq 'US-001'&$select=PrimaryContactEmail")["value"][0][
+        "PrimaryContactEmail"]
+    j = vals("CustomersV3?$filter=dataAreaId eq 'usmf' and PrimaryContactEmail eq '%s  '"
+             "&$select=CustomerAccount" % mail.upper())
+    j2 = vals("CustomersV3?$filter=dataAreaId eq 'usmf' and PrimaryContactEmail ne '%s '"
+              "&$select=CustomerAccount" % mail.title())
+    check("eq on strings is F&O's SQL collation: case-insensitive, trailing blanks ignored (ne likewise)",
+          lambda: ([v["CustomerAccount"] for v in j["value"]] == ["US-001"] and
+                   "US-001" not in [v["CustomerAccount"] for v in j2["value"]] and len(j2["value"]) > 0,
+                   (mail, j, j2)))
     j = vals("CustomersV3?$filter=CreditLimitIsMandatory eq %s.NoYes'No'&$count=true&$top=0" % NS)
     check("enum literal Microsoft.Dynamics.DataEntities.NoYes'No'",
           lambda: (j["@odata.count"] >= 48, j))

@@ -642,6 +642,10 @@ syncrt_status syncrt_store_complete(syncrt_store *s, int64_t id, const char *wor
     }
     st = store_audit(s, id, flow, source_key, d->target_key, d->mapping_version,
                      d->skipped ? "skipped" : "delivered", NULL, err);
+    if (st == SYNCRT_OK && d->then_flow && d->then_item) {
+        size_t added = 0;
+        st = store_insert_items(s, &added, d->then_flow, d->then_item, 1, err);
+    }
 done:
     sqlite3_finalize(q);
     free(flow);

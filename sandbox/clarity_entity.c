@@ -169,7 +169,7 @@ static const char *const bool_fields[] = {
     "Active", "Authorized", "Received", "IsTaxable", "IsPrimary", "Captured",
 };
 static const char *const string_id_fields[] = {
-    "PaymentTransactionID", "EventID",
+    "PaymentTransactionID", "EventID", "ExternalCustomerID", "ExternalPaymentID",
 };
 
 static int in_list(const char *name, const char *const *list, size_t n)
@@ -1792,16 +1792,33 @@ int cl_seed_store(clarity_server *s, char *err, size_t errlen)
     return 0;
 }
 
-unsigned cl_traffic_submit(void *ctx, const json_t *order, int64_t *id, char *msg,
-                           size_t msglen)
+unsigned cl_traffic_submit(void *ctx, const json_t *order, const json_t *payment, int64_t *id,
+                           int *paid, char *msg, size_t msglen)
 {
     clarity_server *s = ctx;
     json_t *reply = NULL;
     unsigned status = cl_write(s, clarity_entity_by_name("SalesOrder"), order, CL_CREATE,
                                &reply);
     *id = 0;
+    *paid = 0;
     if (status == 200) {
         *id = id_of(reply, "Result");
+        if (payment && *id) {
+            /* the storefront's payment step: the whole balance, right after checkout */
+            cs_lock(s->store);
+            json_t *doc = cs_get(s->store, "SalesOrder", *id);
+            cs_unlock(s->store);
+            double due = doc ? numv(doc, "BalanceDue", 0) : 0;
+            json_decref(doc);
+            if (due > 0) {
+                json_t *p = json_deep_copy(payment), *pr = NULL;
+                json_object_set_new(p, "Amount", json_real(due));
+                json_t *body = json_pack("{s:I,s:o}", "SalesOrderID", (json_int_t)*id, "Payment", p);
+                *paid = cl_add_payment(s, body, &pr) == 200;
+                json_decref(body);
+                json_decref(pr);
+            }
+        }
     } else {
         json_t *rs = json_object_get(reply, "ResponseStatus");
         snprintf(msg, msglen, "%s: %s", str(rs, "ErrorCode") ? str(rs, "ErrorCode") : "?",

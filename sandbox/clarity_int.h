@@ -105,8 +105,8 @@ unsigned cl_inventory_calculate(clarity_server *s, int64_t product_id, json_t **
 /* Fill an empty store from the seed catalog (no events). */
 int cl_seed_store(clarity_server *s, char *err, size_t errlen);
 
-/* traffic_submit_fn: create an order through cl_write. */
-unsigned cl_traffic_submit(void *ctx, const json_t *order, int64_t *id, char *msg,
-                           size_t msglen);
+/* traffic_submit_fn: create an order through cl_write, then pay it through cl_add_payment. */
+unsigned cl_traffic_submit(void *ctx, const json_t *order, const json_t *payment, int64_t *id,
+                           int *paid, char *msg, size_t msglen);
 
 #endif

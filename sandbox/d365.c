@@ -110,7 +110,9 @@ const char *d365_options_help(void)
         "    rate_limit rate_burst retry_after latency_ms jitter_ms error_500_share\n"
         "    error_503_share drop_share drop_next hang_share hang_next hang_ms seed\n"
         "  Control: /_sandbox/health, /_sandbox/stats (GET, DELETE), /_sandbox/revoke,\n"
-        "    /_sandbox/expire, /_sandbox/ship|invoice|return?order=SO&company=usmf (POST)\n";
+        "    /_sandbox/expire, /_sandbox/ship|invoice|return|cancel?order=SO&company=usmf\n"
+        "    (POST; cancel: the order and its lines Canceled, reservations released; 409 for\n"
+        "    an order already delivered, invoiced or canceled)\n";
 }
 
 /* ------------------------------------------------------------------ tokens */
@@ -501,7 +503,7 @@ static enum MHD_Result control(d365_server *srv, struct MHD_Connection *c, const
     if (strcmp(method, "POST") != 0)
         return sb_reply_json(c, strcmp(what, "revoke") && strcmp(what, "expire") &&
                              strcmp(what, "ship") && strcmp(what, "invoice") &&
-                             strcmp(what, "return") ? 404 : 405,
+                             strcmp(what, "return") && strcmp(what, "cancel") ? 404 : 405,
                              json_pack("{s:s}", "error", "unknown control route or method"),
                              NULL, NULL);
     if (strcmp(what, "revoke") == 0 || strcmp(what, "expire") == 0) {
@@ -521,7 +523,8 @@ static enum MHD_Result control(d365_server *srv, struct MHD_Connection *c, const
         return sb_reply_json(c, 200, json_pack("{s:i}", what[0] == 'r' ? "revoked" : "expired", n),
                              NULL, NULL);
     }
-    if (strcmp(what, "ship") == 0 || strcmp(what, "invoice") == 0 || strcmp(what, "return") == 0) {
+    if (strcmp(what, "ship") == 0 || strcmp(what, "invoice") == 0 || strcmp(what, "return") == 0 ||
+        strcmp(what, "cancel") == 0) {
         const char *order = sb_arg(c, "order");
         const char *company = sb_arg(c, "company");
         if (!order || !*order)

@@ -1006,6 +1006,42 @@ static void make_return(d365_server *srv, const char *area, json_t *hdr, d365_re
     free(rma);
 }
 
+/* F&O's "Cancel" on a sales order: the order and its lines become Canceled (SalesStatus) and
+ * what the lines reserved is released.  A delivered or invoiced order cannot be canceled (F&O
+ * asks for a return instead), nor one already canceled: 409 with the reason. */
+static void cancel(d365_server *srv, const char *area, json_t *hdr, d365_resp *r)
+{
+    const char *order = d365_str(hdr, "SalesOrderNumber");
+    const char *st = d365_str(hdr, "SalesOrderStatus");
+    if (strcmp(st, "Delivered") == 0 || strcmp(st, "Invoiced") == 0) {
+        control_error(r, 409, "Sales order '%s' is %s and cannot be canceled; create a return "
+                      "order instead.", order, st);
+        return;
+    }
+    if (strcmp(st, "Canceled") == 0) {
+        control_error(r, 409, "Sales order '%s' is already Canceled.", order);
+        return;
+    }
+    const schema_type *lt = type_of_set(srv, "SalesOrderLines");
+    const schema_type *ht = type_of_set(srv, "SalesOrderHeadersV2");
+    json_t *rows = order_lines(srv, area, order);
+    size_t i;
+    json_t *pair;
+    json_array_foreach(rows, i, pair) {
+        json_t *l = json_array_get(pair, 0);
+        release(srv, area, d365_str(l, "InventoryLotId"));
+        d365_set_if(lt, l, "SalesOrderLineStatus", json_string("Canceled"));
+        store_back(srv, "SalesOrderLines", l);
+    }
+    size_t nlines = json_array_size(rows);
+    json_decref(rows);
+    d365_set_if(ht, hdr, "SalesOrderStatus", json_string("Canceled"));
+    store_back(srv, "SalesOrderHeadersV2", hdr);
+    r->status = 200;
+    r->json = json_pack("{s:s,s:s,s:s,s:I}", "dataAreaId", area, "SalesOrderNumber", order,
+                        "SalesOrderStatus", "Canceled", "CanceledLines", (json_int_t)nlines);
+}
+
 void d365_rules_control(d365_server *srv, const char *action, const char *company,
                         const char *order, d365_resp *r)
 {
@@ -1023,6 +1059,8 @@ void d365_rules_control(d365_server *srv, const char *action, const char *compan
         ship(srv, area, hdr, r);
     else if (strcmp(action, "invoice") == 0)
         invoice(srv, area, hdr, r);
+    else if (strcmp(action, "cancel") == 0)
+        cancel(srv, area, hdr, r);
     else
         make_return(srv, area, hdr, r);
     json_decref(hdr);

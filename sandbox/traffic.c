@@ -30,7 +30,8 @@ struct traffic {
     /* the current (or last) run */
     uint64_t seed;
     double rate;
-    unsigned requested, submitted, created, rejected;
+    unsigned requested, submitted, created, rejected, paid;
+    int payments;           /* pay each created order */
     unsigned char *kinds;   /* requested kinds in submission order */
     kind_count by_kind[TRAFFIC_KIND_COUNT];
     json_t *ids;            /* created order IDs (first TRAFFIC_MAX_IDS) */
@@ -169,6 +170,26 @@ json_t *traffic_make_order(const seed_catalog *cat, uint64_t seed, unsigned n, t
     return o;
 }
 
+json_t *traffic_make_payment(const json_t *order, uint64_t seed, unsigned n)
+{
+    seed_rng r;
+    seed_rng_init(&r, seed * 0xA24BAED4963EE407ULL ^ ((uint64_t)n * 0x9FB21C651E98DF25ULL));
+    seed_rng_next(&r);
+    int card = seed_rng_index(&r, 5) != 0;
+    char tx[48];
+    snprintf(tx, sizeof tx, "TX-%llu-%05u-%06u", (unsigned long long)seed, n + 1,
+             (unsigned)seed_rng_range(&r, 1, 999999));
+    json_t *p = json_pack("{s:s,s:s,s:b}", "PaymentMethodKey", card ? "CreditCard" : "PayPal",
+                          "TransactionNumber", tx, "Authorized", 1);
+    const char *acct = json_string_value(json_object_get(order, "AccountKey"));
+    if (acct)
+        json_object_set_new(p, "ExternalCustomerID", json_string(acct));
+    const char *cur = json_string_value(json_object_get(order, "CurrencyKey"));
+    if (cur)
+        json_object_set_new(p, "CurrencyKey", json_string(cur));
+    return p;
+}
+
 static void reset_run(traffic *t)
 {
     free(t->kinds);
@@ -177,7 +198,7 @@ static void reset_run(traffic *t)
     json_decref(t->errors);
     t->ids = json_array();
     t->errors = json_array();
-    t->requested = t->submitted = t->created = t->rejected = 0;
+    t->requested = t->submitted = t->created = t->rejected = t->paid = 0;
     memset(t->by_kind, 0, sizeof t->by_kind);
     t->fingerprint[0] = '\0';
     t->started = now_s();
@@ -193,6 +214,7 @@ static void run(traffic *t)
         traffic_kind kind = stop ? TRAFFIC_GOOD : (traffic_kind)t->kinds[i];
         uint64_t seed = t->seed;
         double rate = t->rate;
+        int payments = t->payments;
         pthread_mutex_unlock(&t->mu);
         if (stop)
             break;
@@ -206,8 +228,11 @@ static void run(traffic *t)
         json_t *order = traffic_make_order(t->cat, seed, i, kind);
         char *text = json_dumps(order, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
         int64_t id = 0;
+        int paid = 0;
         char msg[256] = "";
-        unsigned status = t->submit(t->ctx, order, &id, msg, sizeof msg);
+        json_t *payment = payments ? traffic_make_payment(order, seed, i) : NULL;
+        unsigned status = t->submit(t->ctx, order, payment, &id, &paid, msg, sizeof msg);
+        json_decref(payment);
         json_decref(order);
         pthread_mutex_lock(&t->mu);
         if (text)
@@ -216,6 +241,7 @@ static void run(traffic *t)
         t->by_kind[kind].submitted++;
         if (status == 200) {
             t->created++;
+            t->paid += paid != 0;
             t->by_kind[kind].created++;
             if (json_array_size(t->ids) < TRAFFIC_MAX_IDS)
                 json_array_append_new(t->ids, json_integer(id));
@@ -371,6 +397,12 @@ int traffic_start(traffic *t, const json_t *spec, char *err, size_t errlen)
     }
     uint64_t seed = json_is_integer(sj) ? (uint64_t)json_integer_value(sj) : t->default_seed;
     int wait = json_is_true(json_object_get(spec, "wait"));
+    json_t *pj = json_object_get(spec, "payments");
+    if (pj && !json_is_boolean(pj) && !json_is_null(pj)) {
+        snprintf(err, errlen, "payments must be true or false");
+        return -1;
+    }
+    int payments = !json_is_false(pj);
 
     pthread_mutex_lock(&t->mu);
     if (t->running) {
@@ -402,6 +434,7 @@ int traffic_start(traffic *t, const json_t *spec, char *err, size_t errlen)
     t->requested = total;
     t->seed = seed;
     t->rate = r;
+    t->payments = payments;
     t->stop = 0;
     t->running = 1;
     EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
@@ -433,10 +466,11 @@ json_t *traffic_status(traffic *t)
                                       "created", (int)t->by_kind[k].created, "rejected",
                                       (int)t->by_kind[k].rejected));
     double end = t->finished ? t->finished : now_s();
-    json_t *o = json_pack("{s:b,s:I,s:i,s:i,s:i,s:i,s:f,s:o,s:O,s:O}", "running", t->running,
-                          "seed", (json_int_t)t->seed, "requested", (int)t->requested,
+    json_t *o = json_pack("{s:b,s:I,s:i,s:i,s:i,s:i,s:i,s:b,s:f,s:o,s:O,s:O}", "running",
+                          t->running, "seed", (json_int_t)t->seed, "requested", (int)t->requested,
                           "submitted", (int)t->submitted, "created", (int)t->created,
-                          "rejected", (int)t->rejected, "rate_per_s", t->rate, "by_kind", by,
+                          "rejected", (int)t->rejected, "paid", (int)t->paid, "payments",
+                          t->payments, "rate_per_s", t->rate, "by_kind", by,
                           "order_ids", t->ids, "errors", t->errors);
     if (t->started)
         json_object_set_new(o, "elapsed_s", json_real(end - t->started));

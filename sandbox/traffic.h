@@ -9,7 +9,7 @@
  *   POST /_sandbox/traffic {"count": 100, "rate_per_s": 20, "seed": 7,
  *                           "bad": {"string_quantity": 2, "missing_account": 1,
  *                                   "over_limit": 1, "unknown_sku": 1},
- *                           "wait": false}
+ *                           "payments": true, "wait": false}
  *        -> 202 {status} (200 when "wait": true: the run finished before the reply);
  *           409 while a run is active; 400 on a bad spec.  count <= 100000, rate 0 = as fast
  *           as possible.  seed defaults to the server's --seed.
@@ -17,6 +17,12 @@
  *        by_kind: {good|string_quantity|missing_account|over_limit|unknown_sku:
  *                  {submitted, created, rejected}}, fingerprint, order_ids[], errors[]}
  *   DELETE /_sandbox/traffic -> stops the active run.
+ *
+ * Payments ("payments", default true): each created order is paid at once, as a storefront's
+ * payment step does, through the same code path as PATCH .../SalesOrder/AddPayment: one
+ * authorized payment of the order's balance due (its total), by card (4 in 5) or PayPal, with
+ * a TransactionNumber and ExternalCustomerID = the order's AccountKey, the F&O customer account
+ * (a guest order, missing_account, has none).  The status counts them in "paid".
  *
  * Determinism: order n of a run (0-based) is generated from (seed, n) alone; the kinds are
  * interleaved by a seeded shuffle.  `fingerprint` is the SHA-256 of the generated request
@@ -56,9 +62,10 @@ typedef enum traffic_kind {
 const char *traffic_kind_name(traffic_kind k);
 
 /* Submit one order body through the API code path; returns the HTTP status it got (200 when
- * created), the new ID in *id, a reason in msg otherwise. */
-typedef unsigned (*traffic_submit_fn)(void *ctx, const json_t *order, int64_t *id, char *msg,
-                                      size_t msglen);
+ * created), the new ID in *id, a reason in msg otherwise.  payment (NULL: none) is added to
+ * the created order, its Amount the order's balance due; *paid is 1 when it was. */
+typedef unsigned (*traffic_submit_fn)(void *ctx, const json_t *order, const json_t *payment,
+                                      int64_t *id, int *paid, char *msg, size_t msglen);
 
 typedef struct traffic traffic;
 
@@ -75,5 +82,7 @@ json_t *traffic_status(traffic *t);
 
 /* The request body of order n of a run with this seed and kind (new reference). */
 json_t *traffic_make_order(const seed_catalog *cat, uint64_t seed, unsigned n, traffic_kind kind);
+/* The payment of order n (see "Payments" above; no Amount: the balance due once created). */
+json_t *traffic_make_payment(const json_t *order, uint64_t seed, unsigned n);
 
 #endif

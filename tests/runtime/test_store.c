@@ -319,6 +319,66 @@ static void test_checkpoint_batch(void)
     remove_db(path);
 }
 
+/* A delivery that causes a record in another flow (then_flow): enqueued in the transaction
+ * that completes the first, deduplicated like an enqueue, and not at all when the complete
+ * fails (lease lost). */
+static void test_complete_then(void)
+{
+    char path[512];
+    fake_clock clk = { 5000000 };
+    syncrt_store_options opts = { fake_now, &clk, 0 };
+    syncrt_store *s = NULL;
+    syncrt_error err = { SYNCRT_OK, "" };
+    syncrt_inbox_record *recs = NULL;
+    size_t n = 0;
+    syncrt_enqueue_item a = item("order-7", "{\"ID\":7}"), b = item("order-8", "{\"ID\":8}");
+    syncrt_enqueue_item then = item("poll:Set:usmf,WEB-7:abc", "{\"SalesOrderNumber\":\"WEB-7\"}");
+    syncrt_delivery d = { 0 };
+
+    path_in_tmp(path, sizeof path, "then.db");
+    if (syncrt_store_open(&s, path, &opts, &err) != SYNCRT_OK) {
+        CHECK(0, "open then.db: %s", err.message);
+        return;
+    }
+    then.source_key = "Set:usmf,WEB-7";
+    syncrt_store_enqueue(s, NULL, "first", &a, &err);
+    syncrt_store_enqueue(s, NULL, "first", &b, &err);
+    CHECK_INT(syncrt_store_claim(s, &recs, &n, "first", "w1", 30000, 10, &err), SYNCRT_OK, "claim two");
+    CHECK_INT(n, 2, "two records leased");
+    if (n != 2)
+        goto out;
+    d.target_key = "WEB-7";
+    d.then_flow = "second";
+    d.then_item = &then;
+    CHECK_INT(syncrt_store_complete(s, recs[0].id, "w1", &d, &err), SYNCRT_OK, "complete with a follow-on");
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM inbox WHERE flow = 'second' AND state = 'pending' AND"
+                            " dedup_key = 'poll:Set:usmf,WEB-7:abc' AND source_key = 'Set:usmf,WEB-7'"),
+              1, "the follow-on record is pending in the other flow's inbox, with its keys");
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM inbox WHERE flow = 'first' AND state = 'done'"), 1,
+              "and the first record is done");
+    size_t ins = 9;
+    CHECK_INT(syncrt_store_enqueue_batch(s, &ins, "second", &then, 1, NULL, &err), SYNCRT_OK,
+              "the same row polled later");
+    CHECK_INT(ins, 0, "finds its dedup key taken: nothing new");
+    clk.now += 60000;                             /* w1's lease on the second record expired */
+    syncrt_store_records_free(recs, n);
+    recs = NULL;
+    CHECK_INT(syncrt_store_claim(s, &recs, &n, "first", "w2", 30000, 10, &err), SYNCRT_OK, "w2 takes it over");
+    if (n != 1)
+        goto out;
+    syncrt_enqueue_item then8 = item("poll:Set:usmf,WEB-8:def", "{}");
+    d.target_key = "WEB-8";
+    d.then_item = &then8;
+    CHECK_INT(syncrt_store_complete(s, recs[0].id, "w1", &d, &err), SYNCRT_ELEASE,
+              "w1's late complete is refused");
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM inbox WHERE dedup_key = 'poll:Set:usmf,WEB-8:def'"), 0,
+              "and its follow-on was not enqueued (one transaction)");
+out:
+    syncrt_store_records_free(recs, n);
+    syncrt_store_close(s);
+    remove_db(path);
+}
+
 /* Two worker processes drain 300 records concurrently; each record must be completed by
  * exactly one of them. */
 static void test_competing_workers(void)
@@ -654,6 +714,7 @@ int main(void)
     test_open_and_migrate();
     test_inbox_lifecycle();
     test_checkpoint_batch();
+    test_complete_then();
     test_competing_workers();
     test_crash();
     rmdir(tmpdir);

@@ -127,11 +127,16 @@ typedef struct {
     const char *hash_key;           /* NULL: target_key */
     const char *hash;
     int skipped;                    /* 1: delivered nothing because unchanged */
+    const char *then_flow;          /* with then_item: a record for this flow's inbox that the
+                                       delivery causes (a write after a write), enqueued in the
+                                       same transaction; NULL: none */
+    const syncrt_enqueue_item *then_item;
 } syncrt_delivery;
 
 /* Marks a leased record done; records the idempotency map entry (when target_key is set),
- * the delivered hash (when hash_scope and hash are set) and an audit row ("delivered" or
- * "skipped"), in one transaction. */
+ * the delivered hash (when hash_scope and hash are set), an audit row ("delivered" or
+ * "skipped") and the follow-on record (then_flow, then_item: inserted like an enqueue, a no-op
+ * when its dedup key is already in that flow's inbox), in one transaction. */
 syncrt_status syncrt_store_complete(syncrt_store *store, int64_t id, const char *worker,
                                     const syncrt_delivery *d, syncrt_error *err);
 

@@ -273,6 +273,23 @@ static int flavor_of(const ast_decl *schema_decl)
     return schema_decl && schema_decl->format == SCHEMA_OPENAPI ? 1 : 0;
 }
 
+/* What a map decodes: its source type, or for `from group of T` the synthetic
+ * {"value":[T, ...]} type the checker made (ast.h). */
+static const schema_type *in_type(const ast_decl *m)
+{
+    return m->group && m->group_type.props ? &m->group_type : m->src_type;
+}
+
+/* Reach a map's input type (and, for a group map, its rows' type with the list member). */
+static void reach_input(emitter *E, const ast_decl *m, size_t fi)
+{
+    reach(E, m->src_type, flavor_of(m->src_schema), m->src->schema, fi);
+    if (in_type(m) != m->src_type) {
+        reach(E, in_type(m), flavor_of(m->src_schema), m->src->schema, fi);
+        use_prop(E, in_type(m), &m->group_value, fi, true);
+    }
+}
+
 static void collect(emitter *E)
 {
     for (size_t fi = 0; fi < E->nfiles; fi++) {
@@ -281,7 +298,7 @@ static void collect(emitter *E)
             const ast_decl *m = f->decls.items[d];
             if (m->kind != AD_MAP || !m->src_type || !m->dst_type)
                 continue;
-            reach(E, m->src_type, flavor_of(m->src_schema), m->src->schema, fi);
+            reach_input(E, m, fi);
             reach(E, m->dst_type, flavor_of(m->dst_schema), m->dst->schema, fi);
             for (size_t i = 0; i < m->items.n; i++) {
                 const ast_item *it = m->items.items[i];
@@ -304,14 +321,13 @@ static void collect(emitter *E)
                 if (w->kind != FI_WRITE || !w->map_decl)
                     continue;
                 const ast_decl *m = w->map_decl;
-                reach(E, m->src_type, flavor_of(m->src_schema), m->src->schema, fi);
+                reach_input(E, m, fi);
                 reach(E, m->dst_type, flavor_of(m->dst_schema), m->dst->schema, fi);
                 for (size_t k = 0; k < w->children.n; k++) {
                     const ast_child *ch = w->children.items[k];
                     walk_expr(E, ch->from, fi);
                     if (ch->map_decl) {
-                        reach(E, ch->map_decl->src_type, flavor_of(ch->map_decl->src_schema),
-                              ch->map_decl->src->schema, fi);
+                        reach_input(E, ch->map_decl, fi);
                         reach(E, ch->map_decl->dst_type, flavor_of(ch->map_decl->dst_schema),
                               ch->map_decl->dst->schema, fi);
                     }
@@ -595,7 +611,8 @@ static void table_cname(const ast_decl *t, char *buf, size_t size)
 static bool path_text(const ast_expr *e, char *buf, size_t size)
 {
     if (e->kind == AE_NAME && e->ref == REF_VAR) {
-        snprintf(buf, size, "$");
+        /* a group map's record is {"value":[row, ...]} and its variable the list */
+        snprintf(buf, size, e->type.kind == MT_LIST ? "$.value" : "$");
         return true;
     }
     if (e->kind == AE_FIELD && (e->ref == REF_PROP || e->ref == REF_PROJECT)) {
@@ -971,9 +988,20 @@ static int emit_expr(fn *F, const ast_expr *e)
     return 0;
 }
 
+/* The record variable v_ of a mapper or flow function over src_: the source object, or for a
+ * group map the list in its `value` member. */
+static void emit_var(emitter *E, FILE *o, const ast_decl *m, const etype *s)
+{
+    if (in_type(m) == m->src_type)
+        fprintf(o, "    syncrt_mv v_ = syncrt_mv_obj(src_, &%s_mtype);\n", s->cname);
+    else
+        fprintf(o, "    syncrt_mv v_ = syncrt_mv_get(ctx, syncrt_mv_obj(src_, &%s_mtype), %d);   /* .value */\n",
+                s->cname, field_index(E, in_type(m), &m->group_value));
+}
+
 static void emit_mapper(emitter *E, fn *F, const ast_decl *m)
 {
-    const etype *s = find_etype(E, m->src_type), *d = find_etype(E, m->dst_type);
+    const etype *s = find_etype(E, in_type(m)), *d = find_etype(E, m->dst_type);
     FILE *o = F->o;
     F->mapname = m->name;
     F->tmp = 0;
@@ -981,7 +1009,7 @@ static void emit_mapper(emitter *E, fn *F, const ast_decl *m)
     fprintf(o, "/* map %s from %s.%s to %s.%s (%s) */\n", m->name, m->src->schema, m->src->name,
             m->dst->schema, m->dst->name, ast_mode_name(m->mode));
     fprintf(o, "static void %s_map_(syncrt_mctx *ctx, const void *src_, void *dst_)\n{\n", m->name);
-    fprintf(o, "    syncrt_mv v_ = syncrt_mv_obj(src_, &%s_mtype);\n", s->cname);
+    emit_var(E, o, m, s);
     fprintf(o, "    (void)v_;\n    (void)dst_;\n");
     for (size_t i = 0; i < m->items.n; i++) {
         const ast_item *it = m->items.items[i];
@@ -1053,7 +1081,7 @@ static void emit_mapper(emitter *E, fn *F, const ast_decl *m)
 
 static void emit_map_protos(emitter *E, FILE *o, const ast_decl *m)
 {
-    const etype *s = find_etype(E, m->src_type), *d = find_etype(E, m->dst_type);
+    const etype *s = find_etype(E, in_type(m)), *d = find_etype(E, m->dst_type);
     fprintf(o, "/* map %s: %s.%s -> %s.%s */\n", m->name, m->src->schema, m->src->name,
             m->dst->schema, m->dst->name);
     fprintf(o, "extern const syncrt_mmap %s_mmap;\n", m->name);
@@ -1081,7 +1109,7 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
     }
     if (!first)
         return;
-    const etype *s = find_etype(E, first->src_type);
+    const etype *s = find_etype(E, in_type(first));
     F->mapname = fl->name;
     F->field = "from";
     F->tmp = 0;
@@ -1091,7 +1119,8 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
     fprintf(o, "    void *src_ = NULL, *dst_ = NULL;\n    int bad = 0;\n    char prefix[64];\n");
     fprintf(o, "    syncrt_status st = syncrt_mdecode(ctx, &%s_mtype, json, len, &src_);\n", s->cname);
     fprintf(o, "    if (st != SYNCRT_OK)\n        return st;\n");
-    fprintf(o, "    syncrt_mv v_ = syncrt_mv_obj(src_, &%s_mtype);\n    (void)v_;\n    (void)prefix;\n", s->cname);
+    emit_var(E, o, first, s);
+    fprintf(o, "    (void)v_;\n    (void)prefix;\n");
     fprintf(o, "    syncrt_mbuf_put(out, \"{\", 1);\n");
     int wn = 0;
     for (size_t i = 0; i < fl->fitems.n; i++) {
@@ -1099,8 +1128,9 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
         if (w->kind != FI_WRITE || !w->map_decl)
             continue;
         const ast_decl *m = w->map_decl;
-        if (m->src_type != first->src_type)
-            continue;   /* a write of another record type: not from this record */
+        if (m->src_type != first->src_type || m->group != first->group)
+            continue;   /* a write of another record type: not from this record (two group
+                           maps of one row type decode the same {"value":[...]} shape) */   /* a write of another record type: not from this record */
         const etype *d = find_etype(E, m->dst_type);
         fprintf(o, "    /* write %s.%s by %s */\n", w->set->schema, w->set->name, m->name);
         fprintf(o, "    st = syncrt_mapply(ctx, &%s_mmap, src_, &dst_);\n", m->name);
@@ -1115,7 +1145,7 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
             const ast_decl *cm = ch->map_decl;
             if (!cm)
                 continue;
-            const etype *cs = find_etype(E, cm->src_type), *cd = find_etype(E, cm->dst_type);
+            const etype *cs = find_etype(E, in_type(cm)), *cd = find_etype(E, cm->dst_type);
             fprintf(o, "    {   /* with %s.%s by %s */\n", ch->set->schema, ch->set->name, cm->name);
             F->depth = 1;
             int l = emit_expr(F, ch->from);

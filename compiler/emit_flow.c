@@ -254,11 +254,15 @@ static void ef_desc(const mapc_program *p, ef_docs *D, FILE *o, const ast_decl *
     fputs("    .idempotency_field = ", o);
     ef_str(o, idem ? idem->name : NULL);
     if (retry)
-        fprintf(o, ",\n    .retry = { %d, %lld, %lld },\n};\n\n", retry->retries > 0 ? retry->retries : 1,
+        fprintf(o, ",\n    .retry = { %d, %lld, %lld },\n", retry->retries > 0 ? retry->retries : 1,
                 retry->backoff_max ? retry->backoff_min_ms : 1000LL,
                 retry->backoff_max ? retry->backoff_max_ms : 300000LL);
     else
-        fputs(",\n    .retry = { 1, 1000, 300000 },\n};\n\n", o);
+        fputs(",\n    .retry = { 1, 1000, 300000 },\n", o);
+    /* `group by F, ...` on the poll: the engine joins rows equal on them ({"value":[...]}) */
+    if (poll && poll->group_by)
+        ef_keys(o, "group_by", (const char *const *)poll->group_by->names, poll->group_by->n);
+    fputs("};\n\n", o);
 }
 
 void emit_flow_decls(FILE *h, const ast_file *f)

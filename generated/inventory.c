@@ -28,81 +28,100 @@ static const syncrt_mfield d365_WarehouseOnHandV2_fields[] = {
 };
 const syncrt_mtype d365_WarehouseOnHandV2_mtype = {"WarehouseOnHandV2", sizeof(struct d365_WarehouseOnHandV2), 6, d365_WarehouseOnHandV2_fields, SYNCRT_MFLAVOR_ODATA};
 
+static const syncrt_mfield d365_WarehouseOnHandV2_group_fields[] = {
+    {"value", SYNCRT_MK_LIST, SYNCRT_MK_OBJECT, SYNCRT_MF_REQUIRED,
+     offsetof(struct d365_WarehouseOnHandV2_group, value), offsetof(struct d365_WarehouseOnHandV2_group, has_value),
+     &d365_WarehouseOnHandV2_mtype, NULL, NULL, 0, -1, -1, -1},
+};
+const syncrt_mtype d365_WarehouseOnHandV2_group_mtype = {"WarehouseOnHandV2_group", sizeof(struct d365_WarehouseOnHandV2_group), 1, d365_WarehouseOnHandV2_group_fields, SYNCRT_MFLAVOR_ODATA};
+
 /* map Stock from d365.WarehouseOnHandV2 to clarity.Product (upsert) */
 static void Stock_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
 {
-    syncrt_mv v_ = syncrt_mv_obj(src_, &d365_WarehouseOnHandV2_mtype);
+    syncrt_mv v_ = syncrt_mv_get(ctx, syncrt_mv_obj(src_, &d365_WarehouseOnHandV2_group_mtype), 0);   /* .value */
     (void)v_;
     (void)dst_;
     {   /* CustomKey */
         syncrt_mv t1 = v_;
-        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 0);   /* .ItemNumber */
+        syncrt_mv t2 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t3 = syncrt_mv_index(ctx, t1, t2);
+        syncrt_mv t4 = syncrt_mv_get(ctx, t3, 0);   /* .ItemNumber */
+        syncrt_mv t5 = syncrt_fn_required(ctx, t4, "$.value[0].ItemNumber");
         static const size_t path[1] = {0};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t2);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t5);
     }
     {   /* Name */
-        syncrt_mv t4 = v_;
-        syncrt_mv t5 = syncrt_mv_get(ctx, t4, 3);   /* .ProductName */
-        syncrt_mv t3 = t5;
-        if (!syncrt_mv_present(t3)) {
-            syncrt_mv t6 = v_;
-            syncrt_mv t7 = syncrt_mv_get(ctx, t6, 0);   /* .ItemNumber */
-            t3 = t7;
+        syncrt_mv t7 = v_;
+        syncrt_mv t8 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t9 = syncrt_mv_index(ctx, t7, t8);
+        syncrt_mv t10 = syncrt_mv_get(ctx, t9, 3);   /* .ProductName */
+        syncrt_mv t6 = t10;
+        if (!syncrt_mv_present(t6)) {
+            syncrt_mv t11 = v_;
+            syncrt_mv t12 = syncrt_mv_int(INT64_C(0));
+            syncrt_mv t13 = syncrt_mv_index(ctx, t11, t12);
+            syncrt_mv t14 = syncrt_mv_get(ctx, t13, 0);   /* .ItemNumber */
+            syncrt_mv t15 = syncrt_fn_required(ctx, t14, "$.value[0].ItemNumber");
+            t6 = t15;
         }
         static const size_t path[1] = {1};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t3);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t6);
     }
     {   /* StatusKey */
-        syncrt_mv t8;
-        syncrt_mv t9 = v_;
-        syncrt_mv t10 = syncrt_mv_get(ctx, t9, 5);   /* .TotalAvailableQuantity */
-        syncrt_mv t11 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t12 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t10, t11);
-        if (syncrt_mv_true(t12)) {
-            syncrt_mv t13 = syncrt_mv_str("InStock", 7);
-            t8 = t13;
+        syncrt_mv t16;
+        syncrt_mv t17 = v_;
+        syncrt_mv t18 = syncrt_mv_project(ctx, t17, 5);   /* .TotalAvailableQuantity */
+        syncrt_mv t19 = syncrt_fn_sum(ctx, t18, 1);
+        syncrt_mv t20 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t21 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t19, t20);
+        if (syncrt_mv_true(t21)) {
+            syncrt_mv t22 = syncrt_mv_str("InStock", 7);
+            t16 = t22;
         } else {
-            syncrt_mv t14 = syncrt_mv_str("OutOfStock", 10);
-            t8 = t14;
+            syncrt_mv t23 = syncrt_mv_str("OutOfStock", 10);
+            t16 = t23;
         }
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t8);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t16);
     }
     {   /* IsUnlimitedStock */
-        syncrt_mv t15 = syncrt_mv_bool(0);
+        syncrt_mv t24 = syncrt_mv_bool(0);
         static const size_t path[1] = {5};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t15);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t24);
     }
     {   /* MaximumPurchaseQuantity */
-        syncrt_mv t16 = v_;
-        syncrt_mv t17 = syncrt_mv_get(ctx, t16, 1);   /* .AvailableOnHandQuantity */
-        syncrt_mv t18 = v_;
-        syncrt_mv t19 = syncrt_mv_get(ctx, t18, 2);   /* .ReservedOnHandQuantity */
-        syncrt_mv t20 = syncrt_mv_binop(ctx, SYNCRT_OP_SUB, t17, t19);
-        syncrt_mv t21 = syncrt_fn_round(ctx, t20, 2, 1);
+        syncrt_mv t25 = v_;
+        syncrt_mv t26 = syncrt_mv_project(ctx, t25, 1);   /* .AvailableOnHandQuantity */
+        syncrt_mv t27 = syncrt_fn_sum(ctx, t26, 1);
+        syncrt_mv t28 = v_;
+        syncrt_mv t29 = syncrt_mv_project(ctx, t28, 2);   /* .ReservedOnHandQuantity */
+        syncrt_mv t30 = syncrt_fn_sum(ctx, t29, 1);
+        syncrt_mv t31 = syncrt_mv_binop(ctx, SYNCRT_OP_SUB, t27, t30);
+        syncrt_mv t32 = syncrt_fn_round(ctx, t31, 2, 1);
         static const size_t path[1] = {8};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t21);
+        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t32);
     }
-    {   /* check: negative on-hand quantity */
-        syncrt_mv t22 = v_;
-        syncrt_mv t23 = syncrt_mv_get(ctx, t22, 4);   /* .OnHandQuantity */
-        syncrt_mv t24 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t25 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t23, t24);
-        syncrt_fn_check(ctx, t25, "Stock", "negative on-hand quantity");
+    {   /* check: negative on-hand quantity over all warehouses */
+        syncrt_mv t33 = v_;
+        syncrt_mv t34 = syncrt_mv_project(ctx, t33, 4);   /* .OnHandQuantity */
+        syncrt_mv t35 = syncrt_fn_sum(ctx, t34, 1);
+        syncrt_mv t36 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t37 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t35, t36);
+        syncrt_fn_check(ctx, t37, "Stock", "negative on-hand quantity over all warehouses");
     }
 }
 
-const syncrt_mmap Stock_mmap = {"Stock", &d365_WarehouseOnHandV2_mtype, &clarity_Product_mtype, Stock_map_};
+const syncrt_mmap Stock_mmap = {"Stock", &d365_WarehouseOnHandV2_group_mtype, &clarity_Product_mtype, Stock_map_};
 
-syncrt_status Stock_decode(syncrt_mctx *ctx, const char *json, size_t len, struct d365_WarehouseOnHandV2 **out)
+syncrt_status Stock_decode(syncrt_mctx *ctx, const char *json, size_t len, struct d365_WarehouseOnHandV2_group **out)
 {
     void *p = NULL;
-    syncrt_status st = syncrt_mdecode(ctx, &d365_WarehouseOnHandV2_mtype, json, len, &p);
+    syncrt_status st = syncrt_mdecode(ctx, &d365_WarehouseOnHandV2_group_mtype, json, len, &p);
     *out = p;
     return st;
 }
 
-syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2 *src, struct clarity_Product **out)
+syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2_group *src, struct clarity_Product **out)
 {
     void *p = NULL;
     syncrt_status st = syncrt_mapply(ctx, &Stock_mmap, src, &p);
@@ -131,10 +150,10 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
-    syncrt_status st = syncrt_mdecode(ctx, &d365_WarehouseOnHandV2_mtype, json, len, &src_);
+    syncrt_status st = syncrt_mdecode(ctx, &d365_WarehouseOnHandV2_group_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
-    syncrt_mv v_ = syncrt_mv_obj(src_, &d365_WarehouseOnHandV2_mtype);
+    syncrt_mv v_ = syncrt_mv_get(ctx, syncrt_mv_obj(src_, &d365_WarehouseOnHandV2_group_mtype), 0);   /* .value */
     (void)v_;
     (void)prefix;
     syncrt_mbuf_put(out, "{", 1);
@@ -157,9 +176,9 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
 /* flow StockToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc StockToClarity_flow = {
     .name = "StockToClarity",
-    .map_version = "inventory.map@2332e82e92c0e807 (mapc 0.1.0)",
+    .map_version = "inventory.map@23d8669e2d94c9fe (mapc 0.1.0)",
     .map_file = "inventory.map",
-    .map_hash = "2332e82e92c0e807",
+    .map_hash = "23d8669e2d94c9fe",
     .source = SYNCRT_SYS_D365,
     .webhook_event = NULL,
     .poll_route = "WarehousesOnHandV2",
@@ -179,6 +198,7 @@ const syncrt_flow_desc StockToClarity_flow = {
     .key_fields = { "CustomKey", NULL },
     .idempotency_field = "CustomKey",
     .retry = { 10, 2000, 600000 },
+    .group_by = { "ItemNumber", NULL },
 };
 
 /* keeps the translation unit non-empty for a file without maps */

@@ -20,8 +20,10 @@ extern "C" {
 #endif
 
 struct d365_WarehouseOnHandV2;
+struct d365_WarehouseOnHandV2_group;
 
 extern const syncrt_mtype d365_WarehouseOnHandV2_mtype;
+extern const syncrt_mtype d365_WarehouseOnHandV2_group_mtype;
 
 /* d365_WarehouseOnHandV2.WarehouseOnHandV2: 6 of 19 fields */
 struct d365_WarehouseOnHandV2 {
@@ -39,10 +41,16 @@ struct d365_WarehouseOnHandV2 {
     unsigned char has_TotalAvailableQuantity;
 };
 
+/* d365_WarehouseOnHandV2_group.WarehouseOnHandV2_group: 1 of 1 fields */
+struct d365_WarehouseOnHandV2_group {
+    syncrt_list value;  /* of struct d365_WarehouseOnHandV2 */
+    unsigned char has_value;
+};
+
 /* map Stock: d365.WarehouseOnHandV2 -> clarity.Product */
 extern const syncrt_mmap Stock_mmap;
-syncrt_status Stock_decode(syncrt_mctx *ctx, const char *json, size_t len, struct d365_WarehouseOnHandV2 **out);
-syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2 *src, struct clarity_Product **out);
+syncrt_status Stock_decode(syncrt_mctx *ctx, const char *json, size_t len, struct d365_WarehouseOnHandV2_group **out);
+syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2_group *src, struct clarity_Product **out);
 syncrt_status Stock_validate(syncrt_mctx *ctx, const struct clarity_Product *dst);
 syncrt_status Stock_encode(syncrt_mbuf *out, const struct clarity_Product *dst);
 syncrt_status Stock_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);

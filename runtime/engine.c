@@ -281,6 +281,8 @@ int syncrt_engine_runs(const syncrt_flow_desc *f)
         return 0;
     if (f->source == SYNCRT_SYS_CLARITY && f->target == SYNCRT_SYS_D365)
         return f->write == SYNCRT_WRITE_CREATE && f->source_id_field != NULL;
+    if (f->group_by[0] && f->source != SYNCRT_SYS_D365)
+        return 0;   /* rows are grouped only by the F&O poll */
     return f->source == SYNCRT_SYS_D365 && f->target == SYNCRT_SYS_CLARITY &&
            f->poll_route && f->target_route &&
            f->source_key_fields[0] && f->key_fields[0] && !f->child_set &&
@@ -589,6 +591,15 @@ typedef struct {
     size_t n, inserted, rows;
     syncrt_status st;
     syncrt_error *err;
+    /* group by (F&O): the group being joined, {"value":[row,row,...  (the rows are ordered by
+     * the group fields, so a group is consecutive rows; only one is held at a time) */
+    char *grp;
+    size_t grp_len, grp_cap;
+    char *gcmp;                 /* its group values, JSON-encoded: what the next row must equal */
+    char gshow[200];            /* the same for keys and logs: A0001 (strings cut at 60) */
+    char (*rh)[65];             /* the SHA-256 of each of its rows (grp_rows of them) */
+    size_t rh_cap;
+    size_t grp_rows, groups, fo_rows;
 } poll_ctx;
 
 static void poll_clear(poll_ctx *p)
@@ -597,6 +608,17 @@ static void poll_clear(poll_ctx *p)
         for (int k = 0; k < 3; k++)
             free(p->bufs[i][k]);
     p->n = 0;
+}
+
+/* The group being joined is dropped (its memory with it). */
+static void poll_group_clear(poll_ctx *p)
+{
+    free(p->grp);
+    free(p->gcmp);
+    free(p->rh);
+    p->grp = p->gcmp = NULL;
+    p->rh = NULL;
+    p->grp_len = p->grp_cap = p->grp_rows = p->rh_cap = 0;
 }
 
 static int poll_flush(poll_ctx *p, const char *checkpoint)
@@ -661,11 +683,138 @@ static int poll_row(void *ctx, const char *text, size_t len)
 
 static void sha256_hex(char out[65], const char *data, size_t len);
 
+static int grp_put(poll_ctx *p, const char *s, size_t n)
+{
+    if (p->grp_len + n + 1 > p->grp_cap) {
+        size_t cap = p->grp_cap ? p->grp_cap : 4096;
+        while (cap < p->grp_len + n + 1)
+            cap *= 2;
+        char *g = realloc(p->grp, cap);
+        if (!g)
+            return -1;
+        p->grp = g;
+        p->grp_cap = cap;
+    }
+    memcpy(p->grp + p->grp_len, s, n);
+    p->grp_len += n;
+    p->grp[p->grp_len] = '\0';
+    return 0;
+}
+
+/* One more row into the group: its text after a ',' (but the first) and its hash. */
+static int grp_add_row(poll_ctx *p, const char *text, size_t len)
+{
+    if (p->grp_rows == p->rh_cap) {
+        size_t cap = p->rh_cap ? p->rh_cap * 2 : 16;
+        char (*rh)[65] = realloc(p->rh, cap * sizeof *rh);
+        if (!rh)
+            return -1;
+        p->rh = rh;
+        p->rh_cap = cap;
+    }
+    if ((p->grp_rows && grp_put(p, ",", 1) < 0) || grp_put(p, text, len) < 0)
+        return -1;
+    sha256_hex(p->rh[p->grp_rows++], text, len);
+    return 0;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+    return memcmp(a, b, 64);
+}
+
+/* The joined group becomes one inbox item {"value":[row, ...]}: dedup key "poll:<set>:<group
+ * values>:<content hash>" (a group with any row changed, added or gone is a new record; an
+ * unchanged one is absorbed), source key "<set>:<group values>".  The content hash is over
+ * the sorted hashes of the rows, so rows tied in the order (keys the $orderby could not name)
+ * that come back in another order do not make an unchanged group new.  Nonzero: stop. */
+static int poll_group_flush(poll_ctx *p)
+{
+    if (!p->grp_rows)
+        return 0;
+    if (grp_put(p, "]}", 2) < 0) {
+        p->st = SYNCRT_ENOMEM;
+        return 1;
+    }
+    char hash[65], dk[512], sk[300];
+    qsort(p->rh, p->grp_rows, sizeof *p->rh, cmp_hash);
+    for (size_t i = 0; i < p->grp_rows; i++)
+        p->rh[i][64] = i + 1 < p->grp_rows ? ',' : '\0';
+    sha256_hex(hash, p->rh[0], p->grp_rows * sizeof *p->rh - 1);
+    snprintf(dk, sizeof dk, "poll:%s:%s:%s", p->f->poll_route, p->gshow, hash);
+    snprintf(sk, sizeof sk, "%s:%s", p->f->poll_route, p->gshow);
+    size_t n = p->grp_len;
+    p->groups++;
+    p->grp_len = 0;
+    p->grp_rows = 0;
+    return poll_buffer(p, dk, sk, p->grp, n);   /* copied: the buffer is reused */
+}
+
+/* A row of a `group by` poll: joined to the group before it when its group values equal
+ * that group's, else that group is flushed and this row starts the next one. */
+static int poll_group_row(poll_ctx *p, const char *text, size_t len)
+{
+    json_t *row = json_loadb(text, len, 0, NULL);
+    char *cmp = NULL, show[200] = "";
+    size_t cn = 0, sn = 0;
+    int fail = !row;
+    for (int k = 0; !fail && k < SYNCRT_FLOW_MAX_KEYS && p->f->group_by[k]; k++) {
+        json_t *v = json_object_get(row, p->f->group_by[k]);
+        char *j = json_dumps(v ? v : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
+        char *c2 = j ? realloc(cmp, cn + strlen(j) + 2) : NULL;
+        if (!c2) {
+            free(j);
+            fail = 1;
+            break;
+        }
+        cmp = c2;
+        cn += (size_t)sprintf(cmp + cn, "%s%s", k ? "," : "", j);
+        sn += (size_t)snprintf(show + sn, sn < sizeof show ? sizeof show - sn : 0, "%s%.60s",
+                               k ? "," : "", json_is_string(v) ? json_string_value(v) : j);
+        if (sn >= sizeof show)
+            sn = sizeof show - 1;
+        free(j);
+    }
+    json_decref(row);
+    if (fail) {
+        free(cmp);
+        if (row) {
+            p->st = SYNCRT_ENOMEM;
+            return 1;
+        }
+        return 0;   /* not a JSON object: nothing to group it by */
+    }
+    p->fo_rows++;
+    if (p->grp_rows && p->gcmp && strcmp(p->gcmp, cmp) == 0) {
+        free(cmp);
+        if (grp_add_row(p, text, len) < 0) {
+            p->st = SYNCRT_ENOMEM;
+            return 1;
+        }
+        return 0;
+    }
+    if (poll_group_flush(p)) {
+        free(cmp);
+        return 1;
+    }
+    free(p->gcmp);
+    p->gcmp = cmp;
+    snprintf(p->gshow, sizeof p->gshow, "%s", show);
+    if (grp_put(p, "{\"value\":[", 10) < 0 || grp_add_row(p, text, len) < 0) {
+        p->st = SYNCRT_ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
 /* An F&O row: keyed by set + key values + content hash, so a changed row is a new record and
- * an unchanged one is absorbed by the inbox's dedup key. */
+ * an unchanged one is absorbed by the inbox's dedup key.  Rows of a `group by` flow are joined
+ * instead (poll_group_row). */
 static int poll_row_fo(void *ctx, const char *text, size_t len)
 {
     poll_ctx *p = ctx;
+    if (p->f->group_by[0])
+        return poll_group_row(p, text, len);
     json_t *row = json_loadb(text, len, 0, NULL);
     char keys[200] = "", hash[65];
     size_t kn = 0;
@@ -691,8 +840,33 @@ static int poll_row_fo(void *ctx, const char *text, size_t len)
     return poll_buffer(p, dk, sk, text, len);
 }
 
+/* $orderby of a `group by` poll: the group fields, then the set's key fields not among them
+ * (a stable order, so a group's rows are consecutive and always in the same order). */
+static void group_orderby(const syncrt_flow_desc *f, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const *names = pass ? f->source_key_fields : f->group_by;
+        for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && names[k]; k++) {
+            int dup = 0;
+            for (int g = 0; pass && g < SYNCRT_FLOW_MAX_KEYS && f->group_by[g]; g++)
+                dup |= !strcmp(f->group_by[g], names[k]);
+            if (dup)
+                continue;
+            n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%s%s", n ? "," : "",
+                                  names[k]);
+            if (n >= size)
+                n = size - 1;
+        }
+    }
+}
+
 /* A full scan of an F&O entity set (no modified field: skip-unchanged makes it cheap), paged
- * by @odata.nextLink as a stream, cross-company off; the checkpoint records the scan's start. */
+ * by @odata.nextLink as a stream, cross-company off; the checkpoint records the scan's start.
+ * With `group by` the set is read ordered by the group fields and consecutive rows with equal
+ * group values become one record {"value":[row, ...]} (a group running over a page boundary
+ * stays one); memory is one page and the largest group. */
 static syncrt_status poll_fo(syncrt_engine_worker *w, const syncrt_flow_desc *f, size_t *enqueued,
                              syncrt_error *err)
 {
@@ -700,9 +874,13 @@ static syncrt_status poll_fo(syncrt_engine_worker *w, const syncrt_flow_desc *f,
     syncrt_status st = d365_auth(w, err);
     if (st != SYNCRT_OK)
         return st;
-    char start[SYNCRT_ISO_LENGTH], *url = NULL;
+    char start[SYNCRT_ISO_LENGTH], *url = NULL, orderby[512];
     syncrt_iso_format(start, now_ms());
     syncrt_odata_query q = { 0 };
+    if (f->group_by[0]) {
+        group_orderby(f, orderby, sizeof orderby);
+        q.orderby = orderby;
+    }
     st = syncrt_odata_url(&url, e->service_root, f->poll_route, &q, err);
     if (st != SYNCRT_OK)
         return st;
@@ -728,14 +906,25 @@ static syncrt_status poll_fo(syncrt_engine_worker *w, const syncrt_flow_desc *f,
     if (st == SYNCRT_OK && p->st != SYNCRT_OK)
         st = p->st;
     if (st == SYNCRT_OK)
+        poll_group_flush(p);        /* the last group (the stream has ended: it is whole) */
+    if (st == SYNCRT_OK && p->st != SYNCRT_OK)
+        st = p->st;
+    if (st == SYNCRT_OK)
         poll_flush(p, start);
     if (st == SYNCRT_OK && p->st != SYNCRT_OK)
         st = p->st;
     poll_clear(p);
+    poll_group_clear(p);
     char fl[512] = "";
     kv(fl, sizeof fl, "flow", f->name);
     kv(fl, sizeof fl, "set", f->poll_route);
-    kvf(fl, sizeof fl, "rows", "%zu", p->rows);
+    if (f->group_by[0]) {
+        kv(fl, sizeof fl, "orderby", orderby);
+        kvf(fl, sizeof fl, "rows", "%zu", p->fo_rows);
+        kvf(fl, sizeof fl, "groups", "%zu", p->groups);
+    } else {
+        kvf(fl, sizeof fl, "rows", "%zu", p->rows);
+    }
     kvf(fl, sizeof fl, "new", "%zu", p->inserted);
     if (st != SYNCRT_OK) {
         kv(fl, sizeof fl, "error", err && err->message[0] ? err->message : syncrt_strerror(st));

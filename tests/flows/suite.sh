@@ -343,13 +343,20 @@ pid=$(clarity_send POST Products/Product/Upsert "$tmp/product.json" | jq -r .Res
   ok "the product upsert updates the storefront's product $seeded (CustomKey = item number), no duplicate" ||
   nok "product upsert created $pid instead of updating the seeded product '$seeded'"
 [ "$(clarity "Products/Product/ID/$pid" | jq -r .SeoKeywords)" = "$cat_a" ] && ok "Clarity upserted product $pid" || nok "Clarity product upsert ($pid)"
-d365 "WarehousesOnHandV2?\$filter=ItemNumber%20eq%20'A0001'" "$tmp/oh.json"
-jq '{ CustomKey: .ItemNumber, Name: (.ProductName // .ItemNumber),
-      StatusKey: (if .TotalAvailableQuantity > 0 then "InStock" else "OutOfStock" end), IsUnlimitedStock: false,
-      MaximumPurchaseQuantity: (.AvailableOnHandQuantity - .ReservedOnHandQuantity) }' "$tmp/oh.json" >"$tmp/exp"
-check_map "Stock: $(jq -r '"\(.ItemNumber) in \(.InventoryWarehouseId): \(.TotalAvailableQuantity) available"' "$tmp/oh.json")" inventory.map Stock "$tmp/oh.json"
-jq '.OnHandQuantity = -1' "$tmp/oh.json" >"$tmp/bad.json"
-check_err "Stock with a negative on-hand quantity" inventory.map Stock "$tmp/bad.json" "Stock: check failed: negative on-hand quantity"
+# StockToClarity groups the on-hand rows by item (`group by ItemNumber`): the map reads the
+# item's rows, every warehouse, as the F&O collection {"value":[...]} and sums them
+curl -s -H "Authorization: Bearer $TOKEN" "$D/WarehousesOnHandV2?\$filter=ItemNumber%20eq%20'A0001'" |
+  jq -c '{value}' >"$tmp/oh.json"
+jq '{ CustomKey: .value[0].ItemNumber, Name: (.value[0].ProductName // .value[0].ItemNumber),
+      StatusKey: (if ([.value[].TotalAvailableQuantity] | add) > 0 then "InStock" else "OutOfStock" end),
+      IsUnlimitedStock: false,
+      MaximumPurchaseQuantity: (([.value[].AvailableOnHandQuantity] | add) - ([.value[].ReservedOnHandQuantity] | add)) }' \
+  "$tmp/oh.json" >"$tmp/exp"
+[ "$(jq '.value | length' "$tmp/oh.json")" -ge 2 ] && ok "A0001 has on-hand rows in $(jq '.value | length' "$tmp/oh.json") warehouses" ||
+  nok "A0001 on-hand rows: $(head -c 300 "$tmp/oh.json")"
+check_map "Stock: $(jq -r '"\(.value[0].ItemNumber), \(.value | length) warehouses: \([.value[].TotalAvailableQuantity] | add) available"' "$tmp/oh.json")" inventory.map Stock "$tmp/oh.json"
+jq '.value[0].OnHandQuantity = -100000' "$tmp/oh.json" >"$tmp/bad.json"
+check_err "Stock with a negative on-hand quantity over all warehouses" inventory.map Stock "$tmp/bad.json" "Stock: check failed: negative on-hand quantity over all warehouses"
 jq '.SalesPrice = "12,50"' "$tmp/rp.json" >"$tmp/bad.json"
 check_err "Product with a string price" products.map Product "$tmp/bad.json" '$.SalesPrice: expected number, got string "12,50"'
 

@@ -718,6 +718,11 @@ def strip_volatile(o):
     for part in o.get("SalesItems", []) + o.get("Discounts", []):
         part.pop("ID", None)
         part.pop("MasterID", None)
+    for pay in o.get("SalesOrderPayments", []):       # the checkout payment: IDs and dates vary
+        for k in ("ID", "MasterID", "SlaveID", "CreatedDate"):
+            pay.pop(k, None)
+        for k in ("ID", "CreatedDate", "PaymentDate"):
+            pay.get("Slave", {}).pop(k, None)
     return o
 
 
@@ -737,6 +742,12 @@ def t_traffic_deterministic():
     oa = [strip_volatile(get("/Ordering/SalesOrder/ID/%d" % i).json) for i in a["order_ids"]]
     ob = [strip_volatile(get("/Ordering/SalesOrder/ID/%d" % i).json) for i in b["order_ids"]]
     expect(oa == ob, "stored orders identical up to ID and dates")
+    pays = [o.get("SalesOrderPayments") or [] for o in oa]
+    expect(a["paid"] == 6 and all(len(p) == 1 and p[0]["Slave"]["Authorized"] is True and
+                                  p[0]["Slave"]["ExternalCustomerID"] == o["AccountKey"] and
+                                  p[0]["Slave"]["Amount"] == o["Totals"]["Total"] and o["BalanceDue"] == 0
+                                  for p, o in zip(pays, oa)),
+           "each order paid at checkout: its total, authorized, ExternalCustomerID = AccountKey")
     lines = [len(o["SalesItems"]) for o in oa]
     expect(all(1 <= n <= 20 for n in lines), "1-20 lines: %s" % lines)
 

@@ -4,7 +4,9 @@ The sandbox's storefront traffic places orders in Clarity, `sync once OrderToCas
 brings them to F&O, /_sandbox/ship and /_sandbox/invoice invoice some; reconcile must then
 exit 0 with the counts read back independently (in Python, with Decimal); each mismatch made
 afterwards (an F&O line's quantity PATCHed through OData, a Clarity order never synced, an
-order F&O refuses) must make it exit 1 and list exactly that mismatch."""
+order F&O refuses) must make it exit 1 and list exactly that mismatch.  The traffic runs without
+its checkout payments ("payments": false): the one payment here is added and journaled step by
+step; tests/e2e "payments" reconciles the journals PaymentsToJournal writes."""
 import json
 import os
 import sys
@@ -87,7 +89,7 @@ def main():
     rc, out, err = s.cmd("reconcile", "--from", "yesterday")
     tap(rc == 2, "a bad --from is a usage error (exit 2)", out + err)
 
-    sb.traffic({"count": 10, "rate_per_s": 0, "seed": 51})
+    sb.traffic({"count": 10, "rate_per_s": 0, "seed": 51, "payments": False})
     rc, out, err = s.cmd("once", "OrderToCash", "--drain", "--timeout", "120")
     tap(rc == 0, "sync once OrderToCash --drain (exit 0)", err[-2000:])
     orders = sb.clarity_orders()
@@ -176,7 +178,7 @@ def main():
     payment_tests(s, sb, invoiced[1], Decimal(str(inv2["TotalInvoiceAmount"])))
 
     # mismatch 2: a Clarity order that is not synced
-    sb.traffic({"count": 1, "rate_per_s": 0, "seed": 52})
+    sb.traffic({"count": 1, "rate_per_s": 0, "seed": 52, "payments": False})
     new = sorted(set(sb.clarity_orders()) - set(orders))
     rc, out, err = s.cmd("reconcile")
     mm = mismatches(out)
@@ -188,7 +190,7 @@ def main():
     tap(rc == 0, "after syncing it: exit 0", out)
 
     # mismatch 3: an order F&O refuses (an unknown item) is dead-lettered
-    sb.traffic({"count": 0, "rate_per_s": 0, "seed": 53, "bad": {"unknown_sku": 1}})
+    sb.traffic({"count": 0, "rate_per_s": 0, "seed": 53, "bad": {"unknown_sku": 1}, "payments": False})
     rc, out, err = s.cmd("once", "OrderToCash", "--drain", "--timeout", "120")
     dl = s.dlq()
     rc, out, err = s.cmd("reconcile")

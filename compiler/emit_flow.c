@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "syncrt/flow.h"
 #include "syncrt/syncrt.h"
 
 #define EF_MAX_DOCS 8
@@ -46,13 +47,9 @@ static const char *ef_base(const char *path)
     return b ? b + 1 : path;
 }
 
-static void ef_str(FILE *o, const char *s)
+/* s escaped for a C string literal, without the quotes */
+static void ef_chars(FILE *o, const char *s)
 {
-    if (!s) {
-        fputs("NULL", o);
-        return;
-    }
-    fputc('"', o);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
             fprintf(o, "\\%c", *s);
@@ -61,6 +58,16 @@ static void ef_str(FILE *o, const char *s)
         else
             fputc(*s, o);
     }
+}
+
+static void ef_str(FILE *o, const char *s)
+{
+    if (!s) {
+        fputs("NULL", o);
+        return;
+    }
+    fputc('"', o);
+    ef_chars(o, s);
     fputc('"', o);
 }
 
@@ -183,6 +190,62 @@ static void ef_keys(FILE *o, const char *member, const char *const *keys, size_t
     fputs("NULL },\n", o);
 }
 
+/* `dedup by P, A + B`: .dedup_fields = { "P", "A+B", NULL } (source order, at most
+ * SYNCRT_FLOW_MAX_KEYS - 1 probes: the checker enforces it). */
+static void ef_probes(FILE *o, const ast_fitem *dd)
+{
+    fputs("    .dedup_fields = { ", o);
+    for (size_t i = 0; i < dd->probes.n && i < SYNCRT_FLOW_MAX_KEYS - 1; i++) {
+        const ast_path *pr = dd->probes.items[i];
+        fputc('"', o);
+        for (size_t k = 0; k < pr->n; k++) {
+            if (k)
+                fputc('+', o);
+            ef_chars(o, pr->names[k]);
+        }
+        fputs("\", ", o);
+    }
+    fputs("NULL },\n", o);
+}
+
+/* What an update of an existing target record may send (flow.h update_fields), for a flow
+ * whose first write is an update or upsert: the top-level fields the map assigns, in source
+ * order (a nested path by its first name, once), minus its `on create` items, minus the
+ * target key (F&O: the entity key; Clarity: the key_fields entry and ID) and, for F&O, minus
+ * the fields whose metadata says AllowEdit=false. */
+static void ef_update_fields(FILE *o, const ast_decl *fl, const ast_decl *m, const schema *ts,
+                             const char *set, const ast_fitem *idem)
+{
+    bool clarity = ts && schema_get_format(ts) == SCHEMA_OPENAPI;
+    const schema_type *tt = ts && !clarity ? schema_find_type(ts, set) : NULL;
+    const char *ckey = m->mode_key ? m->mode_key : idem ? idem->name : "ID";
+    fprintf(o, "/* flow %s: the fields an update of an existing record sends: the map's\n"
+               "   fields minus its `on create` items, the key%s */\n",
+            fl->name, clarity ? "" : " and the AllowEdit=false fields");
+    fprintf(o, "static const char *const %s_update_fields[] = {\n", fl->name);
+    for (size_t i = 0; i < m->items.n; i++) {
+        const ast_item *it = m->items.items[i];
+        if (it->kind != AI_ASSIGN || it->on_create || !it->props || !it->props[0])
+            continue;
+        const char *name = it->path->names[0];
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) {
+            const ast_item *e = m->items.items[k];
+            seen = e->kind == AI_ASSIGN && !e->on_create && !strcmp(e->path->names[0], name);
+        }
+        const schema_prop *p = it->props[0];
+        bool key = clarity ? !strcmp(name, ckey) || !strcmp(name, "ID") : p->key;
+        for (size_t k = 0; tt && k < tt->nkeys && !key; k++)
+            key = !strcmp(tt->keys[k], name);
+        if (seen || key || (!clarity && !p->allow_edit))
+            continue;
+        fputs("    ", o);
+        ef_str(o, name);
+        fputs(",\n", o);
+    }
+    fputs("    NULL\n};\n\n", o);
+}
+
 static void ef_desc(const mapc_program *p, ef_docs *D, FILE *o, const ast_decl *fl)
 {
     const ast_fitem *hook = ef_item(fl, FI_WEBHOOK), *poll = ef_item(fl, FI_POLL);
@@ -208,6 +271,8 @@ static void ef_desc(const mapc_program *p, ef_docs *D, FILE *o, const ast_decl *
     snprintf(hash, sizeof hash, "%016llx",
              (unsigned long long)(src ? ef_fnv1a(src->text, src->len) : 0));
 
+    if (m->mode != MODE_CREATE)
+        ef_update_fields(o, fl, m, ts, w->set->name, idem);
     fprintf(o, "/* flow %s: the facts the engine runs it by (syncrt/flow.h) */\n", fl->name);
     fprintf(o, "const syncrt_flow_desc %s_flow = {\n    .name = ", fl->name);
     ef_str(o, fl->name);
@@ -259,6 +324,12 @@ static void ef_desc(const mapc_program *p, ef_docs *D, FILE *o, const ast_decl *
                 retry->backoff_max ? retry->backoff_max_ms : 300000LL);
     else
         fputs(",\n    .retry = { 1, 1000, 300000 },\n", o);
+    /* `dedup by`, and what an update may send (flow.h ABI 3) */
+    const ast_fitem *dd = ef_item(fl, FI_DEDUP);
+    if (dd)
+        ef_probes(o, dd);
+    if (m->mode != MODE_CREATE)
+        fprintf(o, "    .update_fields = %s_update_fields,\n", fl->name);
     /* `group by F, ...` on the poll: the engine joins rows equal on them ({"value":[...]}) */
     if (poll && poll->group_by)
         ef_keys(o, "group_by", (const char *const *)poll->group_by->names, poll->group_by->n);

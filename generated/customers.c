@@ -185,6 +185,15 @@ syncrt_status CustomersToClarity_run(syncrt_mctx *ctx, const char *json, size_t 
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow CustomersToClarity: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key */
+static const char *const CustomersToClarity_update_fields[] = {
+    "Name",
+    "IsOnHold",
+    "Credit",
+    NULL
+};
+
 /* flow CustomersToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc CustomersToClarity_flow = {
     .name = "CustomersToClarity",
@@ -210,6 +219,7 @@ const syncrt_flow_desc CustomersToClarity_flow = {
     .key_fields = { "CustomKey", NULL },
     .idempotency_field = "CustomKey",
     .retry = { 5, 1000, 60000 },
+    .update_fields = CustomersToClarity_update_fields,
 };
 
 /* keeps the translation unit non-empty for a file without maps */

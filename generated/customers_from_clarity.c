@@ -62,261 +62,218 @@ static void CustomerFromAccount_map_(syncrt_mctx *ctx, const void *src_, void *d
         syncrt_mv t11 = v_;
         syncrt_mv t12 = syncrt_mv_get(ctx, t11, 2);   /* .Name */
         syncrt_mv t13 = syncrt_fn_required(ctx, t12, "$.Name");
+        syncrt_mv t14 = syncrt_fn_trim(ctx, t13);
         static const size_t path[1] = {10};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t13);
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t14);
     }
     {   /* CustomerGroupId */
-        syncrt_mv t16 = v_;
-        syncrt_mv t17 = syncrt_mv_get(ctx, t16, 3);   /* .TypeKey */
-        syncrt_mv t15 = t17;
+        syncrt_mv t17 = v_;
+        syncrt_mv t18 = syncrt_mv_get(ctx, t17, 3);   /* .TypeKey */
+        syncrt_mv t16 = t18;
+        if (!syncrt_mv_present(t16)) {
+            syncrt_mv t19 = syncrt_mv_str("Customer", 8);
+            t16 = t19;
+        }
+        syncrt_mv t20 = syncrt_mv_lookup(ctx, &table_CustomerGroup, t16);
+        syncrt_mv t15 = t20;
         if (!syncrt_mv_present(t15)) {
-            syncrt_mv t18 = syncrt_mv_str("Customer", 8);
-            t15 = t18;
+            syncrt_mv t21 = syncrt_mv_int(INT64_C(30));
+            t15 = t21;
         }
-        syncrt_mv t19 = syncrt_mv_lookup(ctx, &table_CustomerGroup, t15);
-        syncrt_mv t14 = t19;
-        if (!syncrt_mv_present(t14)) {
-            syncrt_mv t20 = syncrt_mv_int(INT64_C(30));
-            t14 = t20;
-        }
-        syncrt_mv t21 = syncrt_fn_text(ctx, t14);
+        syncrt_mv t22 = syncrt_fn_text(ctx, t15);
         static const size_t path[1] = {12};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t21);
-    }
-    {   /* SalesCurrencyCode */
-        syncrt_mv t23 = v_;
-        syncrt_mv t24 = syncrt_mv_get(ctx, t23, 6);   /* .CreditCurrencyKey */
-        syncrt_mv t22 = t24;
-        if (!syncrt_mv_present(t22)) {
-            syncrt_mv t25 = syncrt_mv_str("USD", 3);
-            t22 = t25;
-        }
-        static const size_t path[1] = {8};
         syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t22);
     }
-    {   /* PrimaryContactEmail */
-        syncrt_mv t27 = v_;
-        syncrt_mv t28 = syncrt_mv_get(ctx, t27, 7);   /* .AccountContacts */
-        syncrt_mv t29 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t30 = syncrt_mv_index(ctx, t28, t29);
-        syncrt_mv t31 = syncrt_mv_get(ctx, t30, 0);   /* .Slave */
-        syncrt_mv t32 = syncrt_mv_get(ctx, t31, 4);   /* .Email1 */
-        syncrt_mv t26 = t32;
-        if (!syncrt_mv_present(t26)) {
-            syncrt_mv t33 = syncrt_mv_str("", 0);
-            t26 = t33;
+    {   /* SalesCurrencyCode */
+        syncrt_mv t24 = v_;
+        syncrt_mv t25 = syncrt_mv_get(ctx, t24, 6);   /* .CreditCurrencyKey */
+        syncrt_mv t23 = t25;
+        if (!syncrt_mv_present(t23)) {
+            syncrt_mv t26 = syncrt_mv_str("USD", 3);
+            t23 = t26;
         }
-        syncrt_mv t34 = syncrt_fn_trim(ctx, t26);
-        syncrt_mv t35 = syncrt_fn_lower(ctx, t34);
+        static const size_t path[1] = {8};
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t23);
+    }
+    {   /* CreditLimit */
+        syncrt_mv t28 = v_;
+        syncrt_mv t29 = syncrt_mv_get(ctx, t28, 4);   /* .Credit */
+        syncrt_mv t27 = t29;
+        if (!syncrt_mv_present(t27)) {
+            syncrt_mv t30 = syncrt_mv_int(INT64_C(0));
+            t27 = t30;
+        }
+        syncrt_mv t31 = syncrt_fn_round(ctx, t27, 2, 0);
+        static const size_t path[1] = {11};
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t31);
+    }
+    {   /* OnHoldStatus */
+        syncrt_mv t32;
+        syncrt_mv t34 = v_;
+        syncrt_mv t35 = syncrt_mv_get(ctx, t34, 5);   /* .IsOnHold */
+        syncrt_mv t33 = t35;
+        if (!syncrt_mv_present(t33)) {
+            syncrt_mv t36 = syncrt_mv_bool(0);
+            t33 = t36;
+        }
+        if (syncrt_mv_true(t33)) {
+            syncrt_mv t37 = syncrt_mv_str("All", 3);
+            t32 = t37;
+        } else {
+            syncrt_mv t38 = syncrt_mv_str("No", 2);
+            t32 = t38;
+        }
+        static const size_t path[1] = {6};
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t32);
+    }
+    {   /* PrimaryContactEmail */
+        syncrt_mv t40 = v_;
+        syncrt_mv t41 = syncrt_mv_get(ctx, t40, 7);   /* .AccountContacts */
+        syncrt_mv t42 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t43 = syncrt_mv_index(ctx, t41, t42);
+        syncrt_mv t44 = syncrt_mv_get(ctx, t43, 0);   /* .Slave */
+        syncrt_mv t45 = syncrt_mv_get(ctx, t44, 4);   /* .Email1 */
+        syncrt_mv t39 = t45;
+        if (!syncrt_mv_present(t39)) {
+            syncrt_mv t46 = syncrt_mv_str("", 0);
+            t39 = t46;
+        }
+        syncrt_mv t47 = syncrt_fn_trim(ctx, t39);
+        syncrt_mv t48 = syncrt_fn_lower(ctx, t47);
         static const size_t path[1] = {3};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t35);
-    }
-    {   /* PrimaryContactPhone */
-        syncrt_mv t36 = v_;
-        syncrt_mv t37 = syncrt_mv_get(ctx, t36, 7);   /* .AccountContacts */
-        syncrt_mv t38 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t39 = syncrt_mv_index(ctx, t37, t38);
-        syncrt_mv t40 = syncrt_mv_get(ctx, t39, 0);   /* .Slave */
-        syncrt_mv t41 = syncrt_mv_get(ctx, t40, 3);   /* .Phone1 */
-        static const size_t path[1] = {7};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t41);
-    }
-    {   /* AddressStreet */
-        syncrt_mv t42 = v_;
-        syncrt_mv t43 = syncrt_mv_get(ctx, t42, 7);   /* .AccountContacts */
-        syncrt_mv t44 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t45 = syncrt_mv_index(ctx, t43, t44);
-        syncrt_mv t46 = syncrt_mv_get(ctx, t45, 0);   /* .Slave */
-        syncrt_mv t47 = syncrt_mv_get(ctx, t46, 5);   /* .Address */
-        syncrt_mv t48 = syncrt_mv_get(ctx, t47, 0);   /* .Street1 */
-        static const size_t path[1] = {14};
         syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t48);
     }
-    {   /* AddressCity */
+    {   /* PrimaryContactPhone */
         syncrt_mv t49 = v_;
         syncrt_mv t50 = syncrt_mv_get(ctx, t49, 7);   /* .AccountContacts */
         syncrt_mv t51 = syncrt_mv_int(INT64_C(0));
         syncrt_mv t52 = syncrt_mv_index(ctx, t50, t51);
         syncrt_mv t53 = syncrt_mv_get(ctx, t52, 0);   /* .Slave */
-        syncrt_mv t54 = syncrt_mv_get(ctx, t53, 5);   /* .Address */
-        syncrt_mv t55 = syncrt_mv_get(ctx, t54, 1);   /* .City */
+        syncrt_mv t54 = syncrt_mv_get(ctx, t53, 3);   /* .Phone1 */
+        static const size_t path[1] = {7};
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t54);
+    }
+    {   /* AddressStreet */
+        syncrt_mv t55 = v_;
+        syncrt_mv t56 = syncrt_mv_get(ctx, t55, 7);   /* .AccountContacts */
+        syncrt_mv t57 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t58 = syncrt_mv_index(ctx, t56, t57);
+        syncrt_mv t59 = syncrt_mv_get(ctx, t58, 0);   /* .Slave */
+        syncrt_mv t60 = syncrt_mv_get(ctx, t59, 5);   /* .Address */
+        syncrt_mv t61 = syncrt_mv_get(ctx, t60, 0);   /* .Street1 */
+        static const size_t path[1] = {13};
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t61);
+    }
+    {   /* AddressCity */
+        syncrt_mv t62 = v_;
+        syncrt_mv t63 = syncrt_mv_get(ctx, t62, 7);   /* .AccountContacts */
+        syncrt_mv t64 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t65 = syncrt_mv_index(ctx, t63, t64);
+        syncrt_mv t66 = syncrt_mv_get(ctx, t65, 0);   /* .Slave */
+        syncrt_mv t67 = syncrt_mv_get(ctx, t66, 5);   /* .Address */
+        syncrt_mv t68 = syncrt_mv_get(ctx, t67, 1);   /* .City */
         static const size_t path[1] = {5};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t55);
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t68);
     }
     {   /* AddressCountryRegionId */
-        syncrt_mv t57 = v_;
-        syncrt_mv t58 = syncrt_mv_get(ctx, t57, 7);   /* .AccountContacts */
-        syncrt_mv t59 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t60 = syncrt_mv_index(ctx, t58, t59);
-        syncrt_mv t61 = syncrt_mv_get(ctx, t60, 0);   /* .Slave */
-        syncrt_mv t62 = syncrt_mv_get(ctx, t61, 5);   /* .Address */
-        syncrt_mv t63 = syncrt_mv_get(ctx, t62, 4);   /* .CountryCode */
-        syncrt_mv t56 = t63;
-        if (!syncrt_mv_present(t56)) {
-            syncrt_mv t64 = syncrt_mv_str("US", 2);
-            t56 = t64;
+        syncrt_mv t70 = v_;
+        syncrt_mv t71 = syncrt_mv_get(ctx, t70, 7);   /* .AccountContacts */
+        syncrt_mv t72 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t73 = syncrt_mv_index(ctx, t71, t72);
+        syncrt_mv t74 = syncrt_mv_get(ctx, t73, 0);   /* .Slave */
+        syncrt_mv t75 = syncrt_mv_get(ctx, t74, 5);   /* .Address */
+        syncrt_mv t76 = syncrt_mv_get(ctx, t75, 4);   /* .CountryCode */
+        syncrt_mv t69 = t76;
+        if (!syncrt_mv_present(t69)) {
+            syncrt_mv t77 = syncrt_mv_str("US", 2);
+            t69 = t77;
         }
-        syncrt_mv t65 = syncrt_fn_iso3(ctx, t56);
+        syncrt_mv t78 = syncrt_fn_iso3(ctx, t69);
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t65);
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t78);
     }
     {   /* AddressState */
-        syncrt_mv t67 = v_;
-        syncrt_mv t68 = syncrt_mv_get(ctx, t67, 7);   /* .AccountContacts */
-        syncrt_mv t69 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t70 = syncrt_mv_index(ctx, t68, t69);
-        syncrt_mv t71 = syncrt_mv_get(ctx, t70, 0);   /* .Slave */
-        syncrt_mv t72 = syncrt_mv_get(ctx, t71, 5);   /* .Address */
-        syncrt_mv t73 = syncrt_mv_get(ctx, t72, 4);   /* .CountryCode */
-        syncrt_mv t66 = t73;
-        if (!syncrt_mv_present(t66)) {
-            syncrt_mv t74 = syncrt_mv_str("US", 2);
-            t66 = t74;
+        syncrt_mv t80 = v_;
+        syncrt_mv t81 = syncrt_mv_get(ctx, t80, 7);   /* .AccountContacts */
+        syncrt_mv t82 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t83 = syncrt_mv_index(ctx, t81, t82);
+        syncrt_mv t84 = syncrt_mv_get(ctx, t83, 0);   /* .Slave */
+        syncrt_mv t85 = syncrt_mv_get(ctx, t84, 5);   /* .Address */
+        syncrt_mv t86 = syncrt_mv_get(ctx, t85, 4);   /* .CountryCode */
+        syncrt_mv t79 = t86;
+        if (!syncrt_mv_present(t79)) {
+            syncrt_mv t87 = syncrt_mv_str("US", 2);
+            t79 = t87;
         }
-        syncrt_mv t76 = v_;
-        syncrt_mv t77 = syncrt_mv_get(ctx, t76, 7);   /* .AccountContacts */
-        syncrt_mv t78 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t79 = syncrt_mv_index(ctx, t77, t78);
-        syncrt_mv t80 = syncrt_mv_get(ctx, t79, 0);   /* .Slave */
-        syncrt_mv t81 = syncrt_mv_get(ctx, t80, 5);   /* .Address */
-        syncrt_mv t82 = syncrt_mv_get(ctx, t81, 3);   /* .RegionCode */
-        syncrt_mv t75 = t82;
-        if (!syncrt_mv_present(t75)) {
-            syncrt_mv t83 = syncrt_mv_str("", 0);
-            t75 = t83;
+        syncrt_mv t89 = v_;
+        syncrt_mv t90 = syncrt_mv_get(ctx, t89, 7);   /* .AccountContacts */
+        syncrt_mv t91 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t92 = syncrt_mv_index(ctx, t90, t91);
+        syncrt_mv t93 = syncrt_mv_get(ctx, t92, 0);   /* .Slave */
+        syncrt_mv t94 = syncrt_mv_get(ctx, t93, 5);   /* .Address */
+        syncrt_mv t95 = syncrt_mv_get(ctx, t94, 3);   /* .RegionCode */
+        syncrt_mv t88 = t95;
+        if (!syncrt_mv_present(t88)) {
+            syncrt_mv t96 = syncrt_mv_str("", 0);
+            t88 = t96;
         }
-        syncrt_mv t84 = syncrt_fn_region(ctx, t66, t75);
+        syncrt_mv t97 = syncrt_fn_region(ctx, t79, t88);
         static const size_t path[1] = {9};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t84);
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t97);
     }
     {   /* AddressZipCode */
-        syncrt_mv t86 = v_;
-        syncrt_mv t87 = syncrt_mv_get(ctx, t86, 7);   /* .AccountContacts */
-        syncrt_mv t88 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t89 = syncrt_mv_index(ctx, t87, t88);
-        syncrt_mv t90 = syncrt_mv_get(ctx, t89, 0);   /* .Slave */
-        syncrt_mv t91 = syncrt_mv_get(ctx, t90, 5);   /* .Address */
-        syncrt_mv t92 = syncrt_mv_get(ctx, t91, 2);   /* .PostalCode */
-        syncrt_mv t85 = t92;
-        if (!syncrt_mv_present(t85)) {
-            syncrt_mv t93 = syncrt_mv_str("", 0);
-            t85 = t93;
+        syncrt_mv t99 = v_;
+        syncrt_mv t100 = syncrt_mv_get(ctx, t99, 7);   /* .AccountContacts */
+        syncrt_mv t101 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t102 = syncrt_mv_index(ctx, t100, t101);
+        syncrt_mv t103 = syncrt_mv_get(ctx, t102, 0);   /* .Slave */
+        syncrt_mv t104 = syncrt_mv_get(ctx, t103, 5);   /* .Address */
+        syncrt_mv t105 = syncrt_mv_get(ctx, t104, 2);   /* .PostalCode */
+        syncrt_mv t98 = t105;
+        if (!syncrt_mv_present(t98)) {
+            syncrt_mv t106 = syncrt_mv_str("", 0);
+            t98 = t106;
         }
-        syncrt_mv t95 = v_;
-        syncrt_mv t96 = syncrt_mv_get(ctx, t95, 7);   /* .AccountContacts */
-        syncrt_mv t97 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t98 = syncrt_mv_index(ctx, t96, t97);
-        syncrt_mv t99 = syncrt_mv_get(ctx, t98, 0);   /* .Slave */
-        syncrt_mv t100 = syncrt_mv_get(ctx, t99, 5);   /* .Address */
-        syncrt_mv t101 = syncrt_mv_get(ctx, t100, 4);   /* .CountryCode */
-        syncrt_mv t94 = t101;
-        if (!syncrt_mv_present(t94)) {
-            syncrt_mv t102 = syncrt_mv_str("US", 2);
-            t94 = t102;
+        syncrt_mv t108 = v_;
+        syncrt_mv t109 = syncrt_mv_get(ctx, t108, 7);   /* .AccountContacts */
+        syncrt_mv t110 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t111 = syncrt_mv_index(ctx, t109, t110);
+        syncrt_mv t112 = syncrt_mv_get(ctx, t111, 0);   /* .Slave */
+        syncrt_mv t113 = syncrt_mv_get(ctx, t112, 5);   /* .Address */
+        syncrt_mv t114 = syncrt_mv_get(ctx, t113, 4);   /* .CountryCode */
+        syncrt_mv t107 = t114;
+        if (!syncrt_mv_present(t107)) {
+            syncrt_mv t115 = syncrt_mv_str("US", 2);
+            t107 = t115;
         }
-        syncrt_mv t103 = syncrt_fn_postal(ctx, t85, t94);
+        syncrt_mv t116 = syncrt_fn_postal(ctx, t98, t107);
         static const size_t path[1] = {4};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t103);
-    }
-    {   /* IdentificationNumber */
-        syncrt_mv t104 = v_;
-        syncrt_mv t105 = syncrt_mv_get(ctx, t104, 2);   /* .Name */
-        syncrt_mv t106 = syncrt_fn_required(ctx, t105, "$.Name");
-        syncrt_mv t107 = syncrt_mv_str(" ", 1);
-        syncrt_mv t108 = syncrt_mv_str("", 0);
-        syncrt_mv t109 = syncrt_fn_replace(ctx, t106, t107, t108);
-        syncrt_mv t110 = syncrt_fn_upper(ctx, t109);
-        syncrt_mv t111 = syncrt_mv_str("|", 1);
-        syncrt_mv t112 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t110, t111);
-        syncrt_mv t115 = v_;
-        syncrt_mv t116 = syncrt_mv_get(ctx, t115, 7);   /* .AccountContacts */
-        syncrt_mv t117 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t118 = syncrt_mv_index(ctx, t116, t117);
-        syncrt_mv t119 = syncrt_mv_get(ctx, t118, 0);   /* .Slave */
-        syncrt_mv t120 = syncrt_mv_get(ctx, t119, 5);   /* .Address */
-        syncrt_mv t121 = syncrt_mv_get(ctx, t120, 2);   /* .PostalCode */
-        syncrt_mv t114 = t121;
-        if (!syncrt_mv_present(t114)) {
-            syncrt_mv t122 = syncrt_mv_str("", 0);
-            t114 = t122;
-        }
-        syncrt_mv t124 = v_;
-        syncrt_mv t125 = syncrt_mv_get(ctx, t124, 7);   /* .AccountContacts */
-        syncrt_mv t126 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t127 = syncrt_mv_index(ctx, t125, t126);
-        syncrt_mv t128 = syncrt_mv_get(ctx, t127, 0);   /* .Slave */
-        syncrt_mv t129 = syncrt_mv_get(ctx, t128, 5);   /* .Address */
-        syncrt_mv t130 = syncrt_mv_get(ctx, t129, 4);   /* .CountryCode */
-        syncrt_mv t123 = t130;
-        if (!syncrt_mv_present(t123)) {
-            syncrt_mv t131 = syncrt_mv_str("US", 2);
-            t123 = t131;
-        }
-        syncrt_mv t132 = syncrt_fn_postal(ctx, t114, t123);
-        syncrt_mv t113 = t132;
-        if (!syncrt_mv_present(t113)) {
-            syncrt_mv t133 = syncrt_mv_str("", 0);
-            t113 = t133;
-        }
-        syncrt_mv t134 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t112, t113);
-        static const size_t path[1] = {13};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t134);
-    }
-    {   /* CreditLimit */
-        syncrt_mv t136 = v_;
-        syncrt_mv t137 = syncrt_mv_get(ctx, t136, 4);   /* .Credit */
-        syncrt_mv t135 = t137;
-        if (!syncrt_mv_present(t135)) {
-            syncrt_mv t138 = syncrt_mv_int(INT64_C(0));
-            t135 = t138;
-        }
-        syncrt_mv t139 = syncrt_fn_round(ctx, t135, 2, 0);
-        static const size_t path[1] = {11};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t139);
-    }
-    {   /* OnHoldStatus */
-        syncrt_mv t140;
-        syncrt_mv t142 = v_;
-        syncrt_mv t143 = syncrt_mv_get(ctx, t142, 5);   /* .IsOnHold */
-        syncrt_mv t141 = t143;
-        if (!syncrt_mv_present(t141)) {
-            syncrt_mv t144 = syncrt_mv_bool(0);
-            t141 = t144;
-        }
-        if (syncrt_mv_true(t141)) {
-            syncrt_mv t145 = syncrt_mv_str("All", 3);
-            t140 = t145;
-        } else {
-            syncrt_mv t146 = syncrt_mv_str("No", 2);
-            t140 = t146;
-        }
-        static const size_t path[1] = {6};
-        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t140);
+        syncrt_mv_put(ctx, &d365_CustomerV3_mtype, dst_, path, 1, t116);
     }
     {   /* check: an account needs a name */
-        syncrt_mv t148 = v_;
-        syncrt_mv t149 = syncrt_mv_get(ctx, t148, 2);   /* .Name */
-        syncrt_mv t147 = t149;
-        if (!syncrt_mv_present(t147)) {
-            syncrt_mv t150 = syncrt_mv_str("", 0);
-            t147 = t150;
+        syncrt_mv t118 = v_;
+        syncrt_mv t119 = syncrt_mv_get(ctx, t118, 2);   /* .Name */
+        syncrt_mv t117 = t119;
+        if (!syncrt_mv_present(t117)) {
+            syncrt_mv t120 = syncrt_mv_str("", 0);
+            t117 = t120;
         }
-        syncrt_mv t151 = syncrt_fn_trim(ctx, t147);
-        syncrt_mv t152 = syncrt_mv_str("", 0);
-        syncrt_mv t153 = syncrt_mv_binop(ctx, SYNCRT_OP_NE, t151, t152);
-        syncrt_fn_check(ctx, t153, "CustomerFromAccount", "an account needs a name");
+        syncrt_mv t121 = syncrt_fn_trim(ctx, t117);
+        syncrt_mv t122 = syncrt_mv_str("", 0);
+        syncrt_mv t123 = syncrt_mv_binop(ctx, SYNCRT_OP_NE, t121, t122);
+        syncrt_fn_check(ctx, t123, "CustomerFromAccount", "an account needs a name");
     }
     {   /* check: negative credit limit */
-        syncrt_mv t155 = v_;
-        syncrt_mv t156 = syncrt_mv_get(ctx, t155, 4);   /* .Credit */
-        syncrt_mv t154 = t156;
-        if (!syncrt_mv_present(t154)) {
-            syncrt_mv t157 = syncrt_mv_int(INT64_C(0));
-            t154 = t157;
+        syncrt_mv t125 = v_;
+        syncrt_mv t126 = syncrt_mv_get(ctx, t125, 4);   /* .Credit */
+        syncrt_mv t124 = t126;
+        if (!syncrt_mv_present(t124)) {
+            syncrt_mv t127 = syncrt_mv_int(INT64_C(0));
+            t124 = t127;
         }
-        syncrt_mv t158 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t159 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t154, t158);
-        syncrt_fn_check(ctx, t159, "CustomerFromAccount", "negative credit limit");
+        syncrt_mv t128 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t129 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t124, t128);
+        syncrt_fn_check(ctx, t129, "CustomerFromAccount", "negative credit limit");
     }
 }
 
@@ -489,12 +446,25 @@ syncrt_status UserContactsToD365_run(syncrt_mctx *ctx, const char *json, size_t 
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow CustomersToD365: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key and the AllowEdit=false fields */
+static const char *const CustomersToD365_update_fields[] = {
+    "PrimaryContactEmail",
+    "PrimaryContactPhone",
+    "AddressStreet",
+    "AddressCity",
+    "AddressCountryRegionId",
+    "AddressState",
+    "AddressZipCode",
+    NULL
+};
+
 /* flow CustomersToD365: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc CustomersToD365_flow = {
     .name = "CustomersToD365",
-    .map_version = "customers_from_clarity.map@04684c1f37f66e5f (mapc 0.1.0)",
+    .map_version = "customers_from_clarity.map@d366e63d7d9b4edb (mapc 0.1.0)",
     .map_file = "customers_from_clarity.map",
-    .map_hash = "04684c1f37f66e5f",
+    .map_hash = "d366e63d7d9b4edb",
     .source = SYNCRT_SYS_CLARITY,
     .webhook_event = NULL,
     .poll_route = "Accounts/Accounts",
@@ -514,14 +484,24 @@ const syncrt_flow_desc CustomersToD365_flow = {
     .key_fields = { "dataAreaId", "CustomerAccount", NULL },
     .idempotency_field = "CustomerAccount",
     .retry = { 5, 1000, 60000 },
+    .dedup_fields = { "PrimaryContactEmail", "OrganizationName+AddressZipCode", NULL },
+    .update_fields = CustomersToD365_update_fields,
+};
+
+/* flow UserContactsToD365: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key and the AllowEdit=false fields */
+static const char *const UserContactsToD365_update_fields[] = {
+    "PrimaryContactEmail",
+    "PrimaryContactPhone",
+    NULL
 };
 
 /* flow UserContactsToD365: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc UserContactsToD365_flow = {
     .name = "UserContactsToD365",
-    .map_version = "customers_from_clarity.map@04684c1f37f66e5f (mapc 0.1.0)",
+    .map_version = "customers_from_clarity.map@d366e63d7d9b4edb (mapc 0.1.0)",
     .map_file = "customers_from_clarity.map",
-    .map_hash = "04684c1f37f66e5f",
+    .map_hash = "d366e63d7d9b4edb",
     .source = SYNCRT_SYS_CLARITY,
     .webhook_event = NULL,
     .poll_route = "Contacts/Users",
@@ -541,6 +521,7 @@ const syncrt_flow_desc UserContactsToD365_flow = {
     .key_fields = { "dataAreaId", "CustomerAccount", NULL },
     .idempotency_field = "CustomerAccount",
     .retry = { 5, 1000, 60000 },
+    .update_fields = UserContactsToD365_update_fields,
 };
 
 /* keeps the translation unit non-empty for a file without maps */

@@ -173,6 +173,16 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow StockToClarity: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key */
+static const char *const StockToClarity_update_fields[] = {
+    "Name",
+    "StatusKey",
+    "IsUnlimitedStock",
+    "MaximumPurchaseQuantity",
+    NULL
+};
+
 /* flow StockToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc StockToClarity_flow = {
     .name = "StockToClarity",
@@ -198,6 +208,7 @@ const syncrt_flow_desc StockToClarity_flow = {
     .key_fields = { "CustomKey", NULL },
     .idempotency_field = "CustomKey",
     .retry = { 10, 2000, 600000 },
+    .update_fields = StockToClarity_update_fields,
     .group_by = { "ItemNumber", NULL },
 };
 

@@ -480,6 +480,19 @@ syncrt_status InvoicesToClarity_run(syncrt_mctx *ctx, const char *json, size_t l
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow InvoicesToClarity: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key */
+static const char *const InvoicesToClarity_update_fields[] = {
+    "AccountKey",
+    "OriginalDate",
+    "DueDate",
+    "StatusKey",
+    "BalanceDue",
+    "Totals",
+    "BillingContact",
+    NULL
+};
+
 /* flow InvoicesToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc InvoicesToClarity_flow = {
     .name = "InvoicesToClarity",
@@ -505,6 +518,7 @@ const syncrt_flow_desc InvoicesToClarity_flow = {
     .key_fields = { "CustomKey", NULL },
     .idempotency_field = "CustomKey",
     .retry = { 5, 1000, 300000 },
+    .update_fields = InvoicesToClarity_update_fields,
 };
 
 /* keeps the translation unit non-empty for a file without maps */

@@ -310,14 +310,11 @@ static const syncrt_mfield d365_CustomerV3_fields[] = {
     {"CustomerGroupId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct d365_CustomerV3, CustomerGroupId), offsetof(struct d365_CustomerV3, has_CustomerGroupId),
      NULL, NULL, NULL, 0, -1, -1, -1},
-    {"IdentificationNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_CustomerV3, IdentificationNumber), offsetof(struct d365_CustomerV3, has_IdentificationNumber),
-     NULL, NULL, NULL, 0, -1, -1, -1},
     {"AddressStreet", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct d365_CustomerV3, AddressStreet), offsetof(struct d365_CustomerV3, has_AddressStreet),
      NULL, NULL, NULL, 0, -1, -1, -1},
 };
-const syncrt_mtype d365_CustomerV3_mtype = {"CustomerV3", sizeof(struct d365_CustomerV3), 15, d365_CustomerV3_fields, SYNCRT_MFLAVOR_ODATA};
+const syncrt_mtype d365_CustomerV3_mtype = {"CustomerV3", sizeof(struct d365_CustomerV3), 14, d365_CustomerV3_fields, SYNCRT_MFLAVOR_ODATA};
 
 static const char *const d365_SalesOrderHeaderV2_SalesOrderStatus_members[] = {
     "None", "Backorder", "Delivered", "Invoiced", "Canceled"};

@@ -236,7 +236,7 @@ struct clarity_Totals {
     unsigned char has_Total;
 };
 
-/* d365_CustomerV3.CustomerV3: 15 of 305 fields */
+/* d365_CustomerV3.CustomerV3: 14 of 305 fields */
 struct d365_CustomerV3 {
     syncrt_str dataAreaId;
     unsigned char has_dataAreaId;
@@ -264,8 +264,6 @@ struct d365_CustomerV3 {
     unsigned char has_CreditLimit;
     syncrt_str CustomerGroupId;
     unsigned char has_CustomerGroupId;
-    syncrt_str IdentificationNumber;
-    unsigned char has_IdentificationNumber;
     syncrt_str AddressStreet;
     unsigned char has_AddressStreet;
 };

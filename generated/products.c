@@ -185,6 +185,19 @@ syncrt_status ProductsToClarity_run(syncrt_mctx *ctx, const char *json, size_t l
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow ProductsToClarity: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key */
+static const char *const ProductsToClarity_update_fields[] = {
+    "Name",
+    "ManufacturerPartNumber",
+    "PriceBase",
+    "PriceMsrp",
+    "IsDiscontinued",
+    "ShortDescription",
+    "SeoKeywords",
+    NULL
+};
+
 /* flow ProductsToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc ProductsToClarity_flow = {
     .name = "ProductsToClarity",
@@ -210,6 +223,7 @@ const syncrt_flow_desc ProductsToClarity_flow = {
     .key_fields = { "CustomKey", NULL },
     .idempotency_field = "CustomKey",
     .retry = { 3, 500, 30000 },
+    .update_fields = ProductsToClarity_update_fields,
 };
 
 /* keeps the translation unit non-empty for a file without maps */

@@ -502,6 +502,19 @@ syncrt_status ReturnsToClarity_run(syncrt_mctx *ctx, const char *json, size_t le
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow ReturnsToClarity: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key */
+static const char *const ReturnsToClarity_update_fields[] = {
+    "AccountKey",
+    "PurchaseOrderNumber",
+    "StatusKey",
+    "ReturnCommitmentDate",
+    "RefundAmount",
+    "Totals",
+    "SalesGroupKey",
+    NULL
+};
+
 /* flow ReturnsToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc ReturnsToClarity_flow = {
     .name = "ReturnsToClarity",
@@ -527,6 +540,7 @@ const syncrt_flow_desc ReturnsToClarity_flow = {
     .key_fields = { "CustomKey", NULL },
     .idempotency_field = "CustomKey",
     .retry = { 5, 1000, 300000 },
+    .update_fields = ReturnsToClarity_update_fields,
 };
 
 /* keeps the translation unit non-empty for a file without maps */

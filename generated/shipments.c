@@ -367,6 +367,20 @@ syncrt_status OrderStateToClarity_run(syncrt_mctx *ctx, const char *json, size_t
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
+/* flow ShipmentsToClarity: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key */
+static const char *const ShipmentsToClarity_update_fields[] = {
+    "TrackingNumber",
+    "ShipDate",
+    "ShipCarrierKey",
+    "CarrierName",
+    "StatusKey",
+    "Reference1",
+    "Reference2",
+    "Reference3",
+    NULL
+};
+
 /* flow ShipmentsToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc ShipmentsToClarity_flow = {
     .name = "ShipmentsToClarity",
@@ -392,6 +406,14 @@ const syncrt_flow_desc ShipmentsToClarity_flow = {
     .key_fields = { "CustomKey", NULL },
     .idempotency_field = "CustomKey",
     .retry = { 5, 1000, 120000 },
+    .update_fields = ShipmentsToClarity_update_fields,
+};
+
+/* flow OrderStateToClarity: the fields an update of an existing record sends: the map's
+   fields minus its `on create` items, the key */
+static const char *const OrderStateToClarity_update_fields[] = {
+    "StatusKey",
+    NULL
 };
 
 /* flow OrderStateToClarity: the facts the engine runs it by (syncrt/flow.h) */
@@ -419,6 +441,7 @@ const syncrt_flow_desc OrderStateToClarity_flow = {
     .key_fields = { "ID", NULL },
     .idempotency_field = "ID",
     .retry = { 5, 1000, 120000 },
+    .update_fields = OrderStateToClarity_update_fields,
 };
 
 /* keeps the translation unit non-empty for a file without maps */

@@ -80,5 +80,13 @@ int main(int argc, char **argv)
     keys("key_fields", f->key_fields);
     printf("idempotency_field=%s\nretry=%d %lld %lld\n", f->idempotency_field ? f->idempotency_field : "",
            f->retry.max_attempts, (long long)f->retry.base_ms, (long long)f->retry.cap_ms);
+    keys("dedup_fields", f->dedup_fields);
+    /* update_fields: "-" when NULL (a create flow), else the list */
+    printf("update_fields=");
+    if (!f->update_fields)
+        printf("-");
+    for (int i = 0; f->update_fields && f->update_fields[i]; i++)
+        printf("%s%s", i ? "," : "", f->update_fields[i]);
+    printf("\n");
     return 0;
 }

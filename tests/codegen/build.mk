@@ -28,6 +28,7 @@ check-generated: $(BUILD)/mapc
 # The flow descriptors and registry of the committed generated/ (every file, -Werror -pedantic).
 $(BUILD)/tests/codegen/test_flowdesc: tests/codegen/test_flowdesc.c $(wildcard generated/*.c generated/*.h) \
         $(BUILD)/libsyncrt.a
+	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pedantic $(CFLAGS) $(SAN_FLAGS) \
 	    -Iruntime/include -Igenerated -o $@ tests/codegen/test_flowdesc.c $(wildcard generated/*.c) \
 	    $(BUILD)/libsyncrt.a -lm

@@ -249,8 +249,12 @@ flow FS { trigger schedule every 1h write clarity.SalesOrders by S }
 flow FN { trigger schedule every 1h write d365.CustomersV3 by N dedup by OrganizationName }
 MAP
 } >"$tmp/uf/uf.map"
+# a sanitizer build of libsyncrt (make SANITIZE=...) links only with the same runtimes
+san=""
+nm "$BUILD/libsyncrt.a" 2>/dev/null | grep -q ' U __asan_' && san="$san -fsanitize=address"
+nm "$BUILD/libsyncrt.a" 2>/dev/null | grep -q ' U __ubsan_' && san="$san -fsanitize=undefined"
 if "$MAPC" gen -o "$tmp/uf/out" "$tmp/uf/uf.map" >"$tmp/log" 2>&1 &&
-   gcc $CFLAGS_GEN -I"$tmp/uf/out" -o "$tmp/uf/fd" tests/codegen/test_flowdesc.c "$tmp/uf/out"/*.c \
+   gcc $CFLAGS_GEN $san -I"$tmp/uf/out" -o "$tmp/uf/fd" tests/codegen/test_flowdesc.c "$tmp/uf/out"/*.c \
        "$BUILD/libsyncrt.a" -lm >>"$tmp/log" 2>&1; then
   for want in "FC dedup_fields=OrganizationName+AddressZipCode+PrimaryContactEmail,PartyNumber" \
               "FC update_fields=PrimaryContactEmail,AddressZipCode,OrganizationName" \

@@ -192,7 +192,13 @@ mode_key:
 items:
   %empty                         { MK($$, ast_vec_new(ast_free_item_v)); }
 | items item                     { $$ = $1; PUSH($$, $2); }
-| items IDENT CREATE '{' items '}'
+| items IDENT CREATE '{'
+      { /* the lexer opened this block: name it for the end-of-file hint */
+        for (int k = 0; k < ps->nopen && k < MAPC_MAX_OPEN_BLOCKS; k++)
+            if (ps->open[k].start == @4.start)
+                ps->open_kind[k] = "on create";
+      }
+  items '}'
       { /* `on create { ... }`: 'on' is a keyword only here (a field may be called on) */
         $$ = $1;
         mapc_loc kw = ast_span(@2, @3);
@@ -200,14 +206,14 @@ items:
             diag_error(ps->diag, @2, "'%s create { ... }' is not an item group; did you mean "
                        "'on create'?", $2);
         free($2);
-        for (size_t k = 0; k < $5->n; k++) {
-            const ast_item *in = $5->items[k];
+        for (size_t k = 0; k < $6->n; k++) {
+            const ast_item *in = $6->items[k];
             if (in->kind == AI_GROUP && !in->on_create) {
                 diag_error(ps->diag, in->loc, "'on create' groups do not nest");
                 diag_note(ps->diag, kw, "inside this one");
             }
         }
-        if (!ast_items_add_group($$, $5, kw))
+        if (!ast_items_add_group($$, $6, kw))
             YYNOMEM; }
 ;
 

@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import time
+from decimal import Decimal
 
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,6 +32,7 @@ import sblib  # noqa: E402
 
 INJECTED_ID = 9000001   # the string-quantity event's order id (not a Clarity order)
 FLOW = "OrderToCash"
+PAY_FLOW = "PaymentsToJournal"  # the storefront pays each order at checkout: one journal per order
 PRODUCT_FLOWS = (("ProductsToClarity", "products (products.map)"),
                  ("StockToClarity", "SKU stock levels (inventory.map)"))
 
@@ -216,11 +218,17 @@ def cmd_drive(args):
             break
         time.sleep(0.2)
     # drain: the storefront is done; wait until the sync has received and worked everything
+    # (the payments too, when the demo journals them: every paid order polled and worked)
+    with open(os.path.join(wd, "sync.json")) as f:
+        paying = (json.load(f).get("flows", {}).get(PAY_FLOW) or {}).get("enabled")
     end = time.time() + drain
     while True:
         st, cnt = sb.traffic_status(), store.counts(FLOW)
         want = (st.get("created", 0) if st else 0) + (1 if injected == 200 else 0)
-        if st and not st.get("running") and cnt and cnt["in_flight"] == 0 and cnt["received"] >= want:
+        pc = store.counts(PAY_FLOW) if paying else None
+        paid_done = not paying or (pc and st and pc["in_flight"] == 0 and pc["received"] >= st.get("paid", 0))
+        if st and not st.get("running") and cnt and cnt["in_flight"] == 0 and cnt["received"] >= want and \
+                paid_done:
             break
         if time.time() > end:
             print("\ndemo: drain time (%ds) is up with work left" % drain)
@@ -250,9 +258,10 @@ def classify(reason, detail):
 
 
 def dead_letter_details(logpath):
-    """{Clarity order id: (reason, detail)} from the sync log's dead_lettered events."""
+    """{Clarity order id: (reason, detail)} from the sync log's dead_lettered events of the order
+    flow (a payment of the same order dead-lettered by PaymentsToJournal is another record)."""
     out = {}
-    pat = re.compile(r'event=dead_lettered .*?source=(\S+).*?reason="((?:[^"\\]|\\.)*)"'
+    pat = re.compile(r'event=dead_lettered flow=%s .*?source=(\S+).*?reason="((?:[^"\\]|\\.)*)"' % FLOW +
                      r'(?: detail="((?:[^"\\]|\\.)*)")?')
     try:
         with open(logpath, errors="replace") as f:
@@ -278,7 +287,8 @@ def cmd_summary(args):
     # API calls first: the summary's own reads below must not be counted
     fo_all, fo_by = sblib.fo_calls(sb.stats())
     # the order flow's calls: $batch, sales order probes, tokens (other flows, when this binary
-    # has them, read other entity sets and are listed but not charged to orders)
+    # has them, read other entity sets and are listed but not charged to orders; the payment
+    # journals travel in $batch requests too, and are charged to their orders)
     fo_total = sum(v for k, v in fo_by.items() if "$batch" in k or "SalesOrder" in k or "oauth2" in k)
     cl_stats = sb.stats(clarity=True)
     cl_total = sblib.fo_calls(cl_stats)[0] if cl_stats else None
@@ -339,17 +349,32 @@ def cmd_summary(args):
         else:
             P("%s: not synced yet - this sync binary has no %s flow that runs (flows it knows: %s)"
               % (what, name, ", ".join(sorted(flows)) or "none"))
+    # payments: one F&O payment journal WEBPAY-<order> per order paid at checkout
+    orders = sb.clarity_orders()
+    if PAY_FLOW in not_run:
+        P("payments: not journaled - the sync binary refused to run %s: \"%s\"" % (PAY_FLOW, not_run[PAY_FLOW]))
+    elif PAY_FLOW in flows and flows[PAY_FLOW].get("enabled"):
+        paid = sum(1 for o in orders.values() if o.get("SalesOrderPayments"))
+        heads_j = [h for h in sb.all_rows("/data/CustomerPaymentJournalHeaders?$select=JournalBatchNumber")
+                   if h["JournalBatchNumber"].startswith("WEBPAY-")]
+        lines_j = [ln for ln in sb.all_rows("/data/CustomerPaymentJournalLines?$select=JournalBatchNumber,"
+                                            "CreditAmount") if ln["JournalBatchNumber"].startswith("WEBPAY-")]
+        credited = sum((Decimal(str(ln["CreditAmount"])) for ln in lines_j), Decimal(0))
+        pc = store.counts(PAY_FLOW) or {"dead": 0}
+        P("payments journaled:   %d of %d orders paid at checkout: %d F&O journals WEBPAY-<order>, %d lines, "
+          "%s credited in all (flow %s: done %s, dead-lettered %d: the guest orders' payments name no "
+          "customer account)" % (len(heads_j), paid, len(heads_j), len(lines_j), credited, PAY_FLOW,
+                                 flows[PAY_FLOW].get("done", "?"), pc["dead"]))
     # API calls
     delivered = cnt["delivered"]
-    P("F&O API calls: %d in all (%d for orders) = %s" % (fo_all, fo_total, ", ".join("%d %s" % (v, k) for k, v in
-                                                             sorted(fo_by.items(), key=lambda kv: -kv[1]))))
-    orders = sb.clarity_orders()
+    P("F&O API calls: %d in all (%d for orders and their payment journals) = %s"
+      % (fo_all, fo_total, ", ".join("%d %s" % (v, k) for k, v in sorted(fo_by.items(), key=lambda kv: -kv[1]))))
     dat = store.delivered_at(FLOW)
     if delivered:
         naive = [1 + len(sblib.expected_lines(orders[i])) for i in dat if i in orders]
-        P("API calls per order:  %.3f F&O calls per delivered order (%d / %d); one request per header "
-          "and per line would be %.2f" % (fo_total / delivered, fo_total, delivered,
-                                          sum(naive) / max(len(naive), 1)))
+        P("API calls per order:  %.3f F&O calls per delivered order (%d / %d, payment journals included); "
+          "one request per header and per line would be %.2f" % (fo_total / delivered, fo_total, delivered,
+                                                               sum(naive) / max(len(naive), 1)))
         P("    (orders arriving one by one travel mostly one $batch each, sent at once; when orders "
           "queue up many share a $batch of up to 100 operations: `make bench` shows ~0.1 call per order)")
     if cl_total is not None:

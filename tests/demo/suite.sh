@@ -55,12 +55,16 @@ tap $([ "$(grep -c '^\[ *[0-9]*s\] storefront orders' "$out")" -ge 3 ]; echo $?)
   "live progress: a line every few seconds (orders received / delivered / dead-lettered)" "$out"
 for l in "orders received:" "orders delivered:" "orders dead-lettered:" "API calls per order:" \
          "order latency (ms): p50" "    definition: Clarity's CreatedDate" "reconciliation:" \
-         "products (products.map)" "SKU stock levels (inventory.map)"; do
+         "products (products.map)" "SKU stock levels (inventory.map)" "payments journaled:"; do
   tap $(t grep -qF -- "$l" "$out") "summary line: $l" "$out"
 done
 prod=$(sed -n 's/^products (products.map) synced: \([0-9]*\) (flow ProductsToClarity: done [0-9]*, dead-lettered 0)$/\1/p' "$out")
 tap $([ -n "$prod" ] && [ "$prod" -gt 0 ]; echo $?) \
   "the F&O products reached Clarity during the demo (${prod:-0} synced, none dead-lettered)" "$out"
+pj=$(sed -n 's/^payments journaled: *\([0-9]*\) of \([0-9]*\) orders paid at checkout.*dead-lettered \([0-9]*\):.*/\1 \2 \3/p' "$out")
+set -- $pj
+tap $([ -n "$pj" ] && [ "$1" -gt 0 ] && [ $(($1 + $3)) -eq "$2" ]; echo $?) \
+  "every payment journaled in F&O or dead-lettered (journals + dead-lettered = paid orders: ${pj:-none})" "$out"
 rec=$(num "orders received:"); del=$(num "orders delivered:"); dead=$(num "orders dead-lettered:")
 tap $([ -n "$rec" ] && [ -n "$del" ] && [ -n "$dead" ] && [ "$rec" -gt 0 ] &&
       [ $((del + dead)) -eq "$rec" ]; echo $?) \

@@ -180,7 +180,8 @@ clarity "Ordering/SalesOrder/ID/$oid" >"$tmp/sop.json"
 [ "$(jq '.SalesOrderPayments | length' "$tmp/sop.json")" = 1 ] && ok "Clarity payment added to order $oid" || nok "AddPayment"
 check_err "PaymentsToJournal without the payment's customer account" payments.map PaymentsToJournal "$tmp/sop.json" \
   'CustomerPaymentJournalLines[0]: $.Slave.ExternalCustomerID: required value is missing'
-# the storefront's payment provider fills ExternalCustomerID (the sandbox binds it as an Int32)
+# a storefront's payment step fills ExternalCustomerID with the F&O account (the sandbox's traffic
+# does; this payment was added without it, so it is set on the fetched record)
 jq '.SalesOrderPayments[0].Slave.ExternalCustomerID = .AccountKey' "$tmp/sop.json" >"$tmp/sopx.json"
 pv payments.map PaymentsToJournal "$tmp/sopx.json"; cp "$tmp/out" "$tmp/pj.json"
 jq '{dataAreaId: "usmf", JournalBatchNumber: "WEBPAY-\(.ID)", JournalName: "CustPay"}' "$tmp/sopx.json" >"$tmp/exp"

@@ -222,6 +222,66 @@ int main(int argc, char **argv)
     mapc_program_free(p);
     diag_cleanup(&d);
 
+    /* `on create` groups and `dedup by` probes in the checked tree */
+    memset(&cap, 0, sizeof cap);
+    diag_init(&d, capture, &cap, 20);
+    p = mapc_program_new(&d);
+    const char *c360 =
+        "schema d365 = odata \"schemas/fo.xml\"\n"
+        "schema clarity = openapi \"schemas/cef.json\"\n"
+        "map C from clarity.Account as a to d365.CustomerV3 upsert {\n"
+        "    dataAreaId = \"usmf\"\n"
+        "    CustomerAccount = required(a.CustomKey)\n"
+        "    on create {\n"
+        "        CustomerGroupId = \"30\"\n"
+        "        SalesCurrencyCode = \"USD\"\n"
+        "    }\n"
+        "    PrimaryContactEmail = a.Email\n"
+        "    AddressZipCode = a.Address.PostalCode\n"
+        "    on create { OrganizationName = a.Name }\n"
+        "}\n"
+        "flow F {\n"
+        "    trigger poll clarity.Accounts every 5m\n"
+        "    write d365.CustomersV3 by C\n"
+        "    dedup by PrimaryContactEmail, OrganizationName + AddressZipCode\n"
+        "}\n";
+    CHECK_INT(mapc_program_add_source(p, name, c360, strlen(c360)), 0, "on create / dedup parse");
+    CHECK_INT(mapc_program_check(p), 0, "on create / dedup check clean");
+    const ast_decl *cm = mapc_program_find_map(p, "C");
+    const ast_decl *cf = mapc_program_find_flow(p, "F");
+    CHECK(cm && cf, "map and flow found");
+    if (cm && cf) {
+        /* the groups' items are flattened into items, in source order, marked on_create */
+        static const char *const names[] = {"dataAreaId", "CustomerAccount", "CustomerGroupId",
+                                             "SalesCurrencyCode", "PrimaryContactEmail",
+                                             "AddressZipCode", "OrganizationName"};
+        static const int oc[] = {0, 0, 1, 1, 0, 0, 1};
+        int wrong = cm->items.n != 7;
+        for (size_t i = 0; i < cm->items.n && i < 7; i++) {
+            const ast_item *it = cm->items.items[i];
+            wrong += it->kind != AI_ASSIGN || strcmp(it->path->names[0], names[i]) ||
+                   it->on_create != oc[i];
+        }
+        CHECK_INT(wrong, 0, "7 items in source order, 3 of them on_create");
+        CHECK_INT((int)cm->create_groups.n, 2, "two groups recorded");
+        const ast_item *g2 = cm->create_groups.n == 2 ? cm->create_groups.items[1] : NULL;
+        const ast_item *org = item_named(cm, "OrganizationName");
+        CHECK(g2 && g2->kind == AI_GROUP && org && org->group_loc.start == g2->loc.start,
+              "an item's group_loc is its group's 'on create'");
+        const ast_fitem *dd = NULL;
+        for (size_t i = 0; i < cf->fitems.n; i++)
+            if (((ast_fitem *)cf->fitems.items[i])->kind == FI_DEDUP)
+                dd = cf->fitems.items[i];
+        const ast_path *p0 = dd && dd->probes.n == 2 ? dd->probes.items[0] : NULL;
+        const ast_path *p1 = dd && dd->probes.n == 2 ? dd->probes.items[1] : NULL;
+        CHECK(p0 && p1 && p0->n == 1 && !strcmp(p0->names[0], "PrimaryContactEmail") &&
+                  p1->n == 2 && !strcmp(p1->names[0], "OrganizationName") &&
+                  !strcmp(p1->names[1], "AddressZipCode"),
+              "dedup by: two probes, the second of two fields");
+    }
+    mapc_program_free(p);
+    diag_cleanup(&d);
+
     /* the error cap */
     memset(&cap, 0, sizeof cap);
     diag_init(&d, capture, &cap, 2);

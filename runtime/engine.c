@@ -14,6 +14,7 @@
 
 #include "syncrt/auth.h"
 #include "syncrt/clarity.h"
+#include "syncrt/decimal.h"
 #include "syncrt/engine.h"
 #include "syncrt/http.h"
 #include "syncrt/isotime.h"
@@ -211,8 +212,8 @@ syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options
         if (cf && cf->enabled && !syncrt_engine_runs(o->flows[i]))
             return syncrt_error_set(err, SYNCRT_EINVAL,
                                     "flow %s is enabled, but this engine does not run it yet "
-                                    "(it runs Clarity -> F&O creates and F&O -> Clarity upserts "
-                                    "by CustomKey)",
+                                    "(it runs Clarity -> F&O creates, updates and upserts, and "
+                                    "F&O -> Clarity upserts by CustomKey)",
                                     o->flows[i]->name);
     }
     syncrt_engine *e = calloc(1, sizeof *e);
@@ -275,12 +276,21 @@ static int state_flow(const syncrt_flow_desc *f)
            !strcmp(f->key_fields[0], "ID") && !f->key_fields[1];
 }
 
+/* Customer 360, Clarity -> F&O: an update or upsert of one F&O record without children,
+ * worked record by record (send_c360). */
+static int c360_flow(const syncrt_flow_desc *f)
+{
+    return f->source == SYNCRT_SYS_CLARITY && f->target == SYNCRT_SYS_D365 &&
+           (f->write == SYNCRT_WRITE_UPDATE || f->write == SYNCRT_WRITE_UPSERT) && !f->child_set &&
+           f->key_fields[0] && f->source_id_field && f->poll_route;
+}
+
 int syncrt_engine_runs(const syncrt_flow_desc *f)
 {
     if (!f || !f->run || !f->target_set || !f->idempotency_field)
         return 0;
     if (f->source == SYNCRT_SYS_CLARITY && f->target == SYNCRT_SYS_D365)
-        return f->write == SYNCRT_WRITE_CREATE && f->source_id_field != NULL;
+        return (f->write == SYNCRT_WRITE_CREATE && f->source_id_field != NULL) || c360_flow(f);
     if (f->group_by[0] && f->source != SYNCRT_SYS_D365)
         return 0;   /* rows are grouped only by the F&O poll */
     return f->source == SYNCRT_SYS_D365 && f->target == SYNCRT_SYS_CLARITY &&
@@ -1669,6 +1679,760 @@ static void send_upsert(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
     done_failed(w, f, it, &o, auth_failed);
 }
 
+/* ------------------------------------------------------------------ customer 360 */
+
+/* Customer 360, Clarity -> F&O (CustomersToD365, UserContactsToD365; docs/flows.md section 3):
+ * one record at a time, GET Set(keys) first; an existing target gets a PATCH of only the
+ * update_fields whose mapped value differs from F&O's (If-Match of the probe's ETag), and
+ * nothing at all when none differs (the echo of a change F&O made itself); a missing one is
+ * an error for an update, and for an upsert is looked for by the flow's dedup probes before
+ * it is created.  A dedup hit is remembered ("<flow>#link" in the hash map) and written back
+ * to the Clarity record's CustomKey, as is the key of a created record, so the next pass and
+ * the storefront's orders go straight to it. */
+
+#define C360_MAX_FIELDS 64
+
+/* A member of a JSON object text: its value (strings decoded, other values as their text),
+ * str 1 for a JSON string; s NULL when absent or null. */
+typedef struct {
+    char *s;
+    int str;
+} c360_val;
+
+static c360_val c360_get(const char *json, size_t len, const char *name)
+{
+    c360_val v = { NULL, 0 };
+    const char *p;
+    size_t n;
+    if (!json || member_span(json, len, name, &p, &n) != 0 || (n == 4 && !memcmp(p, "null", 4)))
+        return v;
+    if (*p == '"') {
+        json_t *s = json_loadb(p, n, JSON_DECODE_ANY, NULL);
+        if (json_is_string(s)) {
+            v.s = strdup(json_string_value(s));
+            v.str = 1;
+        }
+        json_decref(s);
+        return v;
+    }
+    v.s = strndup(p, n);
+    return v;
+}
+
+/* An enum member as OData may spell it in a literal (Namespace.Type'Member'): the member. */
+static const char *enum_member(const char *s, size_t *n)
+{
+    size_t l = strlen(s);
+    const char *q = l > 2 && s[l - 1] == '\'' ? strchr(s, '\'') : NULL;
+    if (q && q < s + l - 1) {
+        *n = (size_t)(s + l - 1 - (q + 1));
+        return q + 1;
+    }
+    *n = l;
+    return s;
+}
+
+/* 1 when the mapped value m differs from F&O's value o: numbers by value (runtime/decimal:
+ * 5000 == 5000.00), enum members by name, other strings exactly.  A mapped value that is
+ * absent or empty is never sent, so it never differs. */
+static int c360_differs(const c360_val *m, const c360_val *o)
+{
+    if (!m->s || !*m->s)
+        return 0;
+    const char *os = o->s ? o->s : "";
+    if (!m->str || (o->s && !o->str)) {
+        syncrt_decimal a, b;
+        if (syncrt_decimal_parse(&a, m->s, strlen(m->s)) == SYNCRT_OK &&
+            syncrt_decimal_parse(&b, os, strlen(os)) == SYNCRT_OK)
+            return syncrt_decimal_cmp(&a, &b) != 0;
+    }
+    size_t an, bn;
+    const char *a = enum_member(m->s, &an), *b = enum_member(os, &bn);
+    return an != bn || memcmp(a, b, an) != 0;
+}
+
+/* Equal under F&O's SQL collation (what its $filter eq means): case-insensitive, trailing
+ * blanks ignored. */
+static int collation_equal(const char *a, const char *b)
+{
+    size_t an = strlen(a), bn = strlen(b);
+    while (an && a[an - 1] == ' ')
+        an--;
+    while (bn && b[bn - 1] == ' ')
+        bn--;
+    if (an != bn)
+        return 0;
+    for (size_t i = 0; i < an; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if ((x >= 'A' && x <= 'Z' ? x + 32 : x) != (y >= 'A' && y <= 'Z' ? y + 32 : y))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_key_field(const syncrt_flow_desc *f, const char *name)
+{
+    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && f->key_fields[k]; k++)
+        if (!strcmp(f->key_fields[k], name))
+            return 1;
+    return 0;
+}
+
+/* The fields an update may send: the descriptor's update_fields, or (a descriptor without
+ * them) every mapped field but the key.  *hold keeps the names alive (json_decref it). */
+static size_t c360_fields(const syncrt_flow_desc *f, const item *it, const char **out, json_t **hold)
+{
+    size_t n = 0;
+    *hold = NULL;
+    if (f->update_fields) {
+        for (size_t i = 0; f->update_fields[i] && n < C360_MAX_FIELDS; i++)
+            if (!is_key_field(f, f->update_fields[i]))
+                out[n++] = f->update_fields[i];
+        return n;
+    }
+    *hold = json_loadb(it->hdr, it->hdr_len, 0, NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach(*hold, k, v) {
+        if (n < C360_MAX_FIELDS && !is_key_field(f, k))
+            out[n++] = k;
+    }
+    return n;
+}
+
+/* "CustomersV3 (dataAreaId='usmf',CustomerAccount='US-001')", for reasons and logs. */
+static void c360_label(char *buf, size_t size, const syncrt_flow_desc *f, const item *it, const char *acct)
+{
+    size_t n = (size_t)snprintf(buf, size, "%s (", f->target_set);
+    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && f->key_fields[k] && n < size; k++) {
+        const char *v = !strcmp(f->key_fields[k], f->idempotency_field) ? acct
+                        : it->keyv[k] ? it->keyv[k] : "";
+        n += (size_t)snprintf(buf + n, size - n, "%s%s='%s'", k ? "," : "", f->key_fields[k], v);
+    }
+    if (n < size)
+        snprintf(buf + n, size - n, ")");
+}
+
+/* Set(keys) with the idempotency field's value replaced by acct, as a URL selecting the keys
+ * and fields (and no $select when select is 0). */
+static syncrt_status c360_key_url(char **url, syncrt_engine *e, const syncrt_flow_desc *f, const item *it,
+                                  const char *acct, const char *const *fields, size_t nf, int select,
+                                  syncrt_error *err)
+{
+    syncrt_odata_key keys[SYNCRT_FLOW_MAX_KEYS];
+    size_t nk = 0, sl = 1;
+    for (; nk < SYNCRT_FLOW_MAX_KEYS && f->key_fields[nk]; nk++) {
+        keys[nk].name = f->key_fields[nk];
+        keys[nk].value = !strcmp(f->key_fields[nk], f->idempotency_field) ? acct
+                         : it->keyv[nk] ? it->keyv[nk] : "";
+        keys[nk].kind = SYNCRT_ODATA_STRING;
+        keys[nk].enum_type = NULL;
+        sl += strlen(f->key_fields[nk]) + 1;
+    }
+    for (size_t i = 0; i < nf; i++)
+        sl += strlen(fields[i]) + 1;
+    char *path = NULL, *sel = malloc(sl);
+    if (!sel)
+        return syncrt_error_set(err, SYNCRT_ENOMEM, "out of memory");
+    size_t p = 0;
+    for (size_t k = 0; k < nk; k++)
+        p += (size_t)snprintf(sel + p, sl - p, "%s%s", p ? "," : "", f->key_fields[k]);
+    for (size_t i = 0; i < nf; i++)
+        p += (size_t)snprintf(sel + p, sl - p, ",%s", fields[i]);
+    syncrt_odata_query q = { 0 };
+    q.select = select ? sel : NULL;
+    syncrt_status st = syncrt_odata_key_path(&path, f->target_set, keys, nk, err);
+    if (st == SYNCRT_OK)
+        st = syncrt_odata_url(url, e->service_root, path, &q, err);
+    free(path);
+    free(sel);
+    return st;
+}
+
+/* One request to F&O through the gate with the worker's credentials (a 429 with Retry-After
+ * is asked again once it has passed, the gate waiting, like the probe).  0 with *st and *r
+ * filled (clear r), -2 when stopping before sending. */
+static int fo_call(syncrt_engine_worker *w, syncrt_http_response *r, syncrt_status *st, int64_t *ra,
+                   const char *method, const char *url, const char *body, const char *if_match,
+                   int idempotent, syncrt_error *err)
+{
+    syncrt_engine *e = w->e;
+    char im[320];
+    const char *hdrs[5];
+    int nh = 0;
+    hdrs[nh++] = "Accept: application/json";
+    hdrs[nh++] = "OData-Version: 4.0";
+    if (body)
+        hdrs[nh++] = "Content-Type: application/json";
+    if (if_match) {
+        snprintf(im, sizeof im, "If-Match: %s", if_match);
+        hdrs[nh++] = im;
+    }
+    hdrs[nh] = NULL;
+    syncrt_http_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.method = method;
+    rq.url = url;
+    rq.headers = hdrs;
+    rq.body = body;
+    rq.body_len = body ? strlen(body) : 0;
+    rq.resend_safe = 0;         /* a write whose answer is lost is read again, never resent blind */
+    memset(r, 0, sizeof *r);
+    *ra = -1;
+    for (int tries = 0;; tries++) {
+        if (gate_acquire(e) < 0)
+            return -2;
+        if (!strcmp(method, "GET"))
+            COUNT(e, probes, 1);
+        else
+            COUNT(e, batches, 1);
+        *st = d365_auth(w, err);
+        if (*st == SYNCRT_OK)
+            *st = syncrt_auth_do(w->d365, r, &rq, err);
+        gate_release(e, ra, r, idempotent);
+        if (*st == SYNCRT_OK && r->status != 401 && r->status != 403)
+            w->contacted = 1;
+        if (!(*st == SYNCRT_OK && r->status == 429 && *ra >= 0 && tries < 10))
+            return 0;
+        syncrt_http_response_clear(r);
+        memset(r, 0, sizeof *r);
+    }
+}
+
+/* Settles the record after an F&O request that did not succeed: credentials (pause the flow:
+ * *auth_failed 2), else the outcome through done_failed (a refusal of a write is dead-lettered
+ * with F&O's message; transient failures and, for an idempotent request, a lost answer are
+ * retried; a create whose answer was lost is probed by key first). */
+static void c360_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, syncrt_status st,
+                        const syncrt_http_response *r, int64_t ra, int idempotent, const char *what,
+                        const syncrt_error *err, int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    if (st == SYNCRT_EAUTH || st == SYNCRT_EPERM || st == SYNCRT_EINVAL ||
+        (st == SYNCRT_OK && (r->status == 401 || r->status == 403))) {
+        char why[400];
+        if (st == SYNCRT_OK)
+            snprintf(why, sizeof why, "F&O answered HTTP %ld to the token holder", r->status);
+        else
+            snprintf(why, sizeof why, "%s", err->message[0] ? err->message : syncrt_strerror(st));
+        *auth_failed = 2;
+        pause_flow(w, f, why);
+        done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+        return;
+    }
+    char d[900];
+    syncrt_outcome o;
+    memset(&o, 0, sizeof o);
+    o.attempt.transport = st != SYNCRT_OK ? (r->transport != SYNCRT_OK ? r->transport : st) : SYNCRT_OK;
+    o.attempt.request_sent = r->request_sent;
+    o.attempt.idempotent = idempotent;
+    o.attempt.http_status = r->status;
+    o.attempt.body = r->body;
+    o.retry_after_ms = ra;
+    if (st != SYNCRT_OK) {
+        snprintf(d, sizeof d, "%s: %s%s", what, r->request_sent ? "answer lost after sending: " : "",
+                 r->error[0] ? r->error : err->message[0] ? err->message : syncrt_strerror(st));
+    } else if (r->status >= 200 && r->status < 300) {
+        snprintf(d, sizeof d, "%s: unexpected HTTP %ld", what, r->status);
+        o.attempt.transport = SYNCRT_EHTTP;
+    } else {
+        syncrt_odata_error_info ei;
+        syncrt_odata_error_parse(&ei, r->body ? r->body : "", r->body_len);
+        snprintf(d, sizeof d, "%s: %s", what, syncrt_odata_error_text(&ei));
+        syncrt_retry_class c = syncrt_retry_classify(&o.attempt);
+        if (c == SYNCRT_CLASS_VALIDATION)
+            o.reason = "validation: refused by F&O (not retried)";
+        else if (c == SYNCRT_CLASS_BUSINESS)
+            o.reason = "business rule: refused by F&O (not retried)";
+    }
+    o.error_text = d;
+    done_failed(w, f, it, &o, auth_failed);
+}
+
+/* Settles the record as a transient failure (retried after the backoff, dead-lettered with
+ * reason once the flow's attempts are used up) with nothing sent. */
+static void c360_retry(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, syncrt_status why,
+                       const char *reason, const char *detail)
+{
+    syncrt_outcome o;
+    memset(&o, 0, sizeof o);
+    o.attempt.transport = why;
+    o.attempt.idempotent = 1;
+    o.retry_after_ms = -1;
+    o.reason = reason;
+    o.error_text = detail;
+    done_failed(w, f, it, &o, NULL);
+}
+
+/* Completes the record: written (a create or a PATCH) or nothing to write (skipped: F&O has
+ * the values already).  Either way the mapped form's hash is kept, so the same mapped record
+ * costs no call next time, and the idempotency map names the F&O record (acct). */
+static void c360_done(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, const char *acct,
+                      int skipped, const char *how, const char *fields)
+{
+    syncrt_settler s = settler_of(w, f);
+    syncrt_outcome o = success_outcome(f, it, skipped);
+    syncrt_settled sd;
+    syncrt_error e2;
+    o.delivery.target_key = acct;
+    o.delivery.hash_scope = f->name;
+    o.delivery.hash_key = it->target_key;
+    o.delivery.hash = it->hash;
+    syncrt_status st = syncrt_settle(&sd, &s, it->rec, &o, &e2);
+    it->state = IT_DONE;
+    if (st != SYNCRT_OK) {
+        outcome_log(w, SYNCRT_LOG_WARN, "complete_failed", f, it, "error", e2.message, NULL, NULL);
+        return;
+    }
+    if (skipped)
+        COUNT(w->e, skipped, 1);
+    else
+        COUNT(w->e, delivered, 1);
+    char h[400];
+    snprintf(h, sizeof h, "%s%s%s", how, strcmp(acct, it->target_key) ? ": customer " : "",
+             strcmp(acct, it->target_key) ? acct : "");
+    outcome_log(w, SYNCRT_LOG_INFO, skipped ? "skipped" : "delivered", f, it, skipped ? "why" : "how", h,
+                fields ? "fields" : NULL, fields);
+}
+
+/* The source record as received (a webhook envelope's Entity, or the polled row). */
+static void source_json(const item *it, const char **json, size_t *len)
+{
+    const char *ent;
+    size_t n;
+    *json = (const char *)it->rec->payload;
+    *len = it->rec->payload_len;
+    if (member_span(*json, *len, "EventType", &ent, &n) == 0 &&
+        member_span(*json, *len, "Entity", &ent, &n) == 0) {
+        *json = ent;
+        *len = n;
+    }
+}
+
+/* Writes acct to the Clarity record's CustomKey when it has another one (an upsert flow:
+ * PUT {module}/{Entity}/Update {ID, CustomKey}; the entity route is the polled search route
+ * in the singular, "Accounts/Accounts" -> "Accounts/Account").  0: done or nothing to do;
+ * -1: the record has been settled (retry, dead letter, or paused). */
+static int c360_link_back(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, const char *acct,
+                          int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    if (f->write != SYNCRT_WRITE_UPSERT || !f->poll_route || !f->source_id_field || !e->cfg->clarity_root)
+        return 0;
+    const char *json, *idp;
+    size_t len, idn;
+    source_json(it, &json, &len);
+    c360_val ck = c360_get(json, len, "CustomKey");
+    int same = ck.s && !strcmp(ck.s, acct);
+    free(ck.s);
+    if (same || member_span(json, len, f->source_id_field, &idp, &idn) != 0 || idn == 0 || idn > 20)
+        return 0;
+    char route[200], url[1200], idtxt[24], what[300];
+    snprintf(route, sizeof route, "%s", f->poll_route);
+    size_t rl = strlen(route);
+    if (rl > 3 && !strcmp(route + rl - 3, "ies"))
+        snprintf(route + rl - 3, sizeof route - (rl - 3), "y");
+    else if (rl > 1 && route[rl - 1] == 's')
+        route[rl - 1] = '\0';
+    const char *root = e->cfg->clarity_root;
+    size_t ol = strlen(root);
+    snprintf(url, sizeof url, "%.*s/%s/Update", (int)(ol && root[ol - 1] == '/' ? ol - 1 : ol), root, route);
+    snprintf(idtxt, sizeof idtxt, "%.*s", (int)idn, idp);
+    snprintf(what, sizeof what, "PUT %s/Update (%s %s, CustomKey '%s')", route, f->source_id_field, idtxt, acct);
+    json_t *body = json_object();
+    json_object_set_new(body, f->source_id_field, json_integer(strtoll(idtxt, NULL, 10)));
+    json_object_set_new(body, "CustomKey", json_string(acct));
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    syncrt_error err;
+    memset(&err, 0, sizeof err);
+    syncrt_status st = text ? clarity_auth(w, &err) : SYNCRT_ENOMEM;
+    syncrt_http_response r;
+    memset(&r, 0, sizeof r);
+    if (st == SYNCRT_OK) {
+        static const char *const hdrs[] = { "Content-Type: application/json", "Accept: application/json", NULL };
+        syncrt_http_request rq;
+        memset(&rq, 0, sizeof rq);
+        rq.method = "PUT";
+        rq.url = url;
+        rq.headers = hdrs;
+        rq.body = text;
+        rq.body_len = strlen(text);
+        rq.resend_safe = 1;              /* setting a value twice is setting it once */
+        COUNT(e, batches, 1);
+        st = syncrt_auth_do(w->clarity, &r, &rq, &err);
+    }
+    free(text);
+    syncrt_clarity_action act;
+    memset(&act, 0, sizeof act);
+    if (st == SYNCRT_OK && syncrt_clarity_action_parse(&act, r.status, r.body, r.body_len) == SYNCRT_OK &&
+        act.succeeded) {
+        w->contacted = 1;
+        syncrt_http_response_clear(&r);
+        outcome_log(w, SYNCRT_LOG_INFO, "linked", f, it, "customer", acct, "clarity", what);
+        return 0;
+    }
+    if (st == SYNCRT_ENOMEM) {
+        done_release(w, it, now_ms() + 1000);
+        return -1;
+    }
+    if (st == SYNCRT_EAUTH || (st == SYNCRT_OK && (r.status == 401 || r.status == 403))) {
+        char why[300];
+        snprintf(why, sizeof why, "Clarity refused the credentials (%s)", st == SYNCRT_OK ? "HTTP 401/403" : err.message);
+        syncrt_auth_free(w->clarity);
+        w->clarity = NULL;
+        *auth_failed = 2;
+        pause_flow(w, f, why);
+        done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+        syncrt_http_response_clear(&r);
+        return -1;
+    }
+    char d[900];
+    syncrt_outcome o;
+    memset(&o, 0, sizeof o);
+    o.attempt.idempotent = 1;
+    o.attempt.request_sent = 1;
+    o.retry_after_ms = -1;
+    if (st != SYNCRT_OK) {
+        o.attempt.transport = st == SYNCRT_EPARSE ? SYNCRT_EHTTP : st;
+        snprintf(d, sizeof d, "%s: %s", what, err.message[0] ? err.message : syncrt_strerror(st));
+    } else {
+        w->contacted = 1;
+        syncrt_clarity_error ce;
+        memset(&ce, 0, sizeof ce);
+        int parsed = syncrt_clarity_error_parse(&ce, r.body, r.body_len) == SYNCRT_OK;
+        o.attempt.transport = SYNCRT_OK;
+        o.attempt.http_status = r.status >= 200 && r.status < 300 ? 400 : r.status;
+        const char *ra = syncrt_http_response_header(&r, "Retry-After");
+        if (ra && syncrt_retry_after_parse(&o.retry_after_ms, ra, now_ms()) != SYNCRT_OK)
+            o.retry_after_ms = -1;
+        snprintf(d, sizeof d, "%s: HTTP %ld: %.600s", what, r.status,
+                 act.messages[0] ? act.messages : parsed ? ce.message : r.body ? r.body : "");
+        if (o.attempt.http_status == 400 || o.attempt.http_status == 422 || o.attempt.http_status == 404)
+            o.reason = "business rule: Clarity refused the CustomKey write-back (not retried)";
+    }
+    syncrt_http_response_clear(&r);
+    o.error_text = d;
+    done_failed(w, f, it, &o, auth_failed);
+    return -1;
+}
+
+/* The dedup probes of an upsert whose key is not in F&O, in the descriptor's order: GET
+ * Set?$filter=<company> and F eq 'v' [and G eq 'w'] (a probe with an absent or empty mapped
+ * value is skipped; hits are checked again under F&O's collation, since '*' is a wildcard in
+ * an F&O eq).  1 and *hit (malloc'd) for exactly one match; 0 for none; -1 settled (two or
+ * more: dead-lettered as ambiguous; or the request failed). */
+static int c360_dedup(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, char **hit,
+                      int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    *hit = NULL;
+    const char *area = NULL;
+    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && f->key_fields[k]; k++)
+        if (!strcmp(f->key_fields[k], "dataAreaId"))
+            area = it->keyv[k];
+    for (int p = 0; p < SYNCRT_FLOW_MAX_KEYS && f->dedup_fields[p]; p++) {
+        char names[4][128], filter[2048], label[600], sel[600], values[512] = "";
+        c360_val vals[4];
+        int nn = 0, ok = 1;
+        syncrt_error err;
+        memset(&err, 0, sizeof err);
+        for (const char *s = f->dedup_fields[p]; *s && nn < 4;) {
+            const char *plus = strchr(s, '+');
+            size_t l = plus ? (size_t)(plus - s) : strlen(s);
+            snprintf(names[nn++], sizeof names[0], "%.*s", (int)(l < 127 ? l : 127), s);
+            s += l + (plus != NULL);
+        }
+        size_t fl = 0, vl = 0;
+        fl += (size_t)snprintf(filter, sizeof filter, "%s", area ? "dataAreaId eq " : "");
+        if (area) {
+            char *lit = NULL;
+            if (syncrt_odata_literal(&lit, SYNCRT_ODATA_STRING, area, NULL, &err) != SYNCRT_OK)
+                ok = 0;
+            fl += (size_t)snprintf(filter + fl, sizeof filter - fl, "%s", lit ? lit : "");
+            free(lit);
+        }
+        snprintf(sel, sizeof sel, "%s", f->idempotency_field);
+        for (int i = 0; i < nn; i++) {
+            vals[i] = c360_get(it->hdr, it->hdr_len, names[i]);
+            char *lit = NULL;
+            if (!vals[i].s || !*vals[i].s ||
+                syncrt_odata_literal(&lit, vals[i].str ? SYNCRT_ODATA_STRING : SYNCRT_ODATA_NUMBER, vals[i].s,
+                                     NULL, &err) != SYNCRT_OK) {
+                ok = 0;
+            } else {
+                fl += (size_t)snprintf(filter + fl, fl < sizeof filter ? sizeof filter - fl : 0, "%s%s eq %s",
+                                       fl ? " and " : "", names[i], lit);
+                vl += (size_t)snprintf(values + vl, vl < sizeof values ? sizeof values - vl : 0, "%s%s",
+                                       i ? "+" : "", vals[i].s);
+                size_t sn = strlen(sel);
+                snprintf(sel + sn, sizeof sel - sn, ",%s", names[i]);
+            }
+            free(lit);
+        }
+        if (!ok || fl >= sizeof filter) {
+            for (int i = 0; i < nn; i++)
+                free(vals[i].s);
+            continue;
+        }
+        snprintf(label, sizeof label, "%s '%s'", f->dedup_fields[p], values);
+        char *url = NULL;
+        syncrt_odata_query q = { 0 };
+        q.filter = filter;
+        q.select = sel;
+        q.top = 50;
+        syncrt_status st = syncrt_odata_url(&url, e->service_root, f->target_set, &q, &err);
+        syncrt_http_response r;
+        int64_t ra = -1;
+        int rc = 0;
+        if (st != SYNCRT_OK) {
+            done_dead(w, f, it, "internal: cannot build the dedup query", err.message);
+            rc = -1;
+        } else if (fo_call(w, &r, &st, &ra, "GET", url, NULL, NULL, 1, &err) < 0) {
+            done_release(w, it, now_ms());
+            rc = -1;
+        } else if (st != SYNCRT_OK || r.status != 200) {
+            char what[700];
+            snprintf(what, sizeof what, "dedup probe %s by %s", f->target_set, label);
+            c360_failed(w, f, it, st, &r, ra, 1, what, &err, auth_failed);
+            syncrt_http_response_clear(&r);
+            rc = -1;
+        } else {
+            json_t *doc = json_loadb(r.body ? r.body : "", r.body_len, 0, NULL);
+            json_t *rows = json_object_get(doc, "value"), *row;
+            size_t i, nhit = 0;
+            char list[400] = "";
+            size_t ll = 0;
+            json_array_foreach(rows, i, row) {
+                int match = 1;
+                for (int k = 0; k < nn && match; k++) {
+                    json_t *v = json_object_get(row, names[k]);
+                    if (vals[k].str)
+                        match = json_is_string(v) && collation_equal(json_string_value(v), vals[k].s);
+                }
+                const char *a = json_string_value(json_object_get(row, f->idempotency_field));
+                if (!match || !a)
+                    continue;
+                if (nhit++ == 0)
+                    *hit = strdup(a);
+                ll += (size_t)snprintf(list + ll, ll < sizeof list ? sizeof list - ll : 0, "%s%s",
+                                       nhit > 1 ? ", " : "", a);
+            }
+            size_t nrows = json_array_size(rows);
+            json_decref(doc);
+            syncrt_http_response_clear(&r);
+            if (nhit == 1) {
+                rc = *hit ? 1 : -1;
+                if (!*hit)
+                    done_release(w, it, now_ms() + 1000);
+                outcome_log(w, SYNCRT_LOG_INFO, "dedup_hit", f, it, "probe", label, "customer", *hit ? *hit : "");
+            } else if (nhit > 1) {
+                char reason[1100], d[1500];
+                snprintf(reason, sizeof reason, "ambiguous: %s matches %s%zu F&O %s records: %s", label,
+                         nrows >= 50 ? "at least " : "", nhit, f->target_set, list);
+                snprintf(d, sizeof d, "ambiguous: %s matches %zu records of F&O %s: %s; none is updated and "
+                         "none created: merge the duplicates in F&O (or set the Clarity record's CustomKey "
+                         "to the right one), then replay", label, nhit, f->target_set, list);
+                free(*hit);
+                *hit = NULL;
+                done_dead(w, f, it, reason, d);
+                rc = -1;
+            }
+        }
+        free(url);
+        for (int k = 0; k < nn; k++)
+            free(vals[k].s);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* One record of a customer-360 flow (see above).  Every end settles it exactly once. */
+static void send_c360(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    const char *fields[C360_MAX_FIELDS];
+    json_t *hold = NULL;
+    size_t nf = c360_fields(f, it, fields, &hold);
+    char scope[160], label[400], what[600], *acct = strdup(it->target_key), *link = NULL, *url = NULL;
+    int linked = 0, deduped = 0, conflicts = 0;
+    syncrt_error err;
+    memset(&err, 0, sizeof err);
+    if (!acct) {
+        done_release(w, it, now_ms() + 1000);
+        goto out;
+    }
+    snprintf(scope, sizeof scope, "%s#link", f->name);
+    if (f->write == SYNCRT_WRITE_UPSERT &&
+        syncrt_store_hash_get(w->store, &link, scope, rec_label(it), NULL) == SYNCRT_OK && link && *link &&
+        strcmp(link, acct) != 0) {
+        free(acct);
+        acct = link;
+        link = NULL;
+        linked = 1;
+    }
+    free(link);
+    for (;;) {
+        syncrt_http_response r;
+        syncrt_status st;
+        int64_t ra = -1;
+        free(url);
+        url = NULL;
+        c360_label(label, sizeof label, f, it, acct);
+        if (c360_key_url(&url, e, f, it, acct, fields, nf, 1, &err) != SYNCRT_OK) {
+            done_dead(w, f, it, "internal: cannot build the key URL", err.message);
+            goto out;
+        }
+        if (fo_call(w, &r, &st, &ra, "GET", url, NULL, NULL, 1, &err) < 0) {
+            done_release(w, it, now_ms());
+            goto out;
+        }
+        snprintf(what, sizeof what, "GET %s", label);
+        if (st == SYNCRT_OK && r.status == 404) {
+            syncrt_http_response_clear(&r);
+            if (linked) {                /* the linked record is gone: look again */
+                syncrt_store_hash_set(w->store, scope, rec_label(it), "", NULL);
+                free(acct);
+                acct = strdup(it->target_key);
+                linked = 0;
+                if (!acct) {
+                    done_release(w, it, now_ms() + 1000);
+                    goto out;
+                }
+                continue;
+            }
+            if (f->write == SYNCRT_WRITE_UPDATE) {
+                char reason[500], d[500];
+                snprintf(reason, sizeof reason, "retries exhausted: F&O has no %s to update", label);
+                snprintf(d, sizeof d, "F&O has no %s to update (GET answered 404)", label);
+                c360_retry(w, f, it, SYNCRT_ENOTFOUND, reason, d);
+                goto out;
+            }
+            if (!deduped) {
+                char *hit = NULL;
+                deduped = 1;
+                int dr = c360_dedup(w, f, it, &hit, auth_failed);
+                if (dr < 0)
+                    goto out;
+                if (dr == 1) {
+                    syncrt_store_hash_set(w->store, scope, rec_label(it), hit, NULL);
+                    free(acct);
+                    acct = hit;
+                    linked = 1;
+                    continue;
+                }
+            }
+            /* create: the whole mapped record, after its key is the Clarity record's */
+            if (c360_link_back(w, f, it, acct, auth_failed) < 0)
+                goto out;
+            char *body = strndup(it->hdr, it->hdr_len);
+            free(url);
+            url = NULL;
+            syncrt_odata_query q = { 0 };
+            if (!body || syncrt_odata_url(&url, e->service_root, f->target_set, &q, &err) != SYNCRT_OK) {
+                free(body);
+                done_release(w, it, now_ms() + 1000);
+                goto out;
+            }
+            int fr = fo_call(w, &r, &st, &ra, "POST", url, body, NULL, 0, &err);
+            free(body);
+            if (fr < 0) {
+                done_release(w, it, now_ms());
+                goto out;
+            }
+            if (st == SYNCRT_OK && r.status >= 200 && r.status < 300)
+                c360_done(w, f, it, acct, 0, "created", NULL);
+            else {
+                snprintf(what, sizeof what, "POST %s", label);
+                c360_failed(w, f, it, st, &r, ra, 0, what, &err, auth_failed);
+            }
+            syncrt_http_response_clear(&r);
+            goto out;
+        }
+        if (st != SYNCRT_OK || r.status != 200) {
+            c360_failed(w, f, it, st, &r, ra, 1, what, &err, auth_failed);
+            syncrt_http_response_clear(&r);
+            goto out;
+        }
+        /* exists: what differs among the fields an update may send */
+        char etag[300] = "", names[1024] = "";
+        const char *eh = syncrt_http_response_header(&r, "ETag");
+        c360_val ev = c360_get(r.body, r.body_len, "@odata.etag");
+        snprintf(etag, sizeof etag, "%s", eh ? eh : ev.s ? ev.s : "");
+        free(ev.s);
+        size_t cap = it->hdr_len + 8 * nf + 16, bl = 1, nn = 0, np = 0;
+        char *body = malloc(cap);
+        if (!body) {
+            syncrt_http_response_clear(&r);
+            done_release(w, it, now_ms() + 1000);
+            goto out;
+        }
+        body[0] = '{';
+        for (size_t i = 0; i < nf; i++) {
+            c360_val m = c360_get(it->hdr, it->hdr_len, fields[i]);
+            c360_val o = c360_get(r.body, r.body_len, fields[i]);
+            const char *sp;
+            size_t sn;
+            if (c360_differs(&m, &o) && member_span(it->hdr, it->hdr_len, fields[i], &sp, &sn) == 0) {
+                /* the mapped value's own text: a decimal keeps every digit */
+                bl += (size_t)snprintf(body + bl, cap - bl, "%s\"%s\":%.*s", np++ ? "," : "", fields[i],
+                                       (int)sn, sp);
+                nn += (size_t)snprintf(names + nn, nn < sizeof names ? sizeof names - nn : 0, "%s%s",
+                                       nn ? "," : "", fields[i]);
+            }
+            free(m.s);
+            free(o.s);
+        }
+        snprintf(body + bl, cap - bl, "}");
+        syncrt_http_response_clear(&r);
+        if (c360_link_back(w, f, it, acct, auth_failed) < 0) {
+            free(body);
+            goto out;
+        }
+        if (np == 0) {
+            free(body);
+            c360_done(w, f, it, acct, 1, linked ? "F&O already has these values (found by dedup)"
+                                                : "F&O already has these values", NULL);
+            goto out;
+        }
+        free(url);
+        url = NULL;
+        if (c360_key_url(&url, e, f, it, acct, NULL, 0, 0, &err) != SYNCRT_OK) {
+            free(body);
+            done_release(w, it, now_ms() + 1000);
+            goto out;
+        }
+        int fr = fo_call(w, &r, &st, &ra, "PATCH", url, body, etag[0] ? etag : NULL, 1, &err);
+        free(body);
+        if (fr < 0) {
+            done_release(w, it, now_ms());
+            goto out;
+        }
+        snprintf(what, sizeof what, "PATCH %s {%s}", label, names);
+        if (st == SYNCRT_OK && r.status == 412 && ++conflicts < 3) {
+            /* changed in F&O since the probe: read it again and compare afresh */
+            syncrt_http_response_clear(&r);
+            COUNT(e, retried, 1);
+            outcome_log(w, SYNCRT_LOG_INFO, "retry", f, it, "why", "HTTP 412: the F&O record changed since "
+                        "it was read (ETag); probing again", "fields", names);
+            continue;
+        }
+        if (st == SYNCRT_OK && r.status >= 200 && r.status < 300)
+            c360_done(w, f, it, acct, 0, linked ? "PATCH (found by dedup)" : "PATCH", names);
+        else if (st == SYNCRT_OK && r.status == 412)
+            c360_retry(w, f, it, SYNCRT_EHTTP, NULL, "the F&O record changed between read and write 3 times (HTTP 412)");
+        else
+            c360_failed(w, f, it, st, &r, ra, 1, what, &err, auth_failed);
+        syncrt_http_response_clear(&r);
+        goto out;
+    }
+out:
+    free(url);
+    free(acct);
+    json_decref(hold);
+}
+
 /* ------------------------------------------------------------------ order states */
 
 /* How far a Clarity order state is along its life: 0 open (Pending, OnHold), 1 accepted
@@ -1902,7 +2666,7 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
             send_upsert(w, f, &its[i], &auth_failed);
     }
     /* every attempt after the first may follow a send whose answer was lost: probe */
-    for (size_t i = 0; i < nrec && !auth_failed && f->target == SYNCRT_SYS_D365; i++) {
+    for (size_t i = 0; i < nrec && !auth_failed && f->target == SYNCRT_SYS_D365 && !c360_flow(f); i++) {
         if (its[i].state != IT_READY || its[i].rec->attempts <= 1)
             continue;
         int pr = probe(w, f, &its[i], &auth_failed);
@@ -1914,9 +2678,19 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
     if (auth_failed) {
         pause_flow(w, f, "credentials refused while probing");
     }
+    /* customer 360: record by record, probed first (send_c360) */
+    for (size_t i = 0; i < nrec && !auth_failed && c360_flow(f); i++) {
+        if (its[i].state != IT_READY)
+            continue;
+        if (stopping(e))
+            break;
+        send_c360(w, f, &its[i], &auth_failed);
+        if (auth_failed == 1)       /* refused while probing after an unknown outcome */
+            pause_flow(w, f, "credentials refused while probing");
+    }
     /* the rest in $batch requests of at most max_batch_ops operations */
     size_t i = 0;
-    while (i < nrec && !auth_failed && f->target == SYNCRT_SYS_D365) {
+    while (i < nrec && !auth_failed && f->target == SYNCRT_SYS_D365 && !c360_flow(f)) {
         size_t n = 0, ops = 0;
         while (i < nrec) {
             item *it = &its[i];

@@ -84,8 +84,10 @@ void syncrt_engine_counters_get(syncrt_engine *e, syncrt_engine_counters *out);
 
 /* 1 when this engine can run the flow: Clarity -> F&O creates (a webhook event and/or a
  * ModifiedSince poll of a Clarity route; the record and its children POSTed to an entity set,
- * in one changeset when the flow says so), and F&O -> Clarity upserts by CustomKey without
- * children (a polled entity set with a key).  syncrt_engine_new refuses a configuration that
+ * in one changeset when the flow says so), Clarity -> F&O updates and upserts of one record
+ * without children (customer 360: read by key, PATCH of the update_fields that differ, an
+ * upsert's missing record looked up by its dedup_fields before it is created; docs/runtime.md),
+ * and F&O -> Clarity upserts by CustomKey without children (a polled entity set with a key).  syncrt_engine_new refuses a configuration that
  * enables any other flow. */
 int syncrt_engine_runs(const syncrt_flow_desc *f);
 /* The built-in flow called name when the configuration enables it, else NULL. */

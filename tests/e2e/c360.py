@@ -282,6 +282,19 @@ def c360_tests(wd, sb):
         dl[0]["source"] == "UserContactsToD365:%s" % gid and err.count("event=retry flow=UserContactsToD365") == 2,
         "e) a user of an account with no F&O customer: retried, dead-lettered after 3 attempts as '%s'" % reason,
         "create=%s %s dlq=%s\n%s" % (st, j, dl, err[-2000:]))
+    # h) credentials refused: the flow pauses, the record is released (no attempt, no dead letter)
+    a6 = cl.create_account("Paused Co", "paused@shop.example", "30301")
+    s.env["SYNC_D365_SECRET"] = "wrong-secret"
+    rc, err = once(s, "CustomersToD365")
+    s.env["SYNC_D365_SECRET"] = "sync-secret"
+    dead = [d for d in s.dlq() if d["source"] == "CustomersToD365:%d" % a6]
+    rc2, err2 = once(s, "CustomersToD365")
+    tap("event=flow_paused flow=CustomersToD365" in err and not dead and
+        fo_customer(sb, "WEB-C%d" % a6) is not None and "attempt=1 how=created" in err2,
+        "h) F&O refusing the credentials pauses CustomersToD365 with the record released (no attempt "
+        "used, not dead-lettered); with the right secret the account is created on its first attempt",
+        "dead=%s\n%s\n%s" % (dead, err[-1500:], err2[-1500:]))
+
     rc, out, err = s.cmd("status", valgrind=False)
     tap("flow CustomersToD365: enabled" in out and "flow UserContactsToD365: enabled" in out and
         "UserContactsToD365:%s: %s" % (gid, reason) in out,

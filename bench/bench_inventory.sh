@@ -4,10 +4,13 @@
 # (examples/inventory.map) run the way an operator runs it, `sync once StockToClarity --drain`:
 #
 #   ours       the store of a first full sync (reported as initial_*): full scan of
-#              WarehousesOnHandV2 by nextLink, unchanged mapped records skipped by their
-#              delivered hash, only the changed ones upserted into Clarity Products;
+#              WarehousesOnHandV2 ordered by ItemNumber (`group by ItemNumber`: an item's
+#              warehouse rows are one record, its stock their sum) by nextLink, unchanged
+#              items absorbed by their group hash or skipped by their delivered hash, only the
+#              changed ones upserted into Clarity Products;
 #   full push  in the same run, the same binary, paging, mapping and upsert route with a fresh
-#              store (no delivered hashes): every row upserted again.
+#              store (no delivered hashes): every item upserted again (one call per item:
+#              SKUS + the seed's 120 items, not one per on-hand row).
 #
 # The work is in bench/inventory/bench.py (python3 stdlib + scripts/demo/sblib.py); the stock
 # changes are made through the real OData API (sales lines reserving one unit each; the on-hand

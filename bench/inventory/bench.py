@@ -5,16 +5,20 @@ Starts $BUILD/sandbox with --extra-skus SKUS (D365 F&O: SKUS extra released prod
 one on-hand row each, besides the seed's 120 items x 4 warehouses in usmf and usrt) on free
 ports, then with `$BUILD/sync once StockToClarity --drain` (examples/inventory.map):
 
-  initial    a fresh store A: every on-hand row mapped and upserted into Clarity Products by
-             CustomKey (creates them in Clarity; reported, not the result);
+  initial    a fresh store A: every item (its on-hand rows summed) mapped and upserted into
+             Clarity Products by CustomKey (creates them in Clarity; reported, not the result);
   change     CHANGED_SHARE (1%) of the SKUS extra on-hand rows change through the real OData
              API: sales order lines reserve one unit each (change_rows says why not PATCH);
-  ours       store A again: the same full scan of WarehousesOnHandV2 (nextLink paging), rows
-             whose mapped record was already delivered with the same hash are skipped; only the
-             changed ones are upserted;
+  ours       store A again: the same full scan of WarehousesOnHandV2 (ordered by ItemNumber,
+             nextLink paging), items whose rows are unchanged are absorbed by the inbox (group
+             hash), those whose mapped record was already delivered with the same hash are
+             skipped; only the changed ones are upserted;
   full push  a fresh store B (no delivered hashes) on the same data: the same binary, paging,
-             mapping and upsert route (POST .../Products/Product/Upsert), every row upserted
+             mapping and upsert route (POST .../Products/Product/Upsert), every item upserted
              again (they exist in Clarity, so these are updates, as in ours).
+
+StockToClarity groups the on-hand rows by item (`group by ItemNumber`: an item's stock is the
+sum over its warehouses), so a pass makes one upsert per item: SKUS + 120, not SKUS + 480.
 
 Calls are the deltas of /_sandbox/stats on the Clarity port (every request, login included) and
 the F&O port; seconds are wall time of the sync process.  Writes OUT (JSON) and prints the ratio

@@ -148,6 +148,7 @@ flowdesc() {  # FLOW MAPFILE: the descriptor against the flow block of MAPFILE
   chk one_changeset "$(grep -c 'as one changeset' <<<"$blk")"
   chk idempotency_field "$(sed -n 's/.*idempotent by \([A-Za-z0-9_]*\).*/\1/p' <<<"$blk")"
   chk dedup_fields "$(sed -n 's/.*dedup by \(.*\)/\1/p' <<<"$blk" | tr -d ' ')"
+  chk group_by "$(sed -n 's/.* group by \(.*\)/\1/p' <<<"$poll" | tr -d ' ')"
   local r; r=$(grep ' retry ' <<<"$blk")
   chk retry "$(sed -n 's/.*retry \([0-9]*\).*/\1/p' <<<"$r") $(ms "$(sed -n 's/.*backoff \([0-9]*[a-z]*\)\.\..*/\1/p' <<<"$r")") $(ms "$(sed -n 's/.*\.\.\([0-9]*[a-z]*\).*/\1/p' <<<"$r")")"
   for k in "${@:3}"; do chk "${k%%=*}" "${k#*=}"; done
@@ -158,6 +159,10 @@ flowdesc OrderToCash examples/order_to_cash.map source=clarity target=d365 write
   key_fields=dataAreaId,SalesOrderNumber source_key_fields=
 flowdesc ProductsToClarity examples/products.map source=d365 target=clarity write=upsert \
   target_route=Products/Product key_fields=CustomKey source_key_fields=dataAreaId,ItemNumber source_id_field=
+# group by ItemNumber: .group_by = { "ItemNumber", NULL } (the engine orders and joins by it)
+flowdesc StockToClarity examples/inventory.map source=d365 target=clarity write=upsert \
+  poll_route=WarehousesOnHandV2 target_route=Products/Product key_fields=CustomKey \
+  source_key_fields=dataAreaId,ItemNumber,ProductColorId group_by=ItemNumber
 # the routes are the OpenAPI document's paths
 grep -q '"/Ordering/SalesOrders"' specs/clarity/openapi.json && grep -q '"/Products/Product/Upsert"' specs/clarity/openapi.json &&
   ok "routes Ordering/SalesOrders and Products/Product/Upsert are paths of openapi.json" || nok "routes in openapi.json"

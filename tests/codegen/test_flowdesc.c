@@ -81,6 +81,7 @@ int main(int argc, char **argv)
     printf("idempotency_field=%s\nretry=%d %lld %lld\n", f->idempotency_field ? f->idempotency_field : "",
            f->retry.max_attempts, (long long)f->retry.base_ms, (long long)f->retry.cap_ms);
     keys("dedup_fields", f->dedup_fields);
+    keys("group_by", f->group_by);
     /* update_fields: "-" when NULL (a create flow), else the list */
     printf("update_fields=");
     if (!f->update_fields)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -610,6 +611,9 @@ typedef struct {
     char (*rh)[65];             /* the SHA-256 of each of its rows (grp_rows of them) */
     size_t rh_cap;
     size_t grp_rows, groups, fo_rows;
+    json_t *gvals;              /* its group values (array), to check the order of the next */
+    size_t unordered;           /* groups whose values sort before the group's before them */
+    char unordered_at[420];     /* the first: "<before> > <after>" */
 } poll_ctx;
 
 static void poll_clear(poll_ctx *p)
@@ -626,8 +630,10 @@ static void poll_group_clear(poll_ctx *p)
     free(p->grp);
     free(p->gcmp);
     free(p->rh);
+    json_decref(p->gvals);
     p->grp = p->gcmp = NULL;
     p->rh = NULL;
+    p->gvals = NULL;
     p->grp_len = p->grp_cap = p->grp_rows = p->rh_cap = 0;
 }
 
@@ -760,16 +766,43 @@ static int poll_group_flush(poll_ctx *p)
     return poll_buffer(p, dk, sk, p->grp, n);   /* copied: the buffer is reused */
 }
 
+/* Do the group values b sort before a, as F&O's $orderby sorts (strings without regard to
+ * case, numbers by value)?  Values of other kinds are not judged. */
+static int group_before(const json_t *a, const json_t *b)
+{
+    for (size_t i = 0; i < json_array_size(a) && i < json_array_size(b); i++) {
+        const json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
+        int c = 0;
+        if (json_is_string(x) && json_is_string(y))
+            c = strcasecmp(json_string_value(x), json_string_value(y));
+        else if (json_is_number(x) && json_is_number(y))
+            c = (json_number_value(x) > json_number_value(y)) -
+                (json_number_value(x) < json_number_value(y));
+        else
+            return 0;
+        if (c)
+            return c > 0;
+    }
+    return 0;
+}
+
 /* A row of a `group by` poll: joined to the group before it when its group values equal
- * that group's, else that group is flushed and this row starts the next one. */
+ * that group's, else that group is flushed and this row starts the next one.  A group whose
+ * values sort before the previous group's is counted (p->unordered): F&O did not order the
+ * set by the group fields, so a group may have been split. */
 static int poll_group_row(poll_ctx *p, const char *text, size_t len)
 {
     json_t *row = json_loadb(text, len, 0, NULL);
+    json_t *vals = json_array();
     char *cmp = NULL, show[200] = "";
     size_t cn = 0, sn = 0;
-    int fail = !row;
+    int fail = !row || !vals;
     for (int k = 0; !fail && k < SYNCRT_FLOW_MAX_KEYS && p->f->group_by[k]; k++) {
         json_t *v = json_object_get(row, p->f->group_by[k]);
+        if (json_array_append(vals, v ? v : json_null()) < 0) {
+            fail = 1;
+            break;
+        }
         char *j = json_dumps(v ? v : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
         char *c2 = j ? realloc(cmp, cn + strlen(j) + 2) : NULL;
         if (!c2) {
@@ -788,6 +821,7 @@ static int poll_group_row(poll_ctx *p, const char *text, size_t len)
     json_decref(row);
     if (fail) {
         free(cmp);
+        json_decref(vals);
         if (row) {
             p->st = SYNCRT_ENOMEM;
             return 1;
@@ -797,12 +831,17 @@ static int poll_group_row(poll_ctx *p, const char *text, size_t len)
     p->fo_rows++;
     if (p->grp_rows && p->gcmp && strcmp(p->gcmp, cmp) == 0) {
         free(cmp);
+        json_decref(vals);
         if (grp_add_row(p, text, len) < 0) {
             p->st = SYNCRT_ENOMEM;
             return 1;
         }
         return 0;
     }
+    if (p->gvals && group_before(p->gvals, vals) && p->unordered++ == 0)
+        snprintf(p->unordered_at, sizeof p->unordered_at, "%s > %s", p->gshow, show);
+    json_decref(p->gvals);
+    p->gvals = vals;
     if (poll_group_flush(p)) {
         free(cmp);
         return 1;
@@ -928,6 +967,16 @@ static syncrt_status poll_fo(syncrt_engine_worker *w, const syncrt_flow_desc *f,
     char fl[512] = "";
     kv(fl, sizeof fl, "flow", f->name);
     kv(fl, sizeof fl, "set", f->poll_route);
+    if (f->group_by[0] && p->unordered) {
+        char wl[700] = "";
+        kv(wl, sizeof wl, "flow", f->name);
+        kv(wl, sizeof wl, "set", f->poll_route);
+        kv(wl, sizeof wl, "orderby", orderby);
+        kvf(wl, sizeof wl, "count", "%zu", p->unordered);
+        kv(wl, sizeof wl, "first", p->unordered_at);
+        kv(wl, sizeof wl, "why", "rows not in $orderby order: a group may be split, the later part wins");
+        elog(e, SYNCRT_LOG_WARN, "poll_unordered", wl);
+    }
     if (f->group_by[0]) {
         kv(fl, sizeof fl, "orderby", orderby);
         kvf(fl, sizeof fl, "rows", "%zu", p->fo_rows);

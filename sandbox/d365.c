@@ -31,6 +31,7 @@ void d365_options_init(d365_options *o)
     o->max_body = 4u << 20;
     o->max_batch_ops = 100;
     o->credit_check = true;
+    o->orderby = true;
 }
 
 static int parse_unsigned(const char *v, unsigned long long max, unsigned long long *out)
@@ -83,6 +84,12 @@ int d365_options_set(d365_options *o, const char *name, const char *value, char 
         else { snprintf(err, errlen, "--credit-check: on or off"); return -1; }
         return 0;
     }
+    if (strcmp(name, "--orderby") == 0) {
+        if (strcmp(value, "on") == 0) o->orderby = true;
+        else if (strcmp(value, "off") == 0) o->orderby = false;
+        else { snprintf(err, errlen, "--orderby: on or off"); return -1; }
+        return 0;
+    }
     return 1;
 }
 
@@ -106,6 +113,8 @@ const char *d365_options_help(void)
         "  --credit-check on|off  refuse sales orders over the customer's credit limit (on)\n"
         "  --extra-skus N         N more released products X000001.. in usmf with one on-hand\n"
         "                         row each in warehouse 11 (0; for the inventory benchmark)\n"
+        "  --orderby on|off       sort collections by $orderby (on); off: check it, then\n"
+        "                         ignore it (insertion order), like a server that does not sort\n"
         "  Faults (JSON, GET/PUT/DELETE http://127.0.0.1:7365/_sandbox/faults):\n"
         "    rate_limit rate_burst retry_after latency_ms jitter_ms error_500_share\n"
         "    error_503_share drop_share drop_next hang_share hang_next hang_ms seed\n"

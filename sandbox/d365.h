@@ -50,6 +50,9 @@ typedef struct d365_options {
     bool credit_check;          /* true: refuse orders over the customer's credit limit */
     unsigned extra_skus;        /* 0: extra released products "X000001".. in usmf, one on-hand
                                  * row each (warehouse 11), for the inventory benchmark */
+    bool orderby;               /* true: collections are sorted by $orderby; false: it is
+                                 * accepted and ignored (rows in insertion order), as a server
+                                 * that does not sort, for tests of clients that rely on it */
 } d365_options;
 
 typedef struct d365_server d365_server;

@@ -1355,7 +1355,7 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
                 free(copy);
                 goto out;
             }
-            if (nkeys < t->nprops) {
+            if (nkeys < t->nprops && srv->opt.orderby) {
                 keys[nkeys].prop = p;
                 keys[nkeys].desc = got == 2 && strcmp(dir, "desc") == 0;
                 keys[nkeys].defv = d365_prop_default(p);

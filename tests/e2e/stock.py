@@ -3,11 +3,13 @@ the sandbox, run from e2e.py: every item's on-hand rows (one per warehouse, four
 item) are read ordered by item, joined into one record and summed, so Clarity gets the item's
 total, not its last warehouse; an unchanged pass costs nothing; one changed warehouse row costs
 one Clarity call.  The sandbox pages F&O answers by 7 rows, so most items' rows span a page
-boundary (@odata.nextLink) and must still make one group."""
+boundary (@odata.nextLink) and must still make one group.  A second sandbox started with
+`--orderby off` (it accepts $orderby and ignores it) shows the poll's warning when F&O's rows do
+not come in the order asked for."""
 import os
 from decimal import Decimal, ROUND_DOWN
 
-from harness import Sync, request, tap, CLARITY_ROOT
+from harness import Sandbox, Sync, request, tap, workdir, CLARITY_ROOT
 
 PAGE = 7
 
@@ -65,6 +67,7 @@ def _wrong(expected, products):
 
 
 def stock_group_tests(wd, sb):
+    stock_unordered_test()
     s = Sync(wd, sb)
     s.cfg["store"] = os.path.join(wd, "stock.db")
     s.cfg["flows"] = {"StockToClarity": {"enabled": True, "poll": True, "batch_records": 200}}
@@ -83,7 +86,7 @@ def stock_group_tests(wd, sb):
     bad = _wrong(exp, prods)
     pages = sum(1 for l in err.splitlines() if "event=http" in l and "/data/WarehousesOnHandV2" in l)
     orderby = "orderby=ItemNumber,dataAreaId,ProductColorId" in err
-    tap(rc == 0 and orderby and pages == (len(rows) + PAGE - 1) // PAGE and
+    tap(rc == 0 and orderby and pages == (len(rows) + PAGE - 1) // PAGE and "poll_unordered" not in err and
         ("rows=%d groups=%d" % (len(rows), len(exp))) in err,
         "StockToClarity reads WarehousesOnHandV2 ordered by ItemNumber ($orderby, then the key) in "
         "%d pages of %d: %d rows -> %d groups, one per item" % (pages, PAGE, len(rows), len(exp)),
@@ -137,3 +140,23 @@ def stock_group_tests(wd, sb):
         % (item, n3, exp2.get(item, ("?",))[0]),
         "order=%s %s line=%s %s changed=%s calls=%d upserts=%d bad=%s\n%s" % (st1, raw1[:200], st2, raw2[:200],
                                                                   changed, n3, u3, bad[:5], err[-1500:]))
+
+
+def stock_unordered_test():
+    """A server that ignores $orderby: the rows come in insertion order (the seed interleaves
+    the categories, A0001 C0001 ... S0001 A0002 ...), the poll says so with a warning."""
+    wd = workdir("e2e-stock-unordered")
+    sb = Sandbox(wd, extra=["--orderby", "off"]).start()
+    try:
+        s = Sync(wd, sb)
+        s.cfg["store"] = os.path.join(wd, "stock.db")
+        s.cfg["flows"] = {"StockToClarity": {"enabled": True, "poll": True, "batch_records": 200}}
+        s.cfg["profiles"]["test"]["flows"] = {}
+        s.write_config()
+        rc, out, err = s.cmd("once", "StockToClarity", "--drain", "--timeout", "120")
+        warn = [l for l in err.splitlines() if "event=poll_unordered" in l]
+        tap(rc == 0 and len(warn) == 1 and "level=warn" in warn[0] and "first=\"S0001 > A0002\"" in warn[0],
+            "F&O rows not in $orderby order (a sandbox ignoring it): the poll warns that a group may be "
+            "split: %s" % (warn[0].split("count=")[1][:60] if warn else "-"), err[-2000:])
+    finally:
+        sb.stop()

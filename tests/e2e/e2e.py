@@ -85,8 +85,8 @@ def cli_tests(wd, sb):
         r.stderr)
     rc, out, err = s.cmd("once", "NoSuchFlow")
     tap(rc == 2 and "no enabled flow" in err, "sync once of an unknown flow is exit 2", err)
-    # the flows built in are mapc's descriptors (generated/mapc_flows.h): all listed, the ones
-    # the engine does not run yet refused when enabled, their maps previewable
+    # the flows built in are mapc's descriptors (generated/mapc_flows.h): the enabled ones
+    # listed, the engine runs each of them (customer 360 included), their maps previewable
     rc, out, err = s.cmd("status")
     tap("flow OrderToCash: enabled" in out and "flow ProductsToClarity" not in out and
         out.count("\nflow ") == 1,

@@ -307,6 +307,24 @@ static int flow_enabled(const syncrt_engine *e, const syncrt_flow_desc *f)
     return cf && cf->enabled && syncrt_engine_runs(f);
 }
 
+/* The flow a record created in F&O by f is handed to at once (docs/flows.md, gap 2): an
+ * enabled flow whose F&O poll reads the set f creates into, row by row (OrderToCash creates
+ * SalesOrderHeadersV2, which OrderStateToClarity polls), so the new row does not wait for that
+ * poll.  NULL: none. */
+static const syncrt_flow_desc *handoff_flow(const syncrt_engine *e, const syncrt_flow_desc *f)
+{
+    if (f->source != SYNCRT_SYS_CLARITY || f->target != SYNCRT_SYS_D365 ||
+        f->write != SYNCRT_WRITE_CREATE || !f->target_set)
+        return NULL;
+    for (size_t i = 0; i < e->o.nflows; i++) {
+        const syncrt_flow_desc *g = e->o.flows[i];
+        if (g != f && g->source == SYNCRT_SYS_D365 && g->poll_route && !g->group_by[0] &&
+            !strcmp(g->poll_route, f->target_set) && flow_enabled(e, g))
+            return g;
+    }
+    return NULL;
+}
+
 const syncrt_flow_desc *syncrt_engine_flow_builtin(const syncrt_engine *e, const char *name)
 {
     for (size_t i = 0; i < e->o.nflows; i++)
@@ -699,6 +717,87 @@ static int poll_row(void *ctx, const char *text, size_t len)
 
 static void sha256_hex(char out[65], const char *data, size_t len);
 
+/* Integral numbers as integers, in place (one renderer writes 5, another 5.0). */
+static void canon_numbers(json_t *v)
+{
+    const char *k;
+    json_t *m;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, m) {
+            double x = json_is_real(m) ? json_real_value(m) : 0.5;
+            if (x > -1e15 && x < 1e15 && (double)(json_int_t)x == x)
+                json_object_set_new(v, k, json_integer((json_int_t)x));
+            else
+                canon_numbers(m);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m) {
+            double x = json_is_real(m) ? json_real_value(m) : 0.5;
+            if (x > -1e15 && x < 1e15 && (double)(json_int_t)x == x)
+                json_array_set_new(v, i, json_integer((json_int_t)x));
+            else
+                canon_numbers(m);
+        }
+    }
+}
+
+/* The content hash of an F&O row: its members without the @odata.* annotations (a row read
+ * in a collection, read by key or answered to a POST differs in @odata.etag and
+ * @odata.context only), sorted, numbers canonical; the text itself when it is not an object. */
+static void fo_row_hash(char out[65], const json_t *row, const char *text, size_t len)
+{
+    json_t *c = json_is_object(row) ? json_deep_copy(row) : NULL;
+    char *canon = NULL;
+    if (c) {
+        const char *k;
+        json_t *m;
+        void *tmp;
+        json_object_foreach_safe(c, tmp, k, m) {
+            if (!strncmp(k, "@odata.", 7))
+                json_object_del(c, k);
+        }
+        canon_numbers(c);
+        canon = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        json_decref(c);
+    }
+    if (canon)
+        sha256_hex(out, canon, strlen(canon));
+    else
+        sha256_hex(out, text, len);
+    free(canon);
+}
+
+/* The inbox keys poll_row_fo gives an F&O row of flow g (the same formatting, kept in step
+ * with it): dedup key "poll:<set>:<key values>:<content hash>", source key "<set>:<key
+ * values>".  For a row handed over by another flow (handoff_flow), so that g's next poll of
+ * the same row finds its dedup key taken. */
+static void fo_row_keys(const syncrt_flow_desc *g, const char *text, size_t len, char *dk,
+                        size_t dkn, char *sk, size_t skn)
+{
+    json_t *row = json_loadb(text, len, 0, NULL);
+    char keys[200] = "", hash[65];
+    size_t kn = 0;
+    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && g->source_key_fields[k]; k++) {
+        json_t *v = json_object_get(row, g->source_key_fields[k]);
+        char b[64];
+        if (json_is_string(v))
+            snprintf(b, sizeof b, "%.60s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+        else
+            b[0] = '\0';
+        kn += (size_t)snprintf(keys + kn, kn < sizeof keys ? sizeof keys - kn : 0, "%s%s",
+                               k ? "," : "", b);
+        if (kn >= sizeof keys)
+            kn = sizeof keys - 1;
+    }
+    fo_row_hash(hash, row, text, len);
+    json_decref(row);
+    snprintf(dk, dkn, "poll:%s:%s:%s", g->poll_route, keys, hash);
+    snprintf(sk, skn, "%s:%s", g->poll_route, keys);
+}
+
 static int grp_put(poll_ctx *p, const char *s, size_t n)
 {
     if (p->grp_len + n + 1 > p->grp_cap) {
@@ -881,8 +980,8 @@ static int poll_row_fo(void *ctx, const char *text, size_t len)
         if (kn >= sizeof keys)
             kn = sizeof keys - 1;
     }
+    fo_row_hash(hash, row, text, len);
     json_decref(row);
-    sha256_hex(hash, text, len);
     char dk[512], sk[300];
     snprintf(dk, sizeof dk, "poll:%s:%s:%s", p->f->poll_route, keys, hash);
     snprintf(sk, sizeof sk, "%s:%s", p->f->poll_route, keys);
@@ -1092,10 +1191,16 @@ typedef struct {
     char hash[65];
     int content_id;             /* of the header in the batch */
     size_t first_op, nops;
+    size_t get_op;              /* with has_get: the GET of the created record after its
+                                   changeset, in the same $batch (handoff_flow) */
+    int has_get;
+    char *row;                  /* the created F&O record as read back, for handoff_flow */
+    size_t row_len;
 } item;
 
 static void item_clear(item *it)
 {
+    free(it->row);
     free(it->out);
     for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS; k++)
         free(it->keyv[k]);
@@ -1170,11 +1275,27 @@ static syncrt_outcome success_outcome(const syncrt_flow_desc *f, item *it, int s
     return o;
 }
 
+/* A delivered record; one created in F&O whose row was read back (it->row) is handed to
+ * handoff_flow's inbox under the dedup key that flow's poll gives the row, in the same store
+ * transaction: a crash loses neither, and the poll does not send it again. */
 static void done_delivered(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it,
                            const char *how)
 {
     syncrt_settler s = settler_of(w, f);
     syncrt_outcome o = success_outcome(f, it, 0);
+    const syncrt_flow_desc *h = it->row ? handoff_flow(w->e, f) : NULL;
+    char dk[512], sk[300];
+    syncrt_enqueue_item then;
+    if (h) {
+        fo_row_keys(h, it->row, it->row_len, dk, sizeof dk, sk, sizeof sk);
+        memset(&then, 0, sizeof then);
+        then.dedup_key = dk;
+        then.source_key = sk;
+        then.payload = it->row;
+        then.payload_len = it->row_len;
+        o.delivery.then_flow = h->name;
+        o.delivery.then_item = &then;
+    }
     syncrt_settled sd;
     syncrt_error e2;
     syncrt_status st = syncrt_settle(&sd, &s, it->rec, &o, &e2);
@@ -1184,7 +1305,8 @@ static void done_delivered(syncrt_engine_worker *w, const syncrt_flow_desc *f, i
         return;
     }
     COUNT(w->e, delivered, 1);
-    outcome_log(w, SYNCRT_LOG_INFO, "delivered", f, it, "how", how, NULL, NULL);
+    outcome_log(w, SYNCRT_LOG_INFO, "delivered", f, it, "how", how, h ? "then" : NULL,
+                h ? h->name : NULL);
 }
 
 static void done_skipped(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, const char *why)
@@ -1402,7 +1524,8 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
     char *path = NULL, *url = NULL;
     syncrt_error err;
     syncrt_odata_query q = { 0 };
-    q.select = f->idempotency_field;
+    int whole = handoff_flow(e, f) != NULL;          /* the row is handed on: read all of it */
+    q.select = whole ? NULL : f->idempotency_field;
     if (syncrt_odata_key_path(&path, f->target_set, keys, nk, &err) != SYNCRT_OK ||
         syncrt_odata_url(&url, e->service_root, path, &q, &err) != SYNCRT_OK) {
         free(path);
@@ -1453,6 +1576,11 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
         ret = -1;
     } else if (st == SYNCRT_OK && r.status == 200) {
         ret = 1;
+        if (whole && r.body && r.body_len) {
+            free(it->row);
+            it->row = strndup(r.body, r.body_len);
+            it->row_len = it->row ? strlen(it->row) : 0;
+        }
     } else if (st == SYNCRT_OK && r.status == 404) {
         ret = 0;
     } else {
@@ -1483,11 +1611,29 @@ static int probe(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it, i
 
 /* ------------------------------------------------------------------ $batch */
 
-/* Sends items[0..n) (all IT_READY) in one $batch, one changeset each, and resolves them. */
+/* The key path of the record an item creates: Set(key='value',...). */
+static syncrt_status item_key_path(char **path, const syncrt_flow_desc *f, const item *it,
+                                   syncrt_error *err)
+{
+    syncrt_odata_key keys[SYNCRT_FLOW_MAX_KEYS];
+    size_t nk = 0;
+    for (; nk < SYNCRT_FLOW_MAX_KEYS && f->key_fields[nk]; nk++) {
+        keys[nk].name = f->key_fields[nk];
+        keys[nk].value = it->keyv[nk] ? it->keyv[nk] : "";
+        keys[nk].kind = SYNCRT_ODATA_STRING;
+        keys[nk].enum_type = NULL;
+    }
+    return syncrt_odata_key_path(path, f->target_set, keys, nk, err);
+}
+
+/* Sends items[0..n) (all IT_READY) in one $batch, one changeset each, and resolves them.
+ * With a handoff_flow, each changeset is followed by a GET of the record it creates (outside
+ * the changeset, so it reads the record as committed, lines included): no extra request. */
 static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item **its, size_t n,
                        int *auth_failed)
 {
     syncrt_engine *e = w->e;
+    const syncrt_flow_desc *h = handoff_flow(e, f);
     syncrt_batch *b = NULL;
     syncrt_error err;
     char *body = NULL, *ctype = NULL;
@@ -1526,6 +1672,16 @@ static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item 
         if (f->one_changeset && st == SYNCRT_OK)
             st = syncrt_batch_changeset_end(b, &err);
         it->nops = syncrt_batch_count(b) - it->first_op;
+        it->has_get = 0;
+        if (h && st == SYNCRT_OK) {
+            char *path = NULL;
+            st = item_key_path(&path, f, it, &err);
+            it->get_op = syncrt_batch_count(b);
+            if (st == SYNCRT_OK)
+                st = syncrt_batch_add(b, NULL, (int64_t)i, "GET", path, NULL, NULL, &err);
+            it->has_get = st == SYNCRT_OK;
+            free(path);
+        }
     }
     if (st == SYNCRT_OK)
         st = syncrt_batch_body(&body, &blen, &ctype, b, &err);
@@ -1630,6 +1786,15 @@ static void send_batch(syncrt_engine_worker *w, const syncrt_flow_desc *f, item 
                 bad = &none;
             }
             if (!bad) {
+                /* the row read back after the changeset, else the POST's answer */
+                const syncrt_batch_result *got = it->has_get && it->get_op < nres &&
+                    res[it->get_op].status == 200 ? &res[it->get_op] : NULL;
+                if (!got && h && it->first_op < nres && res[it->first_op].status == 201)
+                    got = &res[it->first_op];
+                if (got && got->body && *got->body) {
+                    it->row = strdup(got->body);
+                    it->row_len = it->row ? strlen(it->row) : 0;
+                }
                 done_delivered(w, f, it, "created");
                 continue;
             }
@@ -2751,7 +2916,7 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
             if (it->lines)
                 for (size_t k = 0; k < it->lines_len; k++)
                     lines += it->lines[k] == '{';   /* a bound, for sizing only */
-            size_t need = 1 + lines;
+            size_t need = 1 + lines + (handoff_flow(e, f) != NULL);   /* + the read back */
             if (n > 0 && ops + need > (size_t)e->cfg->d365_max_batch_ops)
                 break;
             ready[n++] = it;

@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Sandbox, Sync, check_orders, done, order_ids_of, request, sign, tap,  # noqa: E402
                      wait_for, workdir, SYNC, CLARITY_ROOT)
 from stock import stock_group_tests  # noqa: E402
+from lifecycle import handoff_tests, payments_tests, void_tests  # noqa: E402
 from c360 import c360_tests  # noqa: E402
 
 
@@ -612,12 +613,14 @@ def main():
                      ("triggers", both_triggers_test), ("fo_flows", fo_flows_tests),
                      ("stock", stock_group_tests),
                      ("fulfilment", fulfilment_tests),
-                     ("order_state", order_state_tests), ("c360", c360_tests)):
+                     ("order_state", order_state_tests), ("handoff", handoff_tests),
+                     ("void", void_tests), ("payments", payments_tests), ("c360", c360_tests)):
         wd = workdir("e2e-" + name)
         # the products' sandbox pages F&O answers by 50 rows: the poll follows @odata.nextLink
         # stock: pages of 7 rows, so an item's 4 warehouse rows often span a page boundary
         sb = Sandbox(wd, extra=["--page-size", "50"] if name == "products" else
-                     ["--page-size", "7"] if name == "stock" else []).start()
+                     ["--page-size", "7"] if name == "stock" else
+                     ["--credit-check", "off"] if name in ("payments", "handoff") else []).start()
         try:
             fn(wd, sb)
         except Exception as e:  # a crashed case is a failed test, with its traceback

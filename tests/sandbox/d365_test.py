@@ -746,6 +746,31 @@ def lifecycle_tests(sb):
           lambda: (st == 400 and "is used in" in inner(jd) and st2 == 400 and "is used in" in inner(jd2), (b, b2)))
     st, hd, b = sb.request("POST", "/_sandbox/ship?order=NOPE")
     check("control actions on a missing order get 404", lambda: st == 404)
+    st, hd, b = sb.request("POST", "/_sandbox/cancel?order=" + so)
+    check("/_sandbox/cancel of an invoiced order gets 409 with F&O's reason",
+          lambda: (st == 409 and "is Invoiced and cannot be canceled" in b.decode(), b))
+    # cancel: an open order and its lines Canceled, what the lines reserved released
+    def reserved(item):
+        _, _, j, _ = sb.data("GET", q("WarehousesOnHandV2?$filter=ItemNumber eq '%s'" % item))
+        return sum(v["ReservedOnHandQuantity"] for v in j["value"])
+    r0 = reserved("A0012")
+    so2 = order(sb, customer="US-004")
+    line(sb, so2, item="A0012", qty=3, ShippingWarehouseId="11")
+    r1 = reserved("A0012")
+    st, hd, b = sb.request("POST", "/_sandbox/cancel?order=" + so2)
+    _, _, hdr, _ = sb.data("GET", "SalesOrderHeadersV2(dataAreaId='usmf',SalesOrderNumber='%s')?$expand=SalesOrderLines" % so2)
+    check("/_sandbox/cancel: order and lines Canceled (SalesStatus), the reservation released",
+          lambda: (st == 200 and json.loads(b)["SalesOrderStatus"] == "Canceled" and hdr["SalesOrderStatus"] == "Canceled" and
+                   [l["SalesOrderLineStatus"] for l in hdr["SalesOrderLines"]] == ["Canceled"] and r1 > r0 and
+                   reserved("A0012") == r0, (b, r0, r1, reserved("A0012"))))
+    st, hd, b = sb.request("POST", "/_sandbox/cancel?order=" + so2)
+    st2, hd2, jl, b2 = sb.data("POST", "SalesOrderLines", {"dataAreaId": "usmf", "SalesOrderNumber": so2,
+                                                           "ItemNumber": "A0001", "OrderedSalesQuantity": 1})
+    st3, hd3, b3 = sb.request("POST", "/_sandbox/ship?order=" + so2)
+    check("a canceled order: cancel again 409, no new lines, no shipping",
+          lambda: (st == 409 and "already Canceled" in b.decode() and st2 == 400 and st3 == 409, (b, b2, b3)))
+    st, hd, b = sb.request("GET", "/_sandbox/cancel?order=" + so2)
+    check("GET /_sandbox/cancel gets 405", lambda: st == 405)
 
 
 def batch_body(parts, boundary="batch_abc"):

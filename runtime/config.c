@@ -1,5 +1,6 @@
 /* config.c - the sync configuration file: JSON, profiles merged over the top level, secrets
  * by reference (see config.h and docs/operator.md). */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +197,19 @@ static void read_all(rd *r, syncrt_config *c, json_t *root)
     if (c->webhook_enabled && !c->webhook_secret)
         bad(r, "webhook.secret", "missing (webhooks are only taken signed)");
 
+    json_t *mt = member(root, "metrics");
+    if (mt && !json_is_object(mt))
+        bad(r, "metrics", "expected an object");
+    get_bool(r, &c->metrics_enabled, mt, "enabled", "metrics.enabled", 1);
+    get_str(r, &c->metrics_bind, mt, "bind", "metrics.bind", "127.0.0.1");
+    get_int(r, &v, mt, "port", "metrics.port", 9464, 0);
+    if (v > 65535)
+        bad(r, "metrics.port", "expected an integer <= 65535 (0: any free port)");
+    c->metrics_port = v > 65535 ? 0 : (unsigned)v;
+    struct in_addr ia;
+    if (c->metrics_bind && inet_pton(AF_INET, c->metrics_bind, &ia) != 1)
+        bad(r, "metrics.bind", "expected an IPv4 address (\"127.0.0.1\", \"0.0.0.0\")");
+
     get_int(r, &v, wk, "count", "workers.count", 2, 1);
     c->workers = (int)v;
     get_int(r, &v, wk, "lease_s", "workers.lease_s", 120, 1);
@@ -314,7 +328,7 @@ void syncrt_config_free(syncrt_config *c)
                       &c->d365_client_id, &c->d365_secret, &c->d365_scope, &c->d365_resource,
                       &c->clarity_root, &c->clarity_auth, &c->clarity_user, &c->clarity_password,
                       &c->clarity_api_key, &c->ca_file, &c->webhook_bind, &c->webhook_path,
-                      &c->webhook_secret, &c->log_level };
+                      &c->webhook_secret, &c->log_level, &c->metrics_bind };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         free(*strs[i]);
     for (size_t i = 0; i < c->nflows; i++) {

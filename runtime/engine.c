@@ -33,6 +33,9 @@ struct syncrt_engine {
     int64_t paused_until[ENGINE_MAX_FLOWS];
     int paused[ENGINE_MAX_FLOWS];
     syncrt_engine_counters n;
+    syncrt_engine_flow_stats fs[ENGINE_MAX_FLOWS];  /* per flow (syncrt_engine_flow_stats_get) */
+    syncrt_engine_http_stats http;                  /* every worker's requests (http_log) */
+    int contact_seen[ENGINE_MAX_FLOWS];             /* F&O took our credentials for the flow */
     uint64_t seed;
 };
 
@@ -257,8 +260,33 @@ void syncrt_engine_counters_get(syncrt_engine *e, syncrt_engine_counters *out)
     pthread_mutex_unlock(&e->mu);
 }
 
+static int flow_index(const syncrt_engine *e, const syncrt_flow_desc *f);
+
+void syncrt_engine_flow_stats_get(syncrt_engine *e, const syncrt_flow_desc *f,
+                                  syncrt_engine_flow_stats *out)
+{
+    int fi = flow_index(e, f);
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&e->mu);
+    if (fi >= 0)
+        *out = e->fs[fi];
+    pthread_mutex_unlock(&e->mu);
+}
+
+void syncrt_engine_http_stats_get(syncrt_engine *e, syncrt_engine_http_stats *out)
+{
+    pthread_mutex_lock(&e->mu);
+    *out = e->http;
+    pthread_mutex_unlock(&e->mu);
+}
+
 #define COUNT(e, field, k) do { pthread_mutex_lock(&(e)->mu); (e)->n.field += (k); \
                                 pthread_mutex_unlock(&(e)->mu); } while (0)
+/* The same, counted for the flow fl as well (syncrt_engine_flow_stats). */
+#define FCOUNT(e, fl, field, k) do { int fi_ = flow_index((e), (fl)); \
+                                     pthread_mutex_lock(&(e)->mu); (e)->n.field += (k); \
+                                     if (fi_ >= 0) (e)->fs[fi_].n.field += (k); \
+                                     pthread_mutex_unlock(&(e)->mu); } while (0)
 
 static int flow_index(const syncrt_engine *e, const syncrt_flow_desc *f)
 {
@@ -381,6 +409,30 @@ static const syncrt_retry_policy *flow_policy(const syncrt_engine *e, const sync
 
 /* ------------------------------------------------------------------ workers */
 
+/* Counts a finished request by peer (the URL's prefix: the token endpoint before the F&O URL
+ * it may sit under) and status class (syncrt_engine_http_stats). */
+static void http_count(syncrt_engine *e, const syncrt_http_log_entry *en)
+{
+    const syncrt_config *c = e->cfg;
+    const char *u = en->url ? en->url : "";
+    int peer = SYNCRT_PEER_OTHER;
+    if (c->d365_token_url && !strncmp(u, c->d365_token_url, strlen(c->d365_token_url)))
+        peer = SYNCRT_PEER_TOKEN;
+    else if (c->clarity_root && !strncmp(u, c->clarity_root, strlen(c->clarity_root)))
+        peer = SYNCRT_PEER_CLARITY;
+    else if (!strncmp(u, e->service_root, strlen(e->service_root)))
+        peer = SYNCRT_PEER_D365;
+    int cls = en->transport == SYNCRT_OK && en->status >= 100 && en->status < 600 ? (int)(en->status / 100) : 0;
+    size_t ul = strlen(u);
+    pthread_mutex_lock(&e->mu);
+    e->http.requests[peer][cls]++;
+    if (en->transport == SYNCRT_OK && en->status == 429)
+        e->http.throttled[peer]++;
+    if (peer == SYNCRT_PEER_D365 && ul >= 7 && !strcmp(u + ul - 7, "/$batch"))
+        e->http.batches++;
+    pthread_mutex_unlock(&e->mu);
+}
+
 static void http_log(void *ctx, const syncrt_http_log_entry *en)
 {
     syncrt_engine_worker *w = ctx;
@@ -394,6 +446,7 @@ static void http_log(void *ctx, const syncrt_http_log_entry *en)
     if (en->transport != SYNCRT_OK)
         kv(f, sizeof f, "error", en->error && *en->error ? en->error : syncrt_strerror(en->transport));
     elog(w->e, SYNCRT_LOG_DEBUG, "http", f);
+    http_count(w->e, en);
 }
 
 syncrt_status syncrt_engine_worker_new(syncrt_engine_worker **out, syncrt_engine *e,
@@ -598,15 +651,26 @@ static void resumed(syncrt_engine_worker *w, const syncrt_flow_desc *f)
     int fi = flow_index(e, f);
     pthread_mutex_lock(&e->mu);
     int was = fi >= 0 && e->paused[fi];
+    int first = fi >= 0 && !e->contact_seen[fi];    /* a pause an earlier run left in the store */
     if (was)
         e->paused[fi] = 0;
+    if (fi >= 0)
+        e->contact_seen[fi] = 1;
     pthread_mutex_unlock(&e->mu);
-    if (!was)
+    if (!was && !first)
         return;
     char fl[128] = "", ck[160];
     kv(fl, sizeof fl, "flow", f->name);
-    elog(e, SYNCRT_LOG_INFO, "flow_resumed", fl);
     snprintf(ck, sizeof ck, "%s#paused", f->name);
+    if (!was) {     /* first contact: clear only a pause that is there */
+        char *old = NULL;
+        syncrt_store_checkpoint_get(w->store, &old, ck, NULL);
+        int stale = old && *old;
+        free(old);
+        if (!stale)
+            return;
+    }
+    elog(e, SYNCRT_LOG_INFO, "flow_resumed", fl);
     syncrt_store_checkpoint_set(w->store, ck, "", NULL);
 }
 
@@ -1096,12 +1160,37 @@ static syncrt_status poll_fo(syncrt_engine_worker *w, const syncrt_flow_desc *f,
         elog(e, SYNCRT_LOG_INFO, "poll", fl);
     }
     *enqueued = p->inserted;
-    COUNT(e, enqueued, p->inserted);
+    FCOUNT(e, p->f, enqueued, p->inserted);
     free(p);
     return st;
 }
 
+static syncrt_status engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
+                                 size_t *enqueued, syncrt_error *err);
+
+/* A poll, with its time and outcome in the flow's stats. */
 syncrt_status syncrt_engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
+                                 size_t *enqueued, syncrt_error *err)
+{
+    syncrt_engine *e = w->e;
+    const syncrt_config_flow *cf = syncrt_config_flow_get(e->cfg, f->name);
+    syncrt_status st = engine_poll(w, f, enqueued, err);
+    int fi = flow_index(e, f);
+    if (fi >= 0 && f->poll_route && cf && cf->poll) {
+        int64_t t = now_ms();
+        pthread_mutex_lock(&e->mu);
+        e->fs[fi].last_poll_at = t;
+        e->fs[fi].polls++;
+        if (st == SYNCRT_OK)
+            e->fs[fi].last_poll_ok_at = t;
+        else
+            e->fs[fi].poll_errors++;
+        pthread_mutex_unlock(&e->mu);
+    }
+    return st;
+}
+
+static syncrt_status engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
                                  size_t *enqueued, syncrt_error *err)
 {
     syncrt_engine *e = w->e;
@@ -1170,7 +1259,7 @@ syncrt_status syncrt_engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc
         elog(e, SYNCRT_LOG_INFO, "poll", fl);
     }
     *enqueued = p->inserted;
-    COUNT(e, enqueued, p->inserted);
+    FCOUNT(e, p->f, enqueued, p->inserted);
     free(p);
     return st;
 }
@@ -1304,7 +1393,7 @@ static void done_delivered(syncrt_engine_worker *w, const syncrt_flow_desc *f, i
         outcome_log(w, SYNCRT_LOG_WARN, "complete_failed", f, it, "error", e2.message, NULL, NULL);
         return;
     }
-    COUNT(w->e, delivered, 1);
+    FCOUNT(w->e, f, delivered, 1);
     outcome_log(w, SYNCRT_LOG_INFO, "delivered", f, it, "how", how, h ? "then" : NULL,
                 h ? h->name : NULL);
 }
@@ -1317,7 +1406,7 @@ static void done_skipped(syncrt_engine_worker *w, const syncrt_flow_desc *f, ite
     syncrt_status st = syncrt_settle(&sd, &s, it->rec, &o, NULL);
     it->state = IT_DONE;
     if (st == SYNCRT_OK) {
-        COUNT(w->e, skipped, 1);
+        FCOUNT(w->e, f, skipped, 1);
         outcome_log(w, SYNCRT_LOG_INFO, "skipped", f, it, "why", why, NULL, NULL);
     }
 }
@@ -1372,7 +1461,7 @@ static void done_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
     if (sd.action == SYNCRT_ACTION_RETRY) {
         char in[32];
         snprintf(in, sizeof in, "%lld", (long long)sd.delay_ms);
-        COUNT(w->e, retried, 1);
+        FCOUNT(w->e, f, retried, 1);
         outcome_log(w, sd.attempt_burned ? SYNCRT_LOG_WARN : SYNCRT_LOG_INFO, "retry", f, it, "in_ms", in,
                     sd.attempt_burned ? "error" : "why", sd.text);
     } else if (sd.action == SYNCRT_ACTION_DEAD_LETTER) {
@@ -1382,10 +1471,10 @@ static void done_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
             snprintf(val, sizeof val, "%s %lld", it->hash, (long long)it->rec->id);
             syncrt_store_hash_set(w->store, scope, rec_label(it), val, NULL);
         }
-        COUNT(w->e, dead, 1);
+        FCOUNT(w->e, f, dead, 1);
         outcome_log(w, SYNCRT_LOG_ERROR, "dead_lettered", f, it, "reason", sd.reason, "detail", sd.text);
     } else if (sd.action == SYNCRT_ACTION_DONE) {
-        COUNT(w->e, delivered, 1);
+        FCOUNT(w->e, f, delivered, 1);
         outcome_log(w, SYNCRT_LOG_INFO, "delivered", f, it, "how", "answered 2xx", NULL, NULL);
     }
 }
@@ -2199,9 +2288,9 @@ static void c360_done(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *
         return;
     }
     if (skipped)
-        COUNT(w->e, skipped, 1);
+        FCOUNT(w->e, f, skipped, 1);
     else
-        COUNT(w->e, delivered, 1);
+        FCOUNT(w->e, f, delivered, 1);
     char h[400];
     snprintf(h, sizeof h, "%s%s%s", how, strcmp(acct, it->target_key) ? ": customer " : "",
              strcmp(acct, it->target_key) ? acct : "");
@@ -2627,7 +2716,7 @@ static void send_c360(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *
         if (st == SYNCRT_OK && r.status == 412 && ++conflicts < 3) {
             /* changed in F&O since the probe: read it again and compare afresh */
             syncrt_http_response_clear(&r);
-            COUNT(e, retried, 1);
+            FCOUNT(e, f, retried, 1);
             outcome_log(w, SYNCRT_LOG_INFO, "retry", f, it, "why", "HTTP 412: the F&O record changed since "
                         "it was read (ETag); probing again", "fields", names);
             continue;
@@ -2985,8 +3074,10 @@ static void webhook_log(void *ctx, const syncrt_webhook_event *ev)
     kv(fl, sizeof fl, "type", ev->event_type ? ev->event_type : "");
     kvf(fl, sizeof fl, "new", "%d", ev->inserted);
     kv(fl, sizeof fl, "result", ev->reason);
-    if (ev->inserted)
-        COUNT(e, enqueued, 1);
+    if (ev->inserted && ev->event_type) {
+        const char *fn = route_event(e, ev->event_type);
+        FCOUNT(e, fn ? syncrt_engine_flow_builtin(e, fn) : NULL, enqueued, 1);
+    }
     elog(e, ev->status >= 400 ? SYNCRT_LOG_WARN : SYNCRT_LOG_INFO, "webhook", fl);
 }
 

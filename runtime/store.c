@@ -819,8 +819,9 @@ static syncrt_status dead_letter_read(sqlite3_stmt *q, syncrt_dead_letter *d)
     return st;
 }
 
-syncrt_status syncrt_store_dlq_list(syncrt_store *s, syncrt_dead_letter **out, size_t *count,
-                                    const char *flow, size_t max, syncrt_error *err)
+/* Dead letters of flow (NULL: all), oldest first or (newest) newest first, at most max. */
+static syncrt_status store_dlq_select(syncrt_store *s, syncrt_dead_letter **out, size_t *count,
+                                      const char *flow, size_t max, int newest, syncrt_error *err)
 {
     sqlite3_stmt *q = NULL;
     syncrt_dead_letter *arr = NULL;
@@ -830,8 +831,10 @@ syncrt_status syncrt_store_dlq_list(syncrt_store *s, syncrt_dead_letter **out, s
 
     *out = NULL;
     *count = 0;
-    st = store_prepare(s, &q, DLQ_SELECT " WHERE (?1 IS NULL OR i.flow = ?1)"
-                              " ORDER BY d.dead_at, d.id LIMIT ?2", err);
+    st = store_prepare(s, &q, newest ? DLQ_SELECT " WHERE (?1 IS NULL OR i.flow = ?1)"
+                                           " ORDER BY d.dead_at DESC, d.id DESC LIMIT ?2"
+                                         : DLQ_SELECT " WHERE (?1 IS NULL OR i.flow = ?1)"
+                                           " ORDER BY d.dead_at, d.id LIMIT ?2", err);
     if (st != SYNCRT_OK)
         return st;
     bind_text(q, 1, flow);
@@ -862,6 +865,18 @@ syncrt_status syncrt_store_dlq_list(syncrt_store *s, syncrt_dead_letter **out, s
     *out = arr;
     *count = n;
     return SYNCRT_OK;
+}
+
+syncrt_status syncrt_store_dlq_list(syncrt_store *s, syncrt_dead_letter **out, size_t *count,
+                                    const char *flow, size_t max, syncrt_error *err)
+{
+    return store_dlq_select(s, out, count, flow, max, 0, err);
+}
+
+syncrt_status syncrt_store_dlq_latest(syncrt_store *s, syncrt_dead_letter **out, size_t *count,
+                                      const char *flow, size_t max, syncrt_error *err)
+{
+    return store_dlq_select(s, out, count, flow, max, 1, err);
 }
 
 syncrt_status syncrt_store_dlq_show(syncrt_store *s, syncrt_dead_letter **out, int64_t id,
@@ -1083,6 +1098,69 @@ syncrt_status syncrt_store_counts_get(syncrt_store *s, syncrt_store_counts *out,
     }
     if (rc != SQLITE_DONE)
         st = store_db_error(s, err, "counts");
+    sqlite3_finalize(q);
+    return st;
+}
+
+syncrt_status syncrt_store_queue_get(syncrt_store *s, syncrt_store_queue *out, const char *flow,
+                                     syncrt_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    syncrt_status st;
+
+    memset(out, 0, sizeof *out);
+    /* state first: the inbox_due index (state, ...) keeps the done rows out of it */
+    st = store_prepare(s, &q,
+        "SELECT (SELECT count(*) FROM inbox WHERE state = 'pending' AND flow = ?1),"
+        " (SELECT count(*) FROM inbox WHERE state = 'leased' AND flow = ?1),"
+        " (SELECT count(*) FROM dead_letter d JOIN inbox i ON i.id = d.id WHERE i.flow = ?1),"
+        " (SELECT coalesce(min(received_at), 0) FROM inbox WHERE state = 'pending' AND flow = ?1)",
+        err);
+    if (st != SYNCRT_OK)
+        return st;
+    bind_text(q, 1, flow);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        out->pending = sqlite3_column_int64(q, 0);
+        out->leased = sqlite3_column_int64(q, 1);
+        out->dead_letters = sqlite3_column_int64(q, 2);
+        out->oldest_pending_at = sqlite3_column_int64(q, 3);
+    } else {
+        st = store_db_error(s, err, "queue");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+syncrt_status syncrt_store_outcomes_since(syncrt_store *s, syncrt_store_outcomes *out,
+                                          const char *flow, int64_t since, syncrt_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    syncrt_status st;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    st = store_prepare(s, &q, "SELECT outcome, count(*) FROM audit WHERE flow = ? AND at >= ?"
+                              " GROUP BY outcome", err);
+    if (st != SYNCRT_OK)
+        return st;
+    bind_text(q, 1, flow);
+    sqlite3_bind_int64(q, 2, since);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *o = (const char *)sqlite3_column_text(q, 0);
+        int64_t n = sqlite3_column_int64(q, 1);
+        if (!o)
+            continue;
+        if (strcmp(o, "delivered") == 0)
+            out->delivered = n;
+        else if (strcmp(o, "skipped") == 0)
+            out->skipped = n;
+        else if (strcmp(o, "retry") == 0)
+            out->retried = n;
+        else if (strcmp(o, "dead") == 0)
+            out->dead = n;
+    }
+    if (rc != SQLITE_DONE)
+        st = store_db_error(s, err, "outcomes");
     sqlite3_finalize(q);
     return st;
 }

@@ -21,6 +21,7 @@ from harness import (Sandbox, Sync, check_orders, done, order_ids_of, request, s
 from stock import stock_group_tests  # noqa: E402
 from lifecycle import handoff_tests, payments_tests, void_tests  # noqa: E402
 from c360 import c360_tests  # noqa: E402
+from metrics import metrics_tests  # noqa: E402
 
 
 def cli_tests(wd, sb):
@@ -614,7 +615,8 @@ def main():
                      ("stock", stock_group_tests),
                      ("fulfilment", fulfilment_tests),
                      ("order_state", order_state_tests), ("handoff", handoff_tests),
-                     ("void", void_tests), ("payments", payments_tests), ("c360", c360_tests)):
+                     ("void", void_tests), ("payments", payments_tests), ("c360", c360_tests),
+                     ("metrics", metrics_tests)):
         wd = workdir("e2e-" + name)
         # the products' sandbox pages F&O answers by 50 rows: the poll follows @odata.nextLink
         # stock: pages of 7 rows, so an item's 4 warehouse rows often span a page boundary

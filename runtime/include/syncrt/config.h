@@ -62,6 +62,10 @@ typedef struct {
     char *webhook_path;
     char *webhook_secret;           /* reference */
     size_t webhook_max_body;
+    /* metrics and status page (metrics.h) */
+    int metrics_enabled;            /* default on */
+    char *metrics_bind;             /* IPv4 address; default 127.0.0.1 */
+    unsigned metrics_port;          /* default 9464; 0: the kernel picks */
     /* workers */
     int workers;
     int64_t lease_ms;

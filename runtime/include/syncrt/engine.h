@@ -82,6 +82,31 @@ syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options
 void syncrt_engine_free(syncrt_engine *e);
 void syncrt_engine_counters_get(syncrt_engine *e, syncrt_engine_counters *out);
 
+/* One flow since the engine started (metrics.h): n holds its share of delivered, skipped,
+ * retried, dead and enqueued (probes, batches and paused are engine-wide only, 0 here), and
+ * its polls: when the last one finished and the last one that succeeded (ms, 0: none yet). */
+typedef struct {
+    syncrt_engine_counters n;
+    uint64_t polls, poll_errors;
+    int64_t last_poll_at, last_poll_ok_at;
+} syncrt_engine_flow_stats;
+/* All zero for a flow that is not built in. */
+void syncrt_engine_flow_stats_get(syncrt_engine *e, const syncrt_flow_desc *f,
+                                  syncrt_engine_flow_stats *out);
+
+/* Every outbound request the workers made since the engine started, by peer (told by the
+ * URL: F&O's token endpoint, F&O's /data, Clarity's root, anything else) and status class
+ * (index status / 100: 1..5; 0: no answer, a transport failure), the 429s among them, and
+ * the F&O $batch requests. */
+enum { SYNCRT_PEER_D365 = 0, SYNCRT_PEER_CLARITY, SYNCRT_PEER_TOKEN, SYNCRT_PEER_OTHER,
+       SYNCRT_PEER_COUNT };
+typedef struct {
+    uint64_t requests[SYNCRT_PEER_COUNT][6];
+    uint64_t throttled[SYNCRT_PEER_COUNT];
+    uint64_t batches;
+} syncrt_engine_http_stats;
+void syncrt_engine_http_stats_get(syncrt_engine *e, syncrt_engine_http_stats *out);
+
 /* 1 when this engine can run the flow: Clarity -> F&O creates (a webhook event and/or a
  * ModifiedSince poll of a Clarity route; the record and its children POSTed to an entity set,
  * in one changeset when the flow says so), Clarity -> F&O updates and upserts of one record

@@ -190,6 +190,28 @@ syncrt_status syncrt_store_hash_set(syncrt_store *store, const char *scope, cons
 syncrt_status syncrt_store_counts_get(syncrt_store *store, syncrt_store_counts *out,
                                       const char *flow, syncrt_error *err);
 
+/* What the metrics and status page read of one flow's queue (syncrt/metrics.h): records
+ * pending and leased, dead letters, and the received_at of the oldest pending record (0 when
+ * none).  Read-only; touches the pending, leased and dead rows only (not the done ones). */
+typedef struct {
+    int64_t pending, leased, dead_letters, oldest_pending_at;
+} syncrt_store_queue;
+syncrt_status syncrt_store_queue_get(syncrt_store *store, syncrt_store_queue *out,
+                                     const char *flow, syncrt_error *err);
+
+/* The audit outcomes of flow recorded at or after since (ms): delivered, skipped, retry,
+ * dead.  Read-only; scans the audit rows. */
+typedef struct {
+    int64_t delivered, skipped, retried, dead;
+} syncrt_store_outcomes;
+syncrt_status syncrt_store_outcomes_since(syncrt_store *store, syncrt_store_outcomes *out,
+                                          const char *flow, int64_t since, syncrt_error *err);
+
+/* The newest dead letters of flow (NULL: all), newest first, at most max (0: all). */
+syncrt_status syncrt_store_dlq_latest(syncrt_store *store, syncrt_dead_letter **out,
+                                      size_t *count, const char *flow, size_t max,
+                                      syncrt_error *err);
+
 /* Deletes done records received before `before` (their dedup keys are forgotten) and audit
  * rows older than it; *deleted receives the number of inbox rows removed. */
 syncrt_status syncrt_store_purge(syncrt_store *store, int64_t *deleted, int64_t before,

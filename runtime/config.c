@@ -160,6 +160,10 @@ static void read_all(rd *r, syncrt_config *c, json_t *root)
     c->d365_max_batch_ops = (int)v;
     get_int(r, &v, d, "concurrency", "d365.concurrency", 8, 1);
     c->d365_concurrency = (int)v;
+    get_int(r, &v, d, "max_requests_per_s", "d365.max_requests_per_s", 0, 0);
+    if (v > 1000000)
+        bad(r, "d365.max_requests_per_s", "expected an integer <= 1000000 (0: adaptive only)");
+    c->d365_max_rate = v > 1000000 ? 0 : (int)v;
     if (d && !c->d365_url)
         bad(r, "d365.url", "missing");
     if (d && c->d365_token_url && (!c->d365_client_id || !c->d365_secret))

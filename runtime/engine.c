@@ -239,6 +239,7 @@ syncrt_status syncrt_engine_new(syncrt_engine **out, const syncrt_engine_options
     ec.min_limit = 1;
     ec.max_limit = e->cfg->d365_concurrency;
     syncrt_endpoint_init(&e->gate, &ec);
+    syncrt_endpoint_pace(&e->gate, e->cfg->d365_max_rate, 0);
     e->seed = o->seed ? o->seed : (uint64_t)now_ms();
     *out = e;
     return SYNCRT_OK;
@@ -561,7 +562,9 @@ static syncrt_status clarity_auth(syncrt_engine_worker *w, syncrt_error *err)
     return st;
 }
 
-/* Waits for the F&O gate (Retry-After, concurrency, circuit breaker).  -1 when stopping. */
+/* Waits for the F&O gate (Retry-After, concurrency, the pacer's next start, circuit breaker):
+ * every worker's F&O requests share one pacer, so together they run just under the rate F&O
+ * admits.  -1 when stopping. */
 static int gate_acquire(syncrt_engine *e)
 {
     for (;;) {
@@ -591,13 +594,15 @@ static syncrt_retry_class gate_release(syncrt_engine *e, int64_t *retry_after,
     pthread_mutex_lock(&e->mu);
     int64_t t = now_ms();
     syncrt_retry_class c = syncrt_endpoint_release(&e->gate, retry_after, &a, ra, t);
+    double rate = e->gate.pacer.rate;
     pthread_mutex_unlock(&e->mu);
     if (*retry_after >= 0) {
-        char f[256] = "";
+        char f[320] = "";
         kvf(f, sizeof f, "status", "%ld", r->status);
         kvf(f, sizeof f, "retry_after_ms", "%lld", (long long)*retry_after);
         kvf(f, sizeof f, "at_ms", "%lld", (long long)t);
         kvf(f, sizeof f, "until_ms", "%lld", (long long)(t + *retry_after));
+        kvf(f, sizeof f, "rate_per_s", "%.1f", rate);
         elog(e, SYNCRT_LOG_INFO, "throttled", f);
     }
     return c;

@@ -1,5 +1,5 @@
 /* retry.c - classification of attempts, full-jitter backoff, Retry-After parsing, AIMD
- * concurrency limiter and circuit breaker (the contract is in syncrt/retry.h). */
+ * concurrency limiter, adaptive request pacer and circuit breaker (the contract is in syncrt/retry.h). */
 #include "syncrt/retry.h"
 
 #include <ctype.h>
@@ -327,6 +327,137 @@ void syncrt_limiter_release(syncrt_limiter *l, syncrt_retry_class c, int throttl
     }
 }
 
+/* ---- adaptive pacing ---- */
+
+void syncrt_pacer_init(syncrt_pacer *p, double max_rate, int64_t window_ms,
+                       int64_t decrease_interval_ms)
+{
+    memset(p, 0, sizeof *p);
+    p->max_rate = max_rate > 0 ? max_rate : 0;
+    p->rate = p->max_rate;
+    p->min_rate = 0.5;
+    p->decrease = 0.9;
+    p->increase = 1.0;
+    p->probe_increase = 0.1;
+    p->estimate_factor = 0.95;
+    p->window_ms = window_ms > 0 ? window_ms : 5000;
+    if (p->window_ms < SYNCRT_PACER_BINS)
+        p->window_ms = SYNCRT_PACER_BINS;
+    p->min_span_ms = p->window_ms / 5;
+    p->decrease_interval_ms = decrease_interval_ms > 0 ? decrease_interval_ms : 1000;
+    p->last_decrease = INT64_MIN / 2;
+    p->active_since = INT64_MIN / 2;
+    p->last_start = INT64_MIN / 2;
+    p->next_at = 0;
+}
+
+/* 0 when a start is allowed at now_ms, else the milliseconds until it is (>= 1). */
+static int64_t pacer_due(const syncrt_pacer *p, int64_t now_ms)
+{
+    double w;
+    if (p->rate <= 0 || (double)now_ms >= p->next_at)
+        return 0;
+    w = p->next_at - (double)now_ms;
+    return w < 1 ? 1 : (int64_t)(w + 0.999999);
+}
+
+/* Takes the start due at now_ms. */
+static void pacer_take(syncrt_pacer *p, int64_t now_ms)
+{
+    double now = (double)now_ms;
+    if (now_ms - p->last_start > p->window_ms)
+        p->active_since = now_ms;          /* after a pause longer than the window: new traffic */
+    p->last_start = now_ms;
+    if (p->rate > 0) {
+        double interval = 1000.0 / p->rate;
+        /* started within one interval of its due time: requests are queueing behind the pacer */
+        p->saturated = now < p->next_at + interval;
+        p->next_at = (p->next_at > now ? p->next_at : now) + interval;
+    } else {
+        p->saturated = 0;
+        p->next_at = now;
+    }
+}
+
+syncrt_status syncrt_pacer_acquire(syncrt_pacer *p, int64_t *wait_ms, int64_t now_ms)
+{
+    *wait_ms = pacer_due(p, now_ms);
+    if (*wait_ms > 0) {
+        p->saturated = 1;
+        return SYNCRT_EEMPTY;
+    }
+    pacer_take(p, now_ms);
+    return SYNCRT_OK;
+}
+
+static int64_t pacer_bin_ms(const syncrt_pacer *p)
+{
+    return p->window_ms / SYNCRT_PACER_BINS;
+}
+
+double syncrt_pacer_measured(const syncrt_pacer *p, int64_t now_ms)
+{
+    int64_t from = now_ms - p->window_ms, bin = pacer_bin_ms(p), now_epoch, first_epoch;
+    long n = 0;
+    int i;
+    if (p->active_since > from)
+        from = p->active_since;
+    if (now_ms - from < p->min_span_ms || now_ms <= from)
+        return 0;
+    now_epoch = now_ms / bin;
+    first_epoch = from / bin;
+    for (i = 0; i < SYNCRT_PACER_BINS; i++)
+        if (p->bin_epoch[i] >= first_epoch && p->bin_epoch[i] <= now_epoch)
+            n += p->bin_count[i];       /* first_epoch >= now_epoch - BINS: each slot one epoch */
+    return (double)n * 1000.0 / (double)(now_ms - from);
+}
+
+void syncrt_pacer_release(syncrt_pacer *p, int answered, syncrt_retry_class c, int throttled,
+                          int64_t now_ms)
+{
+    if (throttled) {
+        double m, r, drew = p->rate;
+        p->throttled++;
+        if (now_ms - p->last_decrease < p->decrease_interval_ms)
+            return;                         /* this window of 429s has decreased already */
+        m = syncrt_pacer_measured(p, now_ms);
+        if (m <= 0)
+            return;                         /* too early to measure: the Retry-After blocks */
+        r = m * p->decrease;
+        if (drew > 0 && r > drew * p->decrease)
+            r = drew * p->decrease;
+        if (r < p->min_rate)
+            r = p->min_rate;
+        if (p->max_rate > 0 && r > p->max_rate)
+            r = p->max_rate;
+        /* the limit lies below the rate that drew the 429 and near what was admitted */
+        p->estimate = drew > 0 ? (m < drew * p->estimate_factor ? m : drew * p->estimate_factor) : 0;
+        p->rate = r;
+        p->last_decrease = now_ms;
+        p->decreases++;
+        return;
+    }
+    if (!answered)
+        return;
+    {
+        int64_t epoch = now_ms / pacer_bin_ms(p);
+        int i = (int)(epoch % SYNCRT_PACER_BINS);
+        if (i < 0)
+            i += SYNCRT_PACER_BINS;
+        if (p->bin_epoch[i] != epoch) {
+            p->bin_epoch[i] = epoch;
+            p->bin_count[i] = 0;
+        }
+        p->bin_count[i]++;
+    }
+    if (c == SYNCRT_CLASS_OK && p->rate > 0 && p->saturated) {
+        double step = p->estimate > 0 && p->rate >= p->estimate ? p->probe_increase : p->increase;
+        p->rate += step / p->rate;
+        if (p->max_rate > 0 && p->rate > p->max_rate)
+            p->rate = p->max_rate;
+    }
+}
+
 /* ---- circuit breaker ---- */
 
 void syncrt_breaker_init(syncrt_breaker *b, int threshold, int64_t open_ms, int64_t max_open_ms)
@@ -407,9 +538,15 @@ void syncrt_endpoint_init(syncrt_endpoint *e, const syncrt_endpoint_config *c)
     syncrt_limiter_init(&e->limiter, c->initial > 0 ? c->initial : 8, c->min_limit > 0 ? c->min_limit : 1,
                         c->max_limit > 0 ? c->max_limit : 64,
                         c->decrease_interval_ms > 0 ? c->decrease_interval_ms : 1000);
+    syncrt_pacer_init(&e->pacer, 0, 0, c->decrease_interval_ms > 0 ? c->decrease_interval_ms : 1000);
     syncrt_breaker_init(&e->breaker, c->breaker_threshold > 0 ? c->breaker_threshold : 5,
                         c->breaker_open_ms > 0 ? c->breaker_open_ms : 5000,
                         c->breaker_max_open_ms > 0 ? c->breaker_max_open_ms : 300000);
+}
+
+void syncrt_endpoint_pace(syncrt_endpoint *e, double max_rate, int64_t window_ms)
+{
+    syncrt_pacer_init(&e->pacer, max_rate, window_ms, e->pacer.decrease_interval_ms);
 }
 
 syncrt_status syncrt_endpoint_acquire(syncrt_endpoint *e, int64_t *wait_ms, int64_t now_ms)
@@ -417,10 +554,21 @@ syncrt_status syncrt_endpoint_acquire(syncrt_endpoint *e, int64_t *wait_ms, int6
     syncrt_status st = syncrt_limiter_acquire(&e->limiter, wait_ms, now_ms);
     if (st != SYNCRT_OK)
         return st;
+    *wait_ms = pacer_due(&e->pacer, now_ms);
+    if (*wait_ms > 0) {
+        e->pacer.saturated = 1;
+        if (e->limiter.in_flight > 0)
+            e->limiter.in_flight--;     /* give the slot back */
+        return SYNCRT_EEMPTY;
+    }
     st = syncrt_breaker_allow(&e->breaker, wait_ms, now_ms);
-    if (st != SYNCRT_OK && e->limiter.in_flight > 0)
-        e->limiter.in_flight--;         /* give the slot back */
-    return st;
+    if (st != SYNCRT_OK) {
+        if (e->limiter.in_flight > 0)
+            e->limiter.in_flight--;     /* give the slot back */
+        return st;
+    }
+    pacer_take(&e->pacer, now_ms);
+    return SYNCRT_OK;
 }
 
 syncrt_retry_class syncrt_endpoint_release(syncrt_endpoint *e, int64_t *retry_after_ms,
@@ -434,6 +582,7 @@ syncrt_retry_class syncrt_endpoint_release(syncrt_endpoint *e, int64_t *retry_af
         ra = -1;
     throttled = a->transport == SYNCRT_OK && (a->http_status == 429 || (a->http_status == 503 && ra >= 0));
     syncrt_limiter_release(&e->limiter, c, throttled, ra, now_ms);
+    syncrt_pacer_release(&e->pacer, a->transport == SYNCRT_OK, c, throttled, now_ms);
     syncrt_breaker_record(&e->breaker, c, throttled, now_ms);
     if (retry_after_ms)
         *retry_after_ms = ra;

@@ -1,10 +1,21 @@
 /* test_retry.c - the retry module, deterministically: classification table, seeded full
  * jitter within its ceilings, decisions per class, Retry-After in both forms, the AIMD
- * limiter and the circuit breaker on an injected clock. */
+ * limiter, the adaptive pacer and the circuit breaker on an injected clock, and the whole
+ * gate against a simulated token-bucket server (simulated time, no sleeps). */
+#include "syncrt/config.h"
 #include "syncrt/retry.h"
 #include "testhelp.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define CHECK_NEAR(got, want, eps, ...) do { \
+    double th_gd = (got), th_wd = (want); \
+    CHECK(fabs(th_gd - th_wd) <= (eps), __VA_ARGS__); \
+    if (fabs(th_gd - th_wd) > (eps)) printf("#   got:  %.6f\n#   want: %.6f\n", th_gd, th_wd); \
+} while (0)
 
 static syncrt_retry_class cls(syncrt_status transport, int sent, int idem, long status, const char *body)
 {
@@ -196,6 +207,120 @@ static void test_limiter(void)
     CHECK_INT(syncrt_limiter_limit(&l), 32, "a 4xx does not move the limit");
 }
 
+static void test_pacer(void)
+{
+    syncrt_pacer p;
+    int64_t wait = -1, t0 = 1000000, t;
+    double r;
+    int i, got = 0;
+
+    syncrt_pacer_init(&p, 0, 0, 0);
+    CHECK_NEAR(p.rate, 0, 0, "starts unlimited");
+    for (i = 0; i < 100; i++)
+        if (syncrt_pacer_acquire(&p, &wait, t0) == SYNCRT_OK)
+            got++;
+    CHECK_INT(got, 100, "unlimited: every start goes at once");
+    CHECK_INT(wait, 0, "and nothing waits");
+
+    /* 20 admitted answers per second for 2 s, then a 429 */
+    syncrt_pacer_init(&p, 0, 0, 0);
+    for (i = 0; i < 40; i++) {
+        syncrt_pacer_acquire(&p, &wait, t0 + i * 50);
+        syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + i * 50 + 40);
+    }
+    CHECK_NEAR(syncrt_pacer_measured(&p, t0 + 2000), 20.0, 1e-9, "measured: 40 answers in 2 s = 20/s");
+    CHECK_NEAR(syncrt_pacer_measured(&p, t0 + 999), 0, 0, "less than min_span_ms of traffic measures nothing");
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 1, t0 + 2000);
+    CHECK_NEAR(p.rate, 18.0, 1e-9, "a 429 sets the rate to 0.9 x the measured 20/s");
+    CHECK_NEAR(p.estimate, 0, 0, "no estimate of the limit after an unlimited start");
+    CHECK_INT(p.decreases, 1, "one decrease");
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 1, t0 + 2300);
+    CHECK_NEAR(p.rate, 18.0, 1e-9, "a 429 of the same decrease interval does not decrease again");
+    CHECK_INT(p.throttled, 2, "but is counted");
+
+    /* spacing: 1000/18 = 55.6 ms */
+    t = t0 + 3000;
+    CHECK_INT(syncrt_pacer_acquire(&p, &wait, t), SYNCRT_OK, "the first start goes");
+    CHECK_INT(syncrt_pacer_acquire(&p, &wait, t), SYNCRT_EEMPTY, "the second waits");
+    CHECK_INT(wait, 56, "for 1000/18 ms, rounded up");
+    CHECK_INT(syncrt_pacer_acquire(&p, &wait, t + 55), SYNCRT_EEMPTY, "not 1 ms early");
+    CHECK_INT(wait, 1, "1 ms left");
+    CHECK_INT(syncrt_pacer_acquire(&p, &wait, t + 56), SYNCRT_OK, "due: goes");
+
+    /* additive increase while the pacer is the bottleneck */
+    r = p.rate;
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t + 100);
+    CHECK_NEAR(p.rate, r + 1.0 / r, 1e-9, "an admitted answer under saturation adds increase/rate");
+    r = p.rate;
+    t = (int64_t)p.next_at + 1000;      /* a start long after it was due: not saturated */
+    CHECK_INT(syncrt_pacer_acquire(&p, &wait, t), SYNCRT_OK, "a late start goes");
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t + 50);
+    CHECK_NEAR(p.rate, r, 0, "without queueing behind the pacer the rate does not grow");
+    syncrt_pacer_release(&p, 0, SYNCRT_CLASS_TRANSIENT, 0, t + 60);
+    CHECK_NEAR(p.rate, r, 0, "a transport failure neither grows nor lowers it");
+    p.saturated = 1;
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 0, t + 70);
+    CHECK_NEAR(p.rate, r, 0, "a 5xx answer does not grow it either");
+
+    /* a 429 while paced: never more than 0.9 x the rate that drew it; estimate */
+    syncrt_pacer_init(&p, 0, 0, 0);
+    p.rate = 10;
+    for (i = 0; i < 100; i++)                 /* 50/s measured (say, before a reconfiguration) */
+        syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + i * 20);
+    p.active_since = t0;
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 1, t0 + 2000);
+    CHECK_NEAR(p.rate, 9.0, 1e-9, "measured 50/s, paced at 10/s: 0.9 x 10");
+    CHECK_NEAR(p.estimate, 9.5, 1e-9, "the estimate is 0.95 x the rate that drew the 429");
+    p.saturated = 1;
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + 2100);
+    CHECK_NEAR(p.rate, 9.0 + 1.0 / 9.0, 1e-9, "below the estimate: +1/s per second");
+    p.rate = 9.5;
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + 2200);
+    CHECK_NEAR(p.rate, 9.5 + 0.1 / 9.5, 1e-9, "at or above it: +0.1/s per second (probing)");
+
+    /* the window: older answers drop out */
+    syncrt_pacer_init(&p, 0, 5000, 0);
+    for (i = 0; i < 200; i++)                 /* 20/s for 10 s */
+        syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + i * 50);
+    for (i = 0; i < 25; i++)                  /* then 5/s for 5 s */
+        syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + 10000 + i * 200);
+    p.active_since = t0;
+    CHECK_NEAR(syncrt_pacer_measured(&p, t0 + 15000), 5.0, 1e-9, "only the last 5 s count: 5/s");
+
+    /* a 429 too early in the traffic measures nothing; the next one does */
+    syncrt_pacer_init(&p, 0, 0, 0);
+    for (i = 0; i < 10; i++) {
+        syncrt_pacer_acquire(&p, &wait, t0 + i * 10);
+        syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + i * 10 + 5);
+    }
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 1, t0 + 300);
+    CHECK_NEAR(p.rate, 0, 0, "a 429 300 ms into the traffic leaves the rate unlimited");
+    CHECK_INT(p.decreases, 0, "no decrease");
+    syncrt_pacer_acquire(&p, &wait, t0 + 1300);
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + 1400);
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 1, t0 + 1500);
+    CHECK_NEAR(p.rate, 0.9 * 11 / 1.5, 1e-9, "the next one, 1.5 s in, measures 11 answers / 1.5 s");
+
+    /* bounds */
+    syncrt_pacer_init(&p, 0, 0, 0);
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0);
+    p.active_since = t0 - 4000;
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 1, t0 + 1000);
+    CHECK_NEAR(p.rate, 0.5, 0, "never below min_rate (measured 0.2/s)");
+    syncrt_pacer_init(&p, 12, 0, 0);
+    CHECK_NEAR(p.rate, 12, 0, "a configured maximum is the starting rate");
+    p.saturated = 1;
+    for (i = 0; i < 10000; i++)
+        syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + i);
+    CHECK_NEAR(p.rate, 12, 0, "and is never passed");
+    syncrt_pacer_init(&p, 12, 0, 0);
+    for (i = 0; i < 200; i++)
+        syncrt_pacer_release(&p, 1, SYNCRT_CLASS_OK, 0, t0 + i * 10);
+    p.active_since = t0;
+    syncrt_pacer_release(&p, 1, SYNCRT_CLASS_TRANSIENT, 1, t0 + 2000);
+    CHECK_NEAR(p.rate, 0.9 * 12, 1e-9, "a 429 under the maximum: 0.9 x min(measured 100/s, 12/s)");
+}
+
 static void test_breaker(void)
 {
     syncrt_breaker b;
@@ -264,21 +389,181 @@ static void test_endpoint(void)
     a = resp(503);
     syncrt_endpoint_release(&e, &ra, &a, "1", now + 2000);
     CHECK_INT(e.breaker.failures, 0, "a 503 with Retry-After is throttling, not a breaker failure");
+    CHECK_NEAR(e.pacer.rate, 0.5, 0, "and lowered the pace: 1 answer in 2 s x 0.9, floored at 0.5/s");
     now += 10000;
     for (i = 0; i < 3; i++) {
-        CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now), SYNCRT_OK, "request %d before the breaker opens", i + 1);
+        CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + i * 2000), SYNCRT_OK,
+                  "request %d before the breaker opens (one per 2 s at 0.5/s)", i + 1);
         a = resp(500);
-        syncrt_endpoint_release(&e, &ra, &a, NULL, now);
+        syncrt_endpoint_release(&e, &ra, &a, NULL, now + i * 2000);
+        if (i == 0) {
+            CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 1), SYNCRT_EEMPTY, "the pacer holds the next start");
+            CHECK_INT(wait, 1999, "for 1999 ms");
+            CHECK_INT(e.limiter.in_flight, 0, "and gave the slot it took back");
+        }
     }
-    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 1), SYNCRT_ECIRCUIT, "3 failures opened the breaker");
+    now += 4000;
+    CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 2000), SYNCRT_ECIRCUIT, "3 failures opened the breaker");
     CHECK_INT(e.limiter.in_flight, 0, "the refused acquire gave its limiter slot back");
+    CHECK_NEAR(e.pacer.next_at, (double)now + 2000, 1e-6, "and used up no start of the pacer");
     CHECK_INT(syncrt_endpoint_acquire(&e, &wait, now + 10000), SYNCRT_OK, "the half-open probe goes");
-    CHECK(syncrt_endpoint_acquire(&e, &wait, now + 10000) != SYNCRT_OK, "one probe only");
+    CHECK(syncrt_endpoint_acquire(&e, &wait, now + 12000) != SYNCRT_OK, "one probe only");
     CHECK_INT(e.limiter.in_flight, 1, "only the probe holds a slot");
     a = resp(201);
     syncrt_endpoint_release(&e, &ra, &a, NULL, now + 10050);
     CHECK_INT(e.breaker.state, SYNCRT_BREAKER_CLOSED, "its success closes the breaker");
     CHECK_INT(e.limiter.in_flight, 0, "and frees its slot");
+    syncrt_endpoint_pace(&e, 7, 0);
+    CHECK_NEAR(e.pacer.rate, 7, 0, "a configured ceiling is the pace from then on");
+}
+
+/* The gate in closed loop, in simulated time: a token-bucket server like the sandbox's
+ * (sandbox/sb_faults.c: rate L/s, burst B, 429 at once with Retry-After 1 s, growing by 1 s per
+ * 429 in a row up to 4 s) and K workers that each send one request at a time through one
+ * endpoint (150 ms to answer plus 0-20 ms of jitter, 30 ms of work between requests, 5 ms
+ * polls while no slot is free, waits of at most 100 ms: gate_acquire in runtime/engine.c).
+ * pace 0 holds the pacer at unlimited (the gate before pacing). */
+typedef struct {
+    long starts, admitted, admitted_late, throttled, violations;
+    double late_rate;           /* admitted per second over the second half */
+} gate_sim;
+
+static void run_gate_sim(gate_sim *out, int pace, double limit, double burst, int workers,
+                         int64_t duration_ms)
+{
+    syncrt_endpoint e;
+    syncrt_endpoint_config c = { 4, 1, 8, 1000, 5, 5000, 300000 };
+    syncrt_rng rng;
+    int64_t t0 = 1700000000000LL, ready[16], answer_at[16], blocked_until = 0;
+    double tokens = burst, last_fill = (double)t0;
+    int in_row = 0, i;
+
+    memset(out, 0, sizeof *out);
+    syncrt_endpoint_init(&e, &c);
+    syncrt_rng_seed(&rng, 7);
+    for (i = 0; i < workers; i++) {
+        ready[i] = t0;
+        answer_at[i] = -1;
+    }
+    for (;;) {
+        int64_t t = INT64_MAX, wait = 0;
+        int w = -1, answering = 0;
+        for (i = 0; i < workers; i++) {
+            int64_t at = answer_at[i] >= 0 ? answer_at[i] : ready[i];
+            if (at < t) {
+                t = at;
+                w = i;
+                answering = answer_at[i] >= 0;
+            }
+        }
+        if (t >= t0 + duration_ms)
+            break;
+        if (answering) {                  /* the admitted request is answered */
+            syncrt_attempt a = { SYNCRT_OK, 1, 1, 200, NULL };
+            int64_t ra = -1;
+            syncrt_endpoint_release(&e, &ra, &a, NULL, t);
+            answer_at[w] = -1;
+            ready[w] = t + 30;
+            continue;
+        }
+        if (!pace)
+            e.pacer.rate = 0;
+        if (syncrt_endpoint_acquire(&e, &wait, t) != SYNCRT_OK) {
+            ready[w] = t + (wait > 0 ? (wait < 100 ? wait : 100) : 5);
+            continue;
+        }
+        out->starts++;
+        if (t < blocked_until)
+            out->violations++;            /* sent inside a Retry-After the gate had been told */
+        tokens += ((double)t - last_fill) * limit / 1000.0;
+        if (tokens > burst)
+            tokens = burst;
+        last_fill = (double)t;
+        if (tokens < 1) {                 /* 429, answered at once */
+            syncrt_attempt a = { SYNCRT_OK, 1, 0, 429, NULL };
+            char hdr[16];
+            int64_t ra = -1;
+            snprintf(hdr, sizeof hdr, "%d", 1 + (in_row < 3 ? in_row : 3));
+            in_row++;
+            out->throttled++;
+            syncrt_endpoint_release(&e, &ra, &a, hdr, t);
+            if (t + ra > blocked_until)
+                blocked_until = t + ra;
+            ready[w] = t + 1;
+            continue;
+        }
+        tokens -= 1;
+        in_row = 0;
+        out->admitted++;
+        if (t >= t0 + duration_ms / 2)
+            out->admitted_late++;
+        answer_at[w] = t + 150 + syncrt_rng_upto(&rng, 20);
+    }
+    out->late_rate = (double)out->admitted_late * 2000.0 / (double)duration_ms;
+}
+
+static void test_gate_sim(void)
+{
+    gate_sim before, after, slow, many;
+
+    run_gate_sim(&before, 0, 15, 5, 4, 120000);
+    run_gate_sim(&after, 1, 15, 5, 4, 120000);
+    printf("# 15/s, burst 5, 4 workers, 120 s: before %ld admitted, %ld 429s, %.2f/s in the "
+           "second minute; paced %ld admitted, %ld 429s, %.2f/s\n", before.admitted,
+           before.throttled, before.late_rate, after.admitted, after.throttled, after.late_rate);
+    CHECK_INT(before.violations, 0, "unpaced: nothing sent inside a Retry-After");
+    CHECK_INT(after.violations, 0, "paced: nothing sent inside a Retry-After");
+    CHECK(after.late_rate >= 0.9 * 15, "paced: at least 90%% of 15/s once settled (%.2f/s)", after.late_rate);
+    CHECK(after.late_rate <= 15 + 5.0 / 60, "and never more than the server admits (%.2f/s)", after.late_rate);
+    CHECK(after.admitted > before.admitted, "more requests admitted than without pacing (%ld > %ld)",
+          after.admitted, before.admitted);
+    CHECK(after.throttled * 4 <= before.throttled, "at most a quarter of the 429s (%ld vs %ld)",
+          after.throttled, before.throttled);
+
+    run_gate_sim(&slow, 1, 3, 2, 4, 120000);
+    printf("# 3/s, burst 2: %ld admitted, %ld 429s, %.2f/s in the second minute\n", slow.admitted,
+           slow.throttled, slow.late_rate);
+    CHECK_INT(slow.violations, 0, "3/s: nothing sent inside a Retry-After");
+    CHECK(slow.late_rate >= 0.85 * 3, "3/s: at least 85%% of it once settled (%.2f/s)", slow.late_rate);
+
+    run_gate_sim(&many, 1, 40, 10, 8, 120000);
+    printf("# 40/s, burst 10, 8 workers: %ld admitted, %ld 429s, %.2f/s in the second minute\n",
+           many.admitted, many.throttled, many.late_rate);
+    CHECK_INT(many.violations, 0, "40/s: nothing sent inside a Retry-After");
+    CHECK(many.late_rate >= 0.85 * 40, "40/s: at least 85%% of it once settled (%.2f/s)", many.late_rate);
+}
+
+/* d365.max_requests_per_s: the pacer's ceiling from the configuration file. */
+static void test_config_rate(void)
+{
+    static const struct { const char *d365; int ok, want; const char *msg; } cases[] = {
+        { "{\"url\": \"http://x\"}", 1, 0, NULL },
+        { "{\"url\": \"http://x\", \"max_requests_per_s\": 12}", 1, 12, NULL },
+        { "{\"url\": \"http://x\", \"max_requests_per_s\": 0}", 1, 0, NULL },
+        { "{\"url\": \"http://x\", \"max_requests_per_s\": -1}", 0, 0,
+          "t: d365.max_requests_per_s: expected an integer >= 0" },
+        { "{\"url\": \"http://x\", \"max_requests_per_s\": \"15\"}", 0, 0,
+          "t: d365.max_requests_per_s: expected an integer >= 0" },
+        { "{\"url\": \"http://x\", \"max_requests_per_s\": 2000000}", 0, 0,
+          "t: d365.max_requests_per_s: expected an integer <= 1000000" },
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256];
+        syncrt_config *c = NULL;
+        syncrt_error err = { SYNCRT_OK, "" };
+        syncrt_status st;
+        snprintf(text, sizeof text, "{\"d365\": %s}", cases[i].d365);
+        st = syncrt_config_parse(&c, text, "t", NULL, &err);
+        if (cases[i].ok)
+            CHECK(st == SYNCRT_OK && c && c->d365_max_rate == cases[i].want,
+                  "config %s: max rate %d (%s)", cases[i].d365, cases[i].want,
+                  st == SYNCRT_OK ? "read" : err.message);
+        else
+            CHECK(st != SYNCRT_OK && !c && strstr(err.message, cases[i].msg) != NULL,
+                  "config %s refused: %s", cases[i].d365, err.message);
+        syncrt_config_free(c);
+    }
 }
 
 int main(void)
@@ -288,7 +573,10 @@ int main(void)
     test_decide();
     test_retry_after();
     test_limiter();
+    test_pacer();
     test_breaker();
     test_endpoint();
+    test_gate_sim();
+    test_config_rate();
     return test_done();
 }

@@ -45,6 +45,7 @@ typedef struct {
     char *d365_resource;            /* v1 form, or NULL */
     int d365_max_batch_ops;         /* operations per $batch */
     int d365_concurrency;           /* adaptive concurrency ceiling */
+    int d365_max_rate;              /* requests/s ceiling of the adaptive pacer; 0 = adaptive only */
     /* Clarity */
     char *clarity_root;             /* ".../DesktopModules/ClarityEcommerce/API-Admin" */
     char *clarity_auth;             /* "session", "basic", "api_key", "none" */

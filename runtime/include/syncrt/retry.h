@@ -1,6 +1,6 @@
 /* retry.h - what to do after an attempt: classification of a call's result, exponential
- * backoff with full jitter, Retry-After, per-endpoint adaptive concurrency and a circuit
- * breaker.  Pure logic over injected clocks and a seeded random source, so every decision is
+ * backoff with full jitter, Retry-After, per-endpoint adaptive concurrency, adaptive request
+ * pacing and a circuit breaker.  Pure logic over injected clocks and a seeded random source, so every decision is
  * reproducible in tests; the http module and the workers apply the decisions.
  *
  * The model is curl's retry logic (tool_operate.c): timeouts, 408, 429 and 5xx are
@@ -121,6 +121,65 @@ syncrt_status syncrt_limiter_acquire(syncrt_limiter *l, int64_t *wait_ms, int64_
 void syncrt_limiter_release(syncrt_limiter *l, syncrt_retry_class c, int throttled,
                             int64_t retry_after_ms, int64_t now_ms);
 
+/* Client-side pacing for one endpoint (adaptive request rate, AIMD on the rate): requests
+ * start no closer together than 1/rate seconds, shared by every worker of the target, so the
+ * sync runs just under the server's rate limit instead of draining it and stopping for a
+ * Retry-After.
+ *   start:     unlimited (rate 0), or max_rate when one is configured;
+ *   on a 429:  rate = decrease x what F&O actually admitted over the last window_ms (answers
+ *              other than 429, counted when they arrive, per second of that window; the
+ *              window starts no earlier than the current burst of traffic), and never more
+ *              than decrease x the rate that drew the 429.  At most once per
+ *              decrease_interval_ms (one window of 429s decreases once); a 429 that comes less
+ *              than min_span_ms into the traffic measures nothing and leaves the rate alone
+ *              (the Retry-After still blocks).  The rate that drew the 429 x estimate_factor
+ *              becomes the estimate of the server's limit;
+ *   otherwise: each success while the pacer is the bottleneck adds increase/rate
+ *              (increase requests/s per second of traffic) below the estimate, probe_increase/rate
+ *              above it (unknown after an unlimited start: increase);
+ *   always:    min_rate <= rate <= max_rate (when max_rate > 0).
+ * The pacer only spaces starts; the limiter's Retry-After block and concurrency slots and the
+ * breaker are checked as before (syncrt_endpoint). */
+#define SYNCRT_PACER_BINS 20
+
+typedef struct {
+    double rate;                  /* requests per second; 0 = unlimited */
+    double max_rate;              /* configured ceiling; 0 = adaptive only */
+    double min_rate;              /* floor after a decrease: 0.5 */
+    double decrease;              /* factor on a 429: 0.9 */
+    double increase;              /* requests/s per second below the estimate: 1.0 */
+    double probe_increase;        /* requests/s per second above it: 0.1 */
+    double estimate_factor;       /* estimate = rate that drew the 429 x this: 0.95 */
+    double estimate;              /* the server's limit as last seen; 0 = unknown */
+    double next_at;               /* earliest start of the next request (ms) */
+    int64_t window_ms;            /* measurement window: 5000 */
+    int64_t min_span_ms;          /* traffic needed before a 429 measures: window_ms / 5 */
+    int64_t decrease_interval_ms; /* 1000 */
+    int64_t last_decrease;
+    int64_t active_since;         /* start of the current burst of traffic */
+    int64_t last_start;           /* the last start the pacer allowed */
+    int saturated;                /* 1 while requests queue behind the pacer */
+    int64_t bin_epoch[SYNCRT_PACER_BINS];   /* admitted answers per window_ms/BINS slice */
+    int bin_count[SYNCRT_PACER_BINS];
+    long throttled, decreases;    /* counters: 429s seen, decreases applied */
+} syncrt_pacer;
+
+/* max_rate: requests per second, 0 = adaptive only; window_ms and decrease_interval_ms
+ * 0: 5000 and 1000. */
+void syncrt_pacer_init(syncrt_pacer *p, double max_rate, int64_t window_ms,
+                       int64_t decrease_interval_ms);
+/* SYNCRT_OK: start now (the start is reserved); SYNCRT_EEMPTY with *wait_ms > 0 until the
+ * next start is allowed. */
+syncrt_status syncrt_pacer_acquire(syncrt_pacer *p, int64_t *wait_ms, int64_t now_ms);
+/* After the attempt: answered is 1 when an HTTP response arrived, c the attempt's class,
+ * throttled 1 for a 429 (or 503 with Retry-After).  An answer that is no throttle counts as
+ * admitted (measurement); only a success (SYNCRT_CLASS_OK) grows the rate. */
+void syncrt_pacer_release(syncrt_pacer *p, int answered, syncrt_retry_class c, int throttled,
+                          int64_t now_ms);
+/* Answers admitted per second over the window ending at now_ms (the measurement a 429
+ * uses); 0 when the traffic is younger than min_span_ms. */
+double syncrt_pacer_measured(const syncrt_pacer *p, int64_t now_ms);
+
 /* Circuit breaker for one endpoint: `threshold` transient failures in a row open it for
  * open_ms (doubling on each failed half-open probe, up to max_open_ms); once that has passed,
  * one probe call is let through (half-open); its success closes the breaker.  429s are not
@@ -142,26 +201,34 @@ syncrt_status syncrt_breaker_allow(syncrt_breaker *b, int64_t *wait_ms, int64_t 
 void syncrt_breaker_record(syncrt_breaker *b, syncrt_retry_class c, int throttled, int64_t now_ms);
 
 /* One remote endpoint (a host, or a host and user for F&O's per-user throttling): its
- * limiter and breaker together, the gate every request to it goes through.
- *   acquire: the limiter first (a slot, not blocked by Retry-After), then the breaker; when
- *            the breaker refuses, the slot is given back (so a refused half-open probe does
- *            not leak a slot).
- *   release: classifies the attempt, parses its Retry-After, feeds both. */
+ * limiter, pacer and breaker together, the gate every request to it goes through.
+ *   acquire: the limiter first (a slot, not blocked by Retry-After), then the pacer (the
+ *            start is due), then the breaker; when the pacer or the breaker refuses, what was
+ *            taken is given back (so a refused half-open probe leaks neither a slot nor a
+ *            start).
+ *   release: classifies the attempt, parses its Retry-After, feeds all three: a 429 blocks
+ *            until its Retry-After, halves the concurrency and lowers the rate once per
+ *            decrease interval; it is no breaker failure. */
 typedef struct {
     syncrt_limiter limiter;
+    syncrt_pacer pacer;
     syncrt_breaker breaker;
 } syncrt_endpoint;
 
 typedef struct {
     int initial, min_limit, max_limit;      /* concurrency; 0s: 8, 1, 64 */
-    int64_t decrease_interval_ms;           /* 0: 1000 */
+    int64_t decrease_interval_ms;           /* 0: 1000 (concurrency and rate) */
     int breaker_threshold;                  /* 0: 5 */
     int64_t breaker_open_ms, breaker_max_open_ms;   /* 0s: 5 s, 5 min */
 } syncrt_endpoint_config;
 
+/* The pacer starts adaptive only (no ceiling), with a 5 s window; syncrt_endpoint_pace sets
+ * its ceiling (requests/s, 0: adaptive only) and window (0: 5000 ms) afresh. */
 void syncrt_endpoint_init(syncrt_endpoint *e, const syncrt_endpoint_config *c);
-/* SYNCRT_OK: send now.  SYNCRT_EEMPTY: no slot (*wait_ms > 0 while a Retry-After runs, 0 when
- * waiting for a release).  SYNCRT_ECIRCUIT: the breaker is open for *wait_ms. */
+void syncrt_endpoint_pace(syncrt_endpoint *e, double max_rate, int64_t window_ms);
+/* SYNCRT_OK: send now.  SYNCRT_EEMPTY: not now (*wait_ms > 0 while a Retry-After runs or
+ * until the pacer's next start, 0 when waiting for a release).  SYNCRT_ECIRCUIT: the breaker
+ * is open for *wait_ms. */
 syncrt_status syncrt_endpoint_acquire(syncrt_endpoint *e, int64_t *wait_ms, int64_t now_ms);
 /* After the attempt: its class; *retry_after_ms gets the server's Retry-After (-1 none).
  * retry_after_header is the raw header value or NULL. */

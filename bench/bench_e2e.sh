@@ -5,7 +5,8 @@
 #
 #   ours   BENCH_E2E_ORDERS (10000) storefront orders with 1-20 lines placed in Clarity in one
 #          burst while `sync run` (bench/e2e/sync.bench.json: webhooks + polling, 4 workers,
-#          adaptive concurrency up to 8, $batch of up to 100 operations, one changeset per
+#          adaptive concurrency up to 8, the adaptive pacer with no configured ceiling
+#          (d365.max_requests_per_s 0), $batch of up to 100 operations, one changeset per
 #          order) brings them to F&O;
 #   naive  in the same run and on the same sandbox settings, BENCH_E2E_NAIVE_ORDERS (500) of
 #          the same orders sent the naive way: one POST per header and per line, serially,
@@ -13,12 +14,17 @@
 #          that sample and extrapolated per order to BENCH_E2E_ORDERS (naive_orders in the
 #          JSON says how many were really sent).
 #
-# Writes $BUILD/bench/e2e.json {orders, seconds, calls_per_order, p95_ms, naive_orders,
-# naive_seconds, naive_calls_per_order, speedup, calls_ratio} and prints the ratio line.
+# Writes $BUILD/bench/e2e.json {orders, seconds, calls_per_order, p95_ms, requests_per_s,
+# admitted_per_s, throttled, rate_limit, naive_orders, naive_seconds, naive_calls_per_order,
+# speedup, calls_ratio} and prints the ratio line: requests_per_s is every F&O request of the
+# run (429s and tokens included) per second, admitted_per_s those the limit let in, throttled
+# the 429 answers (bench/e2e/bench.py says how each is measured).
 # Exit 1 when an order was lost, duplicated or landed with wrong lines (checked in F&O).
 # Every process it starts is stopped by pid (trap on EXIT, INT, TERM).  About 4-5 minutes.
 # BENCH_E2E_LATENCY_MS (50), BENCH_E2E_RATE_LIMIT (15; 0 = none) and BENCH_E2E_RATE_BURST (5)
 # change the F&O conditions for exploration; the defaults are the benchmark.
+# BENCH_E2E_KEEP_LOGS=1 keeps the sandbox and sync logs in $BUILD/bench/e2e-logs (always kept
+# when the run fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -51,10 +57,10 @@ cleanup() {
   stop_pid "$CHILD_PID"
   stop_pid "$SYNC_PID"
   stop_pid "$SANDBOX_PID"
-  if [ "$rc" -ne 0 ]; then
+  if [ "$rc" -ne 0 ] || [ -n "${BENCH_E2E_KEEP_LOGS:-}" ]; then
     mkdir -p "$BUILD/bench/e2e-logs"
     cp "$DIR"/*.log "$BUILD/bench/e2e-logs/" 2>/dev/null || true
-    echo "bench_e2e: failed (exit $rc); logs in $BUILD/bench/e2e-logs" >&2
+    [ "$rc" -eq 0 ] || echo "bench_e2e: failed (exit $rc); logs in $BUILD/bench/e2e-logs" >&2
   fi
   rm -rf "$DIR"
   exit "$rc"

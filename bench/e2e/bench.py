@@ -17,6 +17,9 @@ Definitions (printed with the figures):
                  orders placed in one burst (the traffic generator places them as fast as it can)
   calls_per_order  F&O requests of every kind in /_sandbox/stats (token, $batch, probes, 429
                  answers included) / orders delivered
+  requests_per_s   those F&O requests / seconds (the rate the sync kept up against the limit)
+  admitted_per_s   the same without the 429 answers and token requests (what the limit let in)
+  throttled        F&O requests answered 429
   p95_ms         95th percentile of order latency: Clarity CreatedDate -> the sync's audit row
                  'delivered' (right after F&O answered 2xx to the changeset).  Under a burst of
                  N orders this is mostly queueing behind the throttle.
@@ -111,12 +114,17 @@ def cmd_ours(args):
            "sync_p95_ms": sblib.percentile(inner, 95), "lines_per_order": round(nlines / max(len(orders), 1), 3),
            "throttled": sum(v for k, v in by.items() if "(429)" in k), "problems": problems[:20],
            "problem_count": len(problems)}
+    res["requests_per_s"] = round(total / max(seconds, 1e-9), 2)
+    res["admitted_per_s"] = round(sum(v for k, v in by.items() if "(429)" not in k and "token" not in k)
+                                  / max(seconds, 1e-9), 2)
     with open(os.path.join(wd, "ours.json"), "w") as f:
         json.dump(res, f, indent=1)
     print("ours:  %d orders (%.2f lines each after merging) in %.1f s = %.0f orders/s; %d F&O calls "
           "(%d answered 429) = %.3f per order; order latency p50 %s ms, p95 %s ms (in the sync: p95 %s ms)"
           % (placed, res["lines_per_order"], seconds, placed / max(seconds, 1e-9), total, res["throttled"],
              res["calls_per_order"], res["p50_ms"], res["p95_ms"], res["sync_p95_ms"]))
+    print("       F&O rate: %.2f requests/s (%.2f/s admitted: neither 429 nor token) against the limit of "
+          "%g/s" % (res["requests_per_s"], res["admitted_per_s"], FAULTS["rate_limit"]))
     print("       seconds: first order placed -> last order delivered; order latency: Clarity CreatedDate "
           "-> the sync's audit row 'delivered' (F&O answered 2xx to the changeset); with all orders "
           "placed at once it is mostly queueing behind the orders before")
@@ -232,6 +240,8 @@ def cmd_naive(args):
     per = elapsed / max(done, 1)
     res = {"orders": ours["orders"], "seconds": ours["seconds"], "calls_per_order": ours["calls_per_order"],
            "p95_ms": ours["p95_ms"],
+           "requests_per_s": ours["requests_per_s"], "admitted_per_s": ours["admitted_per_s"],
+           "throttled": ours["throttled"], "rate_limit": FAULTS["rate_limit"],
            "naive_orders": done,
            "naive_seconds": round(per * ours["orders"], 1),
            "naive_calls_per_order": round(total / max(done, 1), 4)}
@@ -246,9 +256,10 @@ def cmd_naive(args):
              sblib.percentile(per_order, 95)))
     print("       naive_seconds %.1f is extrapolated: %.3f s per order x %d orders"
           % (res["naive_seconds"], per, ours["orders"]))
-    print("e2e: %d orders: sync %.1f s, %.3f calls/order, p95 %s ms | naive (serial, per header and line) "
+    print("e2e: %d orders: sync %.1f s, %.3f calls/order, %.2f requests/s, %d answered 429, p95 %s ms | naive (serial, per header and line) "
           "%.1f s (extrapolated from %d), %.3f calls/order | %.1fx faster, %.1fx fewer calls"
-          % (res["orders"], res["seconds"], res["calls_per_order"], res["p95_ms"], res["naive_seconds"],
+          % (res["orders"], res["seconds"], res["calls_per_order"], res["requests_per_s"], res["throttled"],
+             res["p95_ms"], res["naive_seconds"],
              done, res["naive_calls_per_order"], res["speedup"], res["calls_ratio"]))
     if missing or nv.failures:
         print("naive: FAILED: %d orders not landed whole; %d refused requests: %s"

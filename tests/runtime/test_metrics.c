@@ -608,11 +608,16 @@ static void store_only_tests(const char *store, syncrt_config *cfg)
         mo.store_path = store;
         mo.config = cfg;
         mo.port = port;
-        CHECK(syncrt_metrics_start(&m2, &mo, &err) == SYNCRT_EIO && !m2 && has(err.message, "cannot listen"),
+        syncrt_status st = syncrt_metrics_start(&m2, &mo, &err);
+        CHECK(st == SYNCRT_EIO && !m2 && has(err.message, "cannot listen"),
               "a port in use: SYNCRT_EIO (%s)", err.message);
+        syncrt_metrics_stop(m2);
+        m2 = NULL;
         mo.port = 0;
         mo.bind_address = "localhost";
-        CHECK(syncrt_metrics_start(&m2, &mo, &err) == SYNCRT_EINVAL && !m2, "a bind that is not an IPv4 address: EINVAL");
+        st = syncrt_metrics_start(&m2, &mo, &err);
+        CHECK(st == SYNCRT_EINVAL && !m2, "a bind that is not an IPv4 address: EINVAL");
+        syncrt_metrics_stop(m2);
     }
 
     /* a broken store: 503 at /healthz, store_up 0 at /metrics */
@@ -706,20 +711,22 @@ static void config_tests(void)
     syncrt_config *c = NULL;
     syncrt_error err;
     snprintf(text, sizeof text, "{\"d365\": {\"url\": \"http://x\"}}");
-    CHECK(syncrt_config_parse(&c, text, "t", NULL, &err) == SYNCRT_OK && c->metrics_enabled == 1 &&
+    syncrt_status st = syncrt_config_parse(&c, text, "t", NULL, &err);
+    CHECK(st == SYNCRT_OK && c->metrics_enabled == 1 &&
           !strcmp(c->metrics_bind, "127.0.0.1") && c->metrics_port == 9464,
           "config: metrics on at 127.0.0.1:9464 by default");
     syncrt_config_free(c);
     snprintf(text, sizeof text, "{\"d365\": {\"url\": \"http://x\"}, \"metrics\": {\"enabled\": false,"
              " \"bind\": \"0.0.0.0\", \"port\": 0}}");
     c = NULL;
-    CHECK(syncrt_config_parse(&c, text, "t", NULL, &err) == SYNCRT_OK && c->metrics_enabled == 0 &&
+    st = syncrt_config_parse(&c, text, "t", NULL, &err);
+    CHECK(st == SYNCRT_OK && c->metrics_enabled == 0 &&
           !strcmp(c->metrics_bind, "0.0.0.0") && c->metrics_port == 0, "config: metrics settings read");
     syncrt_config_free(c);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, "{\"d365\": {\"url\": \"http://x\"}, \"metrics\": %s}", bad[i].metrics);
         c = NULL;
-        syncrt_status st = syncrt_config_parse(&c, text, "t", NULL, &err);
+        st = syncrt_config_parse(&c, text, "t", NULL, &err);
         char want[64];
         snprintf(want, sizeof want, "t: %s:", bad[i].field);
         CHECK(st == SYNCRT_EINVAL && !c && has(err.message, want), "config: metrics %s refused naming %s (%s)",

@@ -467,24 +467,37 @@ static char *render_html(syncrt_metrics *m, const view *v)
     int ok;
     char *h = health(v, &ok);
     int64_t hour_delivered = 0, hour_dead = 0, pending = 0;
+    const flow_view *poll_failed = NULL;    /* the first enabled flow whose last poll failed */
     if (!h)
         return NULL;
     for (size_t i = 0; i < v->n; i++) {
         hour_delivered += v->fv[i].hour.delivered;
         hour_dead += v->fv[i].hour.dead;
         pending += v->fv[i].q.pending;
+        if (!poll_failed && v->fv[i].polls && v->fv[i].fs.last_poll_ok_at < v->fv[i].fs.last_poll_at)
+            poll_failed = &v->fv[i];
     }
     syncrt_buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                         "<meta http-equiv=\"refresh\" content=\"5\">\n<title>sync status</title>\n"
                         "<style>body{font-family:sans-serif;margin:1.5em}"
                         "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.3em .6em;"
                         "text-align:left}td.n{text-align:right}.ok{color:#060}.bad{color:#b00;"
-                        "font-weight:bold}.off{color:#777}h1 span{font-size:60%}</style>\n"
+                        "font-weight:bold}.off{color:#777}</style>\n"
                         "</head><body>\n");
-    syncrt_buf_printf(&b, "<h1 class=\"%s\">%s</h1>\n<p>", ok ? "ok" : "bad",
-                      ok ? "Running" : "Needs attention");
-    html(&b, h);
-    syncrt_buf_printf(&b, ". Last hour: %lld delivered, %lld dead-lettered; %lld pending now.</p>\n",
+    /* /healthz's verdict first; a failing poll does not fail /healthz but is said here */
+    syncrt_buf_printf(&b, "<h1 class=\"%s\">%s</h1>\n<p>", ok && !poll_failed ? "ok" : "bad",
+                      ok && !poll_failed ? "Running" : "Needs attention");
+    if (!ok) {
+        html(&b, h);
+        syncrt_buf_adds(&b, ".");
+    } else if (poll_failed) {
+        syncrt_buf_adds(&b, "The last poll of ");
+        html(&b, poll_failed->f->name);
+        syncrt_buf_adds(&b, " failed (the log says why: event=poll_failed).");
+    } else {
+        syncrt_buf_adds(&b, "Every enabled flow is running.");
+    }
+    syncrt_buf_printf(&b, " Last hour: %lld delivered, %lld dead-lettered; %lld pending now.</p>\n",
                       (long long)hour_delivered, (long long)hour_dead, (long long)pending);
     syncrt_iso_format(t, v->now);
     syncrt_buf_printf(&b, "<p class=\"off\">At %s; ", t);

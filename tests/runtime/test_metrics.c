@@ -691,6 +691,33 @@ static void engine_tests(const char *store, syncrt_config *cfg)
               json_is_null(json_object_get(o2c, "last_poll")), "/status.json since_start from the engine");
         json_decref(j);
         reply_free(&r);
+
+        /* a real poll that fails: Clarity at 127.0.0.1:9 refuses the connection */
+        syncrt_engine_worker *w = NULL;
+        size_t got = 0;
+        st = syncrt_engine_worker_new(&w, eng, "t", &err);
+        syncrt_status pst = st == SYNCRT_OK ? syncrt_engine_poll(w, &f_order, &got, &err) : st;
+        syncrt_engine_worker_free(w);
+        CHECK(st == SYNCRT_OK && pst != SYNCRT_OK, "a poll against a closed port fails (%s)", err.message);
+        r = fetch(syncrt_metrics_port(m), "GET", "/metrics");
+        expo_parse(&e, r.body);
+        CHECK(!e.error[0] && val(&e, "syncrt_polls_total{flow=\"OrderToCash\"}") == 1 &&
+              val(&e, "syncrt_poll_errors_total{flow=\"OrderToCash\"}") == 1 &&
+              val(&e, "syncrt_last_poll_success_timestamp_seconds{flow=\"OrderToCash\"}") == 0,
+              "the failed poll is counted: polls 1, errors 1, no success time");
+        CHECK(val(&e, "syncrt_http_requests_total{peer=\"clarity\",class=\"error\"}") >= 1 &&
+              val(&e, "syncrt_http_requests_total{peer=\"clarity\",class=\"2xx\"}") == 0 &&
+              val(&e, "syncrt_http_requests_total{peer=\"d365\",class=\"error\"}") == 0,
+              "its request is counted for Clarity as a transport error (%g)",
+              val(&e, "syncrt_http_requests_total{peer=\"clarity\",class=\"error\"}"));
+        reply_free(&r);
+        r = fetch(syncrt_metrics_port(m), "GET", "/status");
+        CHECK(has(r.body, "Needs attention") && has(r.body, "The last poll of OrderToCash failed") &&
+              has(r.body, "(failed)"), "/status: the failed poll in the headline and the row");
+        reply_free(&r);
+        r = fetch(syncrt_metrics_port(m), "GET", "/healthz");
+        CHECK_INT(r.status, 200, "a failing poll alone does not fail /healthz");
+        reply_free(&r);
         syncrt_metrics_stop(m);
     }
     syncrt_engine_free(eng);

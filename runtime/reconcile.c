@@ -2,6 +2,7 @@
  * orders with their lines, invoices and payments, groups them per day and account and lists
  * every mismatch.  Lookups go through sorted arrays (qsort + bsearch) built in run(). */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,14 +13,14 @@ typedef struct {
     char *id, *account, *fo_number, *dead_reason;
     char day[11];
     syncrt_decimal total;
-    size_t cpay_n, fpay_n;
-    syncrt_decimal cpay, fpay;
+    size_t cpay_n, fpay_n, decl_n;
+    syncrt_decimal cpay, fpay, decl;
 } corder;
 
 typedef struct {
     char *number, *account;
     char day[11];
-    syncrt_decimal total, invoiced;
+    syncrt_decimal total, invoiced, merch;   /* lines; invoice totals; their merchandise */
     size_t invoices;
     char *inv_keys;             /* "INV-1,INV-2" */
     int linked;
@@ -27,9 +28,11 @@ typedef struct {
 
 typedef struct {
     char *key;                  /* order number / order id */
-    char *extra;                /* invoice number */
-    int fo;
+    char *extra;                /* invoice number / payment id / journal line number */
+    int fo;                     /* payments: an F&O journal line */
+    int declined;               /* payments: a Clarity payment not authorised */
     syncrt_decimal amount;
+    syncrt_decimal amount2;     /* invoices: the merchandise part */
 } item;
 
 struct syncrt_recon {
@@ -43,6 +46,10 @@ struct syncrt_recon {
     size_t nrows, crows;
     syncrt_recon_mismatch *mm;
     size_t nmm, cmm;
+    syncrt_recon_declined *decl;
+    size_t ndecl, cdecl;
+    item **jlines;              /* F&O journal lines with a line number, by (order, line) */
+    size_t njlines;
     int ran;
 };
 
@@ -140,6 +147,14 @@ void syncrt_recon_free(syncrt_recon *r)
         free(r->mm[i].detail);
     }
     free(r->mm);
+    for (size_t i = 0; i < r->ndecl; i++) {
+        free(r->decl[i].account);
+        free(r->decl[i].clarity_key);
+        free(r->decl[i].fo_key);
+        free(r->decl[i].payment_id);
+    }
+    free(r->decl);
+    free(r->jlines);
     free(r);
 }
 
@@ -160,7 +175,7 @@ syncrt_status syncrt_recon_add_clarity_order(syncrt_recon *r, const char *id, co
     if (st != SYNCRT_OK)
         return st;
     o->total = *total;
-    o->cpay = o->fpay = syncrt_decimal_from_int(0);
+    o->cpay = o->fpay = o->decl = syncrt_decimal_from_int(0);
     o->id = dup(id);
     o->account = dup(account);
     o->fo_number = dup(fo_number);
@@ -185,7 +200,7 @@ syncrt_status syncrt_recon_add_fo_order(syncrt_recon *r, const char *number, con
     syncrt_status st = set_day(o->day, day, err);
     if (st != SYNCRT_OK)
         return st;
-    o->total = o->invoiced = syncrt_decimal_from_int(0);
+    o->total = o->invoiced = o->merch = syncrt_decimal_from_int(0);
     o->number = dup(number);
     o->account = dup(account);
     r->nfo++;
@@ -207,7 +222,9 @@ static syncrt_status add_item(item **arr, size_t *n, size_t *cap, const char *ke
     it->key = dup(key);
     it->extra = dup(extra);
     it->fo = fo;
+    it->declined = 0;
     it->amount = *amount;
+    it->amount2 = *amount;
     if (!it->key || (extra && !it->extra))
         return oom(err);
     return SYNCRT_OK;
@@ -226,15 +243,46 @@ syncrt_status syncrt_recon_add_fo_line(syncrt_recon *r, const char *number,
 }
 
 syncrt_status syncrt_recon_add_invoice(syncrt_recon *r, const char *invoice, const char *order_number,
-                                       const syncrt_decimal *amount, syncrt_error *err)
+                                       const syncrt_decimal *total, const syncrt_decimal *merchandise,
+                                       syncrt_error *err)
 {
-    return add_item(&r->invs, &r->ninvs, &r->cinvs, order_number, invoice, 0, amount, err);
+    syncrt_status st = add_item(&r->invs, &r->ninvs, &r->cinvs, order_number, invoice, 0, total, err);
+    if (st == SYNCRT_OK && merchandise)
+        r->invs[r->ninvs - 1].amount2 = *merchandise;
+    return st;
 }
 
-syncrt_status syncrt_recon_add_payment(syncrt_recon *r, int fo, const char *order_id,
-                                       const syncrt_decimal *amount, syncrt_error *err)
+/* A numeric id as its digits: 17.0 (an F&O Edm.Decimal line number) is 17. */
+static void id_digits(char *s)
 {
-    return add_item(&r->pays, &r->npays, &r->cpays, order_id, NULL, fo, amount, err);
+    if (!s || !strchr(s, '.') || strspn(s, "0123456789.") != strlen(s))
+        return;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '0')
+        s[--n] = 0;
+    if (n && s[n - 1] == '.')
+        s[--n] = 0;
+}
+
+syncrt_status syncrt_recon_add_clarity_payment(syncrt_recon *r, const char *order_id,
+                                               const char *payment_id, const syncrt_decimal *amount,
+                                               int authorized, syncrt_error *err)
+{
+    syncrt_status st = add_item(&r->pays, &r->npays, &r->cpays, order_id, payment_id, 0, amount, err);
+    if (st == SYNCRT_OK) {
+        r->pays[r->npays - 1].declined = !authorized;
+        id_digits(r->pays[r->npays - 1].extra);
+    }
+    return st;
+}
+
+syncrt_status syncrt_recon_add_fo_payment(syncrt_recon *r, const char *order_id, const char *line,
+                                          const syncrt_decimal *amount, syncrt_error *err)
+{
+    syncrt_status st = add_item(&r->pays, &r->npays, &r->cpays, order_id, line, 1, amount, err);
+    if (st == SYNCRT_OK)
+        id_digits(r->pays[r->npays - 1].extra);
+    return st;
 }
 
 /* Keys that are all digits sort numerically (shorter first), others by text. */
@@ -277,6 +325,23 @@ static corder *find_co(const syncrt_recon *r, const char *id)
     return r->nco ? bsearch(id, r->co, r->nco, sizeof *r->co, co_key_cmp) : NULL;
 }
 
+/* Journal lines by (order id, line number). */
+static int jline_cmp(const void *a, const void *b)
+{
+    const item *x = *(item *const *)a, *y = *(item *const *)b;
+    int c = keycmp(x->key, y->key);
+    return c ? c : keycmp(x->extra, y->extra);
+}
+
+/* Is there an F&O journal line of order id numbered line? */
+static int journaled(const syncrt_recon *r, const char *id, const char *line)
+{
+    item k = { 0 }, *kp = &k;
+    k.key = (char *)id;
+    k.extra = (char *)line;
+    return r->njlines && bsearch(&kp, r->jlines, r->njlines, sizeof *r->jlines, jline_cmp);
+}
+
 static int row_cmp(const void *a, const void *b)
 {
     const syncrt_recon_row *x = a, *y = b;
@@ -306,7 +371,7 @@ static syncrt_recon_row *row_of(syncrt_recon *r, const char *day, const char *ac
     if (!w->account)
         return NULL;
     memcpy(w->day, day, sizeof w->day);
-    w->clarity_total = w->fo_total = w->invoiced = w->clarity_paid = w->fo_paid =
+    w->clarity_total = w->fo_total = w->invoiced = w->clarity_paid = w->fo_paid = w->declined =
         syncrt_decimal_from_int(0);
     r->nrows++;
     return w;
@@ -362,9 +427,9 @@ static syncrt_status check_invoice(syncrt_recon *r, const forder *f, const char 
                                    const char *account, const char *ckey, const syncrt_decimal *tol,
                                    syncrt_error *err)
 {
-    if (f->invoices && differ(&f->total, &f->invoiced, tol))
+    if (f->invoices && differ(&f->total, &f->merch, tol))
         return mismatch(r, SYNCRT_RECON_INVOICE_AMOUNT, day, account, ckey, f->number, f->inv_keys,
-                        &f->total, &f->invoiced, err);
+                        &f->total, &f->merch, err);
     return SYNCRT_OK;
 }
 
@@ -382,6 +447,8 @@ static syncrt_status link_items(syncrt_recon *r, syncrt_error *err)
             continue;
         f->invoices++;
         st = sum(&f->invoiced, &r->invs[i].amount, err);
+        if (st == SYNCRT_OK)
+            st = sum(&f->merch, &r->invs[i].amount2, err);
         const char *inv = r->invs[i].extra ? r->invs[i].extra : "?";
         size_t old = f->inv_keys ? strlen(f->inv_keys) : 0;
         char *k = realloc(f->inv_keys, old + strlen(inv) + 2);
@@ -399,12 +466,67 @@ static syncrt_status link_items(syncrt_recon *r, syncrt_error *err)
         if (r->pays[i].fo) {
             o->fpay_n++;
             st = sum(&o->fpay, &r->pays[i].amount, err);
+        } else if (r->pays[i].declined) {
+            o->decl_n++;
+            st = sum(&o->decl, &r->pays[i].amount, err);
         } else {
             o->cpay_n++;
             st = sum(&o->cpay, &r->pays[i].amount, err);
         }
     }
-    return st;
+    if (st != SYNCRT_OK)
+        return st;
+    size_t nj = 0;
+    for (size_t i = 0; i < r->npays; i++)
+        nj += r->pays[i].fo && r->pays[i].extra;
+    if (nj) {
+        r->jlines = malloc(nj * sizeof *r->jlines);
+        if (!r->jlines)
+            return oom(err);
+        for (size_t i = 0; i < r->npays; i++)
+            if (r->pays[i].fo && r->pays[i].extra)
+                r->jlines[r->njlines++] = &r->pays[i];
+        qsort(r->jlines, r->njlines, sizeof *r->jlines, jline_cmp);
+    }
+    return SYNCRT_OK;
+}
+
+/* Lists the declined payments of order o; *named gets the ids of those an F&O journal line
+ * carries ("7,9", malloc'd) or stays NULL. */
+static syncrt_status list_declined(syncrt_recon *r, const corder *o, const char *fo_key, char **named,
+                                   syncrt_error *err)
+{
+    for (size_t i = 0; i < r->npays; i++) {
+        const item *p = &r->pays[i];
+        if (p->fo || !p->declined || keycmp(p->key, o->id))
+            continue;
+        syncrt_recon_declined *q = grow(r->decl, &r->cdecl, r->ndecl, sizeof *q);
+        if (!q)
+            return oom(err);
+        r->decl = q;
+        syncrt_recon_declined *d = &q[r->ndecl++];
+        memset(d, 0, sizeof *d);
+        memcpy(d->day, o->day, sizeof d->day);
+        d->account = dup(o->account);
+        d->clarity_key = dup(o->id);
+        d->fo_key = dup(fo_key);
+        d->payment_id = dup(p->extra);
+        d->amount = p->amount;
+        d->journaled = p->extra && journaled(r, o->id, p->extra);
+        if (!d->account || !d->clarity_key || (fo_key && !d->fo_key) || (p->extra && !d->payment_id))
+            return oom(err);
+        if (d->journaled) {
+            size_t old = *named ? strlen(*named) : 0;
+            char *s = realloc(*named, old + strlen(p->extra) + 2);
+            if (!s)
+                return oom(err);
+            if (old)
+                s[old++] = ',';
+            strcpy(s + old, p->extra);
+            *named = s;
+        }
+    }
+    return SYNCRT_OK;
 }
 
 static syncrt_status check_order(syncrt_recon *r, corder *o, const syncrt_decimal *tol,
@@ -419,8 +541,10 @@ static syncrt_status check_order(syncrt_recon *r, corder *o, const syncrt_decima
         return st;
     w->clarity_payments += o->cpay_n;
     w->fo_payments += o->fpay_n;
+    w->declined_payments += o->decl_n;
     if ((st = sum(&w->clarity_paid, &o->cpay, err)) != SYNCRT_OK ||
-        (st = sum(&w->fo_paid, &o->fpay, err)) != SYNCRT_OK)
+        (st = sum(&w->fo_paid, &o->fpay, err)) != SYNCRT_OK ||
+        (st = sum(&w->declined, &o->decl, err)) != SYNCRT_OK)
         return st;
     forder *f = o->fo_number ? find_fo(r, o->fo_number) : NULL;
     if (f && !f->linked) {
@@ -442,9 +566,25 @@ static syncrt_status check_order(syncrt_recon *r, corder *o, const syncrt_decima
                SYNCRT_OK) {
         return st;
     }
-    if ((o->cpay_n || o->fpay_n) && differ(&o->cpay, &o->fpay, tol) &&
-        (st = mismatch(r, SYNCRT_RECON_PAYMENT_JOURNAL, o->day, o->account, o->id,
-                       f ? f->number : o->fo_number, NULL, &o->cpay, &o->fpay, err)) != SYNCRT_OK)
+    char *named = NULL, *detail = NULL;
+    if (o->decl_n && (st = list_declined(r, o, f ? f->number : o->fo_number, &named, err)) != SYNCRT_OK) {
+        free(named);
+        return st;
+    }
+    if (named) {
+        const char *fmt = "declined payment(s) %s journaled";
+        detail = malloc(strlen(fmt) + strlen(named) + 1);
+        if (detail)
+            sprintf(detail, fmt, named);
+        free(named);
+        if (!detail)
+            return oom(err);
+    }
+    if ((o->cpay_n || o->fpay_n) && (detail || differ(&o->cpay, &o->fpay, tol)))
+        st = mismatch(r, SYNCRT_RECON_PAYMENT_JOURNAL, o->day, o->account, o->id,
+                      f ? f->number : o->fo_number, detail, &o->cpay, &o->fpay, err);
+    free(detail);
+    if (st != SYNCRT_OK)
         return st;
     if (f && f->invoices && (o->cpay_n || o->fpay_n)) {
         const syncrt_decimal *paid = o->fpay_n ? &o->fpay : &o->cpay;
@@ -505,6 +645,12 @@ const syncrt_recon_mismatch *syncrt_recon_mismatches(const syncrt_recon *r, size
 {
     *n = r->nmm;
     return r->mm;
+}
+
+const syncrt_recon_declined *syncrt_recon_declined_payments(const syncrt_recon *r, size_t *n)
+{
+    *n = r->ndecl;
+    return r->decl;
 }
 
 /* ------------------------------------------------------------------ raw JSON text */

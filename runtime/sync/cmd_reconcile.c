@@ -23,11 +23,15 @@ static const char help[] =
     "Order to cash, per day (UTC, the Clarity order's CreatedDate) and customer account:\n"
     "Clarity orders (count, total = sum of quantity x unit sold price) vs the F&O sales orders\n"
     "made from them (the store's idempotency map; total = sum of quantity x sales price of\n"
-    "their lines) vs F&O invoices (TotalInvoiceAmount) vs payments (the Clarity orders'\n"
-    "SalesOrderPayments and the F&O CustomerPaymentJournalLines of the WEBPAY-<id> journals).\n"
+    "their lines) vs F&O invoices (TotalInvoiceAmount; its merchandise part, total - tax -\n"
+    "charges + discount, is compared with the lines) vs payments (the Clarity orders'\n"
+    "authorised SalesOrderPayments and the F&O CustomerPaymentJournalLines of the\n"
+    "WEBPAY-<id> journals) and the declined (not authorised) Clarity payments, which are not\n"
+    "money received: each is listed on a declined_payment line.\n"
     "Then every mismatch on its own line: not_synced, dead_letter (with its reason),\n"
     "fo_missing, fo_only (an F&O sales order numbered P... (default WEB-) that no Clarity order\n"
-    "became), order_amount, invoice_amount, payment_journal, payment_invoice; then a summary.\n"
+    "became), order_amount, invoice_amount, payment_journal (also when a journal line carries\n"
+    "a declined payment), payment_invoice (paid vs invoice total); then a summary.\n"
     "Amounts are compared exactly (decimals, never floating point) unless --tolerance allows\n"
     "a difference (e.g. 0.01).  DATE is YYYY-MM-DD, both ends included.\n"
     "Exit 0 when everything matches, 1 when there is a mismatch, 2 on usage, configuration or\n"
@@ -153,10 +157,18 @@ static int clarity_row(void *ctx, const char *text, size_t len)
         size_t en, sn;
         while (syncrt_recon_json_next(&e, &en, v, vn, &pos) == SYNCRT_OK) {
             syncrt_decimal a;
+            const char *au;
+            size_t aun;
             if (syncrt_recon_json_member(&sl, &sn, e, en, "Slave") != SYNCRT_OK ||
                 syncrt_recon_json_decimal(&a, sl, sn, "Amount") != SYNCRT_OK)
                 continue;
-            if ((st = syncrt_recon_add_payment(c->r, 0, id, &a, c->err)) != SYNCRT_OK) {
+            /* as PaymentJournalLine's check (payments.map): Authorized absent is not authorised */
+            int authorized = syncrt_recon_json_member(&au, &aun, sl, sn, "Authorized") == SYNCRT_OK &&
+                             ((aun == 4 && !memcmp(au, "true", 4)) || (aun == 1 && au[0] == '1'));
+            char *pid = syncrt_recon_json_string(e, en, "SlaveID");
+            st = syncrt_recon_add_clarity_payment(c->r, id, pid, &a, authorized, c->err);
+            free(pid);
+            if (st != SYNCRT_OK) {
                 stop = fail(c, st);
                 goto out;
             }
@@ -229,18 +241,42 @@ static int fo_invoice(void *ctx, const char *text, size_t len)
     rctx *c = ctx;
     char *num = syncrt_recon_json_string(text, len, "SalesOrderNumber");
     char *inv = syncrt_recon_json_string(text, len, "InvoiceNumber");
-    syncrt_decimal a;
+    syncrt_decimal a, part[3], m;
+    static const char *const parts[3] = { "TotalTaxAmount", "TotalChargeAmount", "TotalDiscountAmount" };
     int stop = 0;
     if (num && !strncmp(num, c->prefix, strlen(c->prefix))) {
         if (syncrt_recon_json_decimal(&a, text, len, "TotalInvoiceAmount") != SYNCRT_OK) {
-            syncrt_error_set(c->err, SYNCRT_EPARSE, "invoice %s without TotalInvoiceAmount", inv ? inv : "?");
+            syncrt_error_set(c->err, SYNCRT_EPARSE, "invoice %s of %s: TotalInvoiceAmount is missing or not "
+                             "a number", inv ? inv : "?", num);
             stop = fail(c, SYNCRT_EPARSE);
-        } else {
-            syncrt_status st = syncrt_recon_add_invoice(c->r, inv, num, &a, c->err);
-            if (st != SYNCRT_OK)
-                stop = fail(c, st);
+            goto out;
         }
+        for (int i = 0; i < 3; i++) {
+            syncrt_status ps = syncrt_recon_json_decimal(&part[i], text, len, parts[i]);
+            if (ps == SYNCRT_ENOTFOUND)
+                part[i] = syncrt_decimal_from_int(0);
+            else if (ps != SYNCRT_OK) {
+                syncrt_error_set(c->err, SYNCRT_EPARSE, "invoice %s of %s: %s is not a number", inv ? inv : "?",
+                                 num, parts[i]);
+                stop = fail(c, SYNCRT_EPARSE);
+                goto out;
+            }
+        }
+        /* the merchandise: total - tax - charges + discount (invoices.map's SubTotal) */
+        syncrt_status st = syncrt_decimal_sub(&m, &a, &part[0]);
+        if (st == SYNCRT_OK)
+            st = syncrt_decimal_sub(&m, &m, &part[1]);
+        if (st == SYNCRT_OK)
+            st = syncrt_decimal_add(&m, &m, &part[2]);
+        if (st != SYNCRT_OK)
+            st = syncrt_error_set(c->err, SYNCRT_ERANGE, "invoice %s of %s: amounts out of range",
+                                  inv ? inv : "?", num);
+        else
+            st = syncrt_recon_add_invoice(c->r, inv, num, &a, &m, c->err);
+        if (st != SYNCRT_OK)
+            stop = fail(c, st);
     }
+out:
     free(num);
     free(inv);
     return stop;
@@ -254,13 +290,15 @@ static int fo_payment(void *ctx, const char *text, size_t len)
     syncrt_decimal cr = syncrt_decimal_from_int(0), db = syncrt_decimal_from_int(0), a;
     int stop = 0;
     if (jb && !strncmp(jb, "WEBPAY-", 7) && jb[7]) {
+        char *line = syncrt_recon_json_string(text, len, "LineNumber");
         syncrt_recon_json_decimal(&cr, text, len, "CreditAmount");
         syncrt_recon_json_decimal(&db, text, len, "DebitAmount");
         syncrt_status st = syncrt_decimal_sub(&a, &cr, &db);
         if (st == SYNCRT_OK)
-            st = syncrt_recon_add_payment(c->r, 1, jb + 7, &a, c->err);
+            st = syncrt_recon_add_fo_payment(c->r, jb + 7, line, &a, c->err);
         if (st != SYNCRT_OK)
             stop = fail(c, st);
+        free(line);
     }
     free(jb);
     return stop;
@@ -331,28 +369,34 @@ static const char *dec(char *buf, const syncrt_decimal *d)
 
 static void print_text(const syncrt_recon *r, const rctx *c, const char *tol)
 {
-    size_t nr, nm;
+    size_t nr, nm, nd;
     const syncrt_recon_row *rows = syncrt_recon_rows(r, &nr);
     const syncrt_recon_mismatch *mm = syncrt_recon_mismatches(r, &nm);
+    const syncrt_recon_declined *dp = syncrt_recon_declined_payments(r, &nd);
     char a[SYNCRT_DECIMAL_TEXT], b[SYNCRT_DECIMAL_TEXT], d[SYNCRT_DECIMAL_TEXT], e[SYNCRT_DECIMAL_TEXT],
-        f[SYNCRT_DECIMAL_TEXT];
+        f[SYNCRT_DECIMAL_TEXT], g[SYNCRT_DECIMAL_TEXT];
     size_t tot[5] = { 0 };
     printf("reconcile: from %s to %s, tolerance %s\n", c->from ? c->from : "(first)",
            c->to ? c->to : "(last)", tol);
     printf("day\taccount\tclarity_orders\tclarity_total\tfo_orders\tfo_total\tinvoices\tinvoiced\t"
-           "clarity_payments\tclarity_paid\tfo_payments\tfo_paid\n");
+           "clarity_payments\tclarity_paid\tfo_payments\tfo_paid\tdeclined_payments\tdeclined\n");
     for (size_t i = 0; i < nr; i++) {
         const syncrt_recon_row *w = &rows[i];
-        printf("%s\t%s\t%zu\t%s\t%zu\t%s\t%zu\t%s\t%zu\t%s\t%zu\t%s\n", w->day, w->account,
+        printf("%s\t%s\t%zu\t%s\t%zu\t%s\t%zu\t%s\t%zu\t%s\t%zu\t%s\t%zu\t%s\n", w->day, w->account,
                w->clarity_orders, dec(a, &w->clarity_total), w->fo_orders, dec(b, &w->fo_total),
                w->invoices, dec(d, &w->invoiced), w->clarity_payments, dec(e, &w->clarity_paid),
-               w->fo_payments, dec(f, &w->fo_paid));
+               w->fo_payments, dec(f, &w->fo_paid), w->declined_payments, dec(g, &w->declined));
         tot[0] += w->clarity_orders;
         tot[1] += w->fo_orders;
         tot[2] += w->invoices;
         tot[3] += w->clarity_payments;
         tot[4] += w->fo_payments;
     }
+    for (size_t i = 0; i < nd; i++)
+        printf("declined_payment day=%s account=%s clarity_order=%s fo_order=%s payment=%s amount=%s%s\n",
+               dp[i].day, dp[i].account, dp[i].clarity_key, dp[i].fo_key ? dp[i].fo_key : "-",
+               dp[i].payment_id ? dp[i].payment_id : "-", dec(a, &dp[i].amount),
+               dp[i].journaled ? " journaled" : "");
     for (size_t i = 0; i < nm; i++) {
         const syncrt_recon_mismatch *m = &mm[i];
         printf("mismatch %s day=%s account=%s clarity_order=%s fo_order=%s", syncrt_recon_kind_name(m->kind),
@@ -364,21 +408,23 @@ static void print_text(const syncrt_recon *r, const rctx *c, const char *tol)
         printf("\n");
     }
     printf("summary: %s days_accounts=%zu clarity_orders=%zu fo_orders=%zu invoices=%zu "
-           "clarity_payments=%zu fo_payments=%zu mismatches=%zu\n", nm ? "MISMATCH" : "OK", nr, tot[0],
-           tot[1], tot[2], tot[3], tot[4], nm);
+           "clarity_payments=%zu fo_payments=%zu declined_payments=%zu mismatches=%zu\n",
+           nm ? "MISMATCH" : "OK", nr, tot[0], tot[1], tot[2], tot[3], tot[4], nd, nm);
 }
 
 static int print_json(const syncrt_recon *r, const rctx *c, const char *tol)
 {
-    size_t nr, nm;
+    size_t nr, nm, nd;
     const syncrt_recon_row *rows = syncrt_recon_rows(r, &nr);
     const syncrt_recon_mismatch *mm = syncrt_recon_mismatches(r, &nm);
+    const syncrt_recon_declined *dp = syncrt_recon_declined_payments(r, &nd);
     char a[SYNCRT_DECIMAL_TEXT];
-    json_t *out = json_object(), *jr = json_array(), *jm = json_array();
-    if (!out || !jr || !jm) {
+    json_t *out = json_object(), *jr = json_array(), *jm = json_array(), *jd = json_array();
+    if (!out || !jr || !jm || !jd) {
         json_decref(out);
         json_decref(jr);
         json_decref(jm);
+        json_decref(jd);
         return -1;
     }
     json_object_set_new(out, "from", c->from ? json_string(c->from) : json_null());
@@ -399,6 +445,8 @@ static int print_json(const syncrt_recon *r, const rctx *c, const char *tol)
         json_object_set_new(o, "clarity_paid", json_string(dec(a, &w->clarity_paid)));
         json_object_set_new(o, "fo_payments", json_integer((json_int_t)w->fo_payments));
         json_object_set_new(o, "fo_paid", json_string(dec(a, &w->fo_paid)));
+        json_object_set_new(o, "declined_payments", json_integer((json_int_t)w->declined_payments));
+        json_object_set_new(o, "declined", json_string(dec(a, &w->declined)));
         json_array_append_new(jr, o);
     }
     for (size_t i = 0; i < nm; i++) {
@@ -417,7 +465,19 @@ static int print_json(const syncrt_recon *r, const rctx *c, const char *tol)
             json_object_set_new(o, "detail", json_string(m->detail));
         json_array_append_new(jm, o);
     }
+    for (size_t i = 0; i < nd; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "day", json_string(dp[i].day));
+        json_object_set_new(o, "account", json_string(dp[i].account));
+        json_object_set_new(o, "clarity_order", json_string(dp[i].clarity_key));
+        json_object_set_new(o, "fo_order", dp[i].fo_key ? json_string(dp[i].fo_key) : json_null());
+        json_object_set_new(o, "payment", dp[i].payment_id ? json_string(dp[i].payment_id) : json_null());
+        json_object_set_new(o, "amount", json_string(dec(a, &dp[i].amount)));
+        json_object_set_new(o, "journaled", json_boolean(dp[i].journaled));
+        json_array_append_new(jd, o);
+    }
     json_object_set_new(out, "rows", jr);
+    json_object_set_new(out, "declined_payments", jd);
     json_object_set_new(out, "mismatches", jm);
     json_object_set_new(out, "ok", json_boolean(nm == 0));
     int rc = json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -550,9 +610,12 @@ int sync_cmd_reconcile(int argc, char **argv)
                 "SalesOrderNumber,OrderingCustomerAccountNumber,OrderCreationDateTime", fo_header) != SYNCRT_OK ||
         fo_read(&c, &pg, root, "SalesOrderLines", "SalesOrderNumber,OrderedSalesQuantity,SalesPrice",
                 fo_line) != SYNCRT_OK ||
-        fo_read(&c, &pg, root, "SalesInvoiceHeadersV2", "InvoiceNumber,SalesOrderNumber,TotalInvoiceAmount",
+        fo_read(&c, &pg, root, "SalesInvoiceHeadersV2",
+                "InvoiceNumber,SalesOrderNumber,TotalInvoiceAmount,TotalTaxAmount,TotalChargeAmount,"
+                "TotalDiscountAmount",
                 fo_invoice) != SYNCRT_OK ||
-        fo_read(&c, &pg, root, "CustomerPaymentJournalLines", "JournalBatchNumber,CreditAmount,DebitAmount",
+        fo_read(&c, &pg, root, "CustomerPaymentJournalLines",
+                "JournalBatchNumber,LineNumber,CreditAmount,DebitAmount",
                 fo_payment) != SYNCRT_OK)
         goto out;
     stage = "compare";

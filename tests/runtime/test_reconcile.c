@@ -69,14 +69,14 @@ static void test_all_match(void)
     add_order(r, "2", "US-001", "2026-07-30", "12.50", "WEB-2", NULL);
     add_fo(r, "WEB-2", "US-001", "2026-07-30", "5", "2.5");
     syncrt_decimal inv = D("12.5"), pay = D("12.500");
-    syncrt_recon_add_invoice(r, "INV-1", "WEB-2", &inv, &err);
-    syncrt_recon_add_payment(r, 0, "2", &pay, &err);
-    syncrt_recon_add_payment(r, 1, "2", &inv, &err);
+    syncrt_recon_add_invoice(r, "INV-1", "WEB-2", &inv, NULL, &err);
+    syncrt_recon_add_clarity_payment(r, "2", "201", &pay, 1, &err);
+    syncrt_recon_add_fo_payment(r, "2", "201", &inv, &err);
     add_order(r, "3", "US-002", "2026-07-31T00:00:00+02:00", "7", "WEB-3", NULL);
     add_fo(r, "WEB-3", "US-002", "2026-07-30", "1", "7.00");
     /* a line and a payment of orders outside the input are ignored */
     syncrt_recon_add_fo_line(r, "WEB-99", &q, &fifth, &err);
-    syncrt_recon_add_payment(r, 1, "99", &pay, &err);
+    syncrt_recon_add_fo_payment(r, "99", NULL, &pay, &err);
     syncrt_status st = syncrt_recon_run(r, NULL, &err);
     CHECK(st == SYNCRT_OK, "run on matching data");
     size_t nr, nm;
@@ -114,17 +114,17 @@ static void test_every_kind(void)
     add_order(r, "14", "C2", "2026-08-01", "10", "WEB-14", NULL);                 /* invoice */
     add_fo(r, "WEB-14", "C2", "2026-08-01", "1", "10");
     syncrt_decimal i14 = D("9.99"), p15c = D("20"), p15f = D("19.99"), p16 = D("29");
-    syncrt_recon_add_invoice(r, "INV-14", "WEB-14", &i14, &err);
+    syncrt_recon_add_invoice(r, "INV-14", "WEB-14", &i14, NULL, &err);
     add_order(r, "15", "C3", "2026-08-02", "20", "WEB-15", NULL);                 /* pay journal */
     add_fo(r, "WEB-15", "C3", "2026-08-02", "2", "10");
-    syncrt_recon_add_payment(r, 0, "15", &p15c, &err);
-    syncrt_recon_add_payment(r, 1, "15", &p15f, &err);
+    syncrt_recon_add_clarity_payment(r, "15", NULL, &p15c, 1, &err);
+    syncrt_recon_add_fo_payment(r, "15", NULL, &p15f, &err);
     add_order(r, "16", "C3", "2026-08-02", "30", "WEB-16", NULL);                 /* pay invoice */
     add_fo(r, "WEB-16", "C3", "2026-08-02", "3", "10");
     syncrt_decimal i16 = D("30");
-    syncrt_recon_add_invoice(r, "INV-16", "WEB-16", &i16, &err);
-    syncrt_recon_add_payment(r, 0, "16", &p16, &err);
-    syncrt_recon_add_payment(r, 1, "16", &p16, &err);
+    syncrt_recon_add_invoice(r, "INV-16", "WEB-16", &i16, NULL, &err);
+    syncrt_recon_add_clarity_payment(r, "16", "1", &p16, 1, &err);
+    syncrt_recon_add_fo_payment(r, "16", "1", &p16, &err);
     add_fo(r, "WEB-77", "C4", "2026-08-03", "1", "1");                            /* fo only */
     syncrt_status st = syncrt_recon_run(r, NULL, &err);
     CHECK(st == SYNCRT_OK, "run on data with every mismatch");
@@ -245,13 +245,88 @@ static void test_empty(void)
     syncrt_recon_new(&r, &err);
     syncrt_decimal one = D("1");
     syncrt_recon_add_fo_line(r, "WEB-1", &one, &one, &err);
-    syncrt_recon_add_invoice(r, "INV-1", "WEB-1", &one, &err);
-    syncrt_recon_add_payment(r, 1, "1", &one, &err);
+    syncrt_recon_add_invoice(r, "INV-1", "WEB-1", &one, NULL, &err);
+    syncrt_recon_add_fo_payment(r, "1", "1", &one, &err);
+    syncrt_recon_add_clarity_payment(r, "1", "2", &one, 0, &err);
     syncrt_status st = syncrt_recon_run(r, NULL, &err);
     size_t nr, nm;
     syncrt_recon_rows(r, &nr);
     syncrt_recon_mismatches(r, &nm);
     CHECK(st == SYNCRT_OK && nr == 0 && nm == 0, "no orders at all: no row, no mismatch (orphans ignored)");
+    syncrt_recon_free(r);
+}
+
+/* Declined (not authorised) Clarity payments are not money received: listed apart, never in
+ * the paid amount; a mismatch only when a journal line carries one.  An invoice with tax,
+ * freight and a discount: its total against the payments, its merchandise against the lines. */
+static void test_declined_and_invoice_parts(void)
+{
+    syncrt_recon *r = NULL;
+    syncrt_error err;
+    syncrt_recon_new(&r, &err);
+    /* 20: paid 107.95 at checkout (100 of goods, 9.95 freight, 7 tax, 9 discount), one declined
+     * attempt of 107.95 before it; journaled and invoiced: clean */
+    add_order(r, "20", "C1", "2026-09-01", "100", "WEB-20", NULL);
+    add_fo(r, "WEB-20", "C1", "2026-09-01", "4", "25");
+    syncrt_decimal tot = D("107.95"), merch = D("100.00"), ok = D("107.95"), bad = D("107.95");
+    syncrt_recon_add_invoice(r, "INV-20", "WEB-20", &tot, &merch, &err);
+    syncrt_recon_add_clarity_payment(r, "20", "500", &bad, 0, &err);
+    syncrt_recon_add_clarity_payment(r, "20", "501", &ok, 1, &err);
+    syncrt_recon_add_fo_payment(r, "20", "501", &ok, &err);
+    /* 21: only a declined payment, nothing journaled: listed, no mismatch */
+    add_order(r, "21", "C1", "2026-09-01", "5", "WEB-21", NULL);
+    add_fo(r, "WEB-21", "C1", "2026-09-01", "1", "5");
+    syncrt_decimal five = D("5.35");
+    syncrt_recon_add_clarity_payment(r, "21", "510", &five, 0, &err);
+    /* 22: an authorised 10 not journaled, the declined 10 journaled instead: the sums agree,
+     * the journal line names the declined payment */
+    add_order(r, "22", "C2", "2026-09-01", "10", "WEB-22", NULL);
+    add_fo(r, "WEB-22", "C2", "2026-09-01", "1", "10");
+    syncrt_decimal ten = D("10.00");
+    syncrt_recon_add_clarity_payment(r, "22", "520", &ten, 0, &err);
+    syncrt_recon_add_clarity_payment(r, "22", "521", &ten, 1, &err);
+    syncrt_recon_add_fo_payment(r, "22", "520.0", &ten, &err);
+    /* 23: invoiced with tax, but the invoice's merchandise is not the lines' total */
+    add_order(r, "23", "C2", "2026-09-01", "50", "WEB-23", NULL);
+    add_fo(r, "WEB-23", "C2", "2026-09-01", "2", "25");
+    syncrt_decimal t23 = D("53.50"), m23 = D("49.99");
+    syncrt_recon_add_invoice(r, "INV-23", "WEB-23", &t23, &m23, &err);
+    syncrt_status st = syncrt_recon_run(r, NULL, &err);
+    CHECK(st == SYNCRT_OK, "run with declined payments");
+    size_t nm, nd, nr;
+    const syncrt_recon_declined *d = syncrt_recon_declined_payments(r, &nd);
+    syncrt_recon_mismatches(r, &nm);
+    CHECK_INT(nd, 3, "three declined payments listed");
+    if (nd == 3) {
+        CHECK(!strcmp(d[0].clarity_key, "20") && !strcmp(d[0].payment_id, "500") && !d[0].journaled &&
+              !strcmp(fmt(&d[0].amount), "107.95") && !strcmp(d[0].fo_key, "WEB-20"),
+              "order 20: declined payment 500 of 107.95, not journaled");
+        CHECK(!strcmp(d[1].clarity_key, "21") && !d[1].journaled, "order 21: declined payment 510");
+        CHECK(!strcmp(d[2].clarity_key, "22") && d[2].journaled, "order 22: declined payment 520 journaled");
+    }
+    CHECK(find(r, SYNCRT_RECON_PAYMENT_JOURNAL, "20", NULL) == NULL &&
+          find(r, SYNCRT_RECON_PAYMENT_INVOICE, "20", NULL) == NULL &&
+          find(r, SYNCRT_RECON_INVOICE_AMOUNT, "20", NULL) == NULL,
+          "order 20: the declined attempt is not paid money; journal, invoice total and merchandise match");
+    CHECK(find(r, SYNCRT_RECON_PAYMENT_JOURNAL, "21", NULL) == NULL, "order 21: a declined payment alone "
+          "is no mismatch");
+    const syncrt_recon_mismatch *m = find(r, SYNCRT_RECON_PAYMENT_JOURNAL, "22", "WEB-22");
+    CHECK(m && m->detail && !strcmp(m->detail, "declined payment(s) 520 journaled") &&
+          !strcmp(fmt(&m->expected), "10.00") && !strcmp(fmt(&m->actual), "10.00"),
+          "order 22: payment_journal naming the journaled declined payment 520");
+    m = find(r, SYNCRT_RECON_INVOICE_AMOUNT, "23", "WEB-23");
+    CHECK(m && !strcmp(fmt(&m->expected), "50") && !strcmp(fmt(&m->actual), "49.99"),
+          "order 23: invoice_amount compares the merchandise 49.99 (not the total 53.50) with the lines 50");
+    CHECK_INT(nm, 2, "two mismatches (22, 23)");
+    const syncrt_recon_row *w = syncrt_recon_rows(r, &nr);
+    CHECK_INT(nr, 2, "rows C1, C2");
+    if (nr == 2) {
+        CHECK_INT(w[0].clarity_payments, 1, "C1: one authorised payment");
+        CHECK_STR(fmt(&w[0].clarity_paid), "107.95", "C1: paid 107.95, the declined ones not counted");
+        CHECK_INT(w[0].declined_payments, 2, "C1: two declined payments");
+        CHECK_STR(fmt(&w[0].declined), "113.30", "C1: declined 107.95 + 5.35");
+        CHECK_STR(fmt(&w[0].invoiced), "107.95", "C1: invoiced is the invoice total");
+    }
     syncrt_recon_free(r);
 }
 
@@ -262,5 +337,6 @@ int main(void)
     test_every_kind();
     test_tolerance_and_errors();
     test_json();
+    test_declined_and_invoice_parts();
     return test_done();
 }

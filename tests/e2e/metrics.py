@@ -6,13 +6,21 @@
                   counter equals the WEB- sales orders F&O created, delivered + dead-lettered
                   equals the orders pushed, the token and $batch request counters equal what
                   the sandbox counted; /status.json and /status tell the same; /healthz 200;
-                  404 and 405.
+                  404 and 405.  Then the F&O secret (a file) goes wrong and the tokens are
+                  revoked: /healthz 503 naming the paused flow, paused 1 in /metrics and the
+                  reason in /status.json; stopped while paused, the secret fixed, restarted: the
+                  pause an earlier run left is cleared at the first contact (/healthz 200,
+                  `sync status` not paused) and the waiting orders are delivered.
 
 Run by e2e.py (one TAP stream)."""
 import json
+import os
 import re
+import stat
 
 from harness import Sync, free_port, order_ids_of, request, tap, wait_for
+
+SECRET_OK = "sync-secret\n"
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? '
                     r'(-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$')
@@ -58,6 +66,12 @@ def parse(text):
 def metrics_tests(wd, sb):
     port = free_port()
     s = Sync(wd, sb, overrides={"metrics": {"enabled": True, "bind": "127.0.0.1", "port": port}})
+    sec = os.path.join(wd, "d365.secret")
+    with open(sec, "w") as fh:
+        fh.write(SECRET_OK)
+    os.chmod(sec, stat.S_IRUSR | stat.S_IWUSR)
+    s.cfg["d365"]["client_secret"] = "file:" + sec
+    s.write_config()
     s.start()
     logged = wait_for(lambda: "event=metrics_listening bind=127.0.0.1 port=%d" % port in s.log(), 10)
     tap(bool(logged), "sync run logs where the metrics server listens", s.log()[-1500:])
@@ -129,5 +143,61 @@ def metrics_tests(wd, sb):
     st404 = request(port, "GET", "/metricz")[0]
     st405 = request(port, "POST", "/metrics", {"x": 1})[0]
     tap(st404 == 404 and st405 == 405, "unknown path 404, POST 405", (st404, st405))
+    pause_tests(s, sb, port, sec, len(web))
+
+
+def scrape(port):
+    st, _, raw = request(port, "GET", "/metrics")
+    try:
+        return parse(raw.decode())
+    except ValueError:
+        return {}
+
+
+def pause_tests(s, sb, port, sec, web_before):
+    f = 'flow="OrderToCash"'
+    with open(sec, "w") as fh:
+        fh.write("wrong-secret\n")
+    request(sb.port, "POST", "/_sandbox/revoke")
+    sb.traffic({"count": 3, "rate_per_s": 0, "seed": 78})
+    ids = set(order_ids_of(sb))
+    paused = wait_for(lambda: request(port, "GET", "/healthz")[0] == 503, 30)
+    st, _, raw = request(port, "GET", "/healthz")
+    m = scrape(port)
+    tap(paused and raw.decode().startswith("flow OrderToCash paused since ") and
+        m.get("syncrt_flow_paused{%s}" % f) == 1 and m.get("syncrt_auth_pauses_total", 0) >= 1 and
+        m.get('syncrt_http_requests_total{peer="token",class="4xx"}', 0) >= 1,
+        "credentials refused: /healthz 503 naming the flow, paused 1, the refused token request counted",
+        (st, raw, {k: v for k, v in m.items() if "paus" in k or "token" in k}, s.log()[-1500:]))
+    st, j, _ = request(port, "GET", "/status.json")
+    o = {x["flow"]: x for x in (j or {}).get("flows", [])}.get("OrderToCash", {})
+    tap(j.get("healthy") is False and o.get("paused") is True and o.get("paused_reason") and
+        "wrong-secret" not in json.dumps(j), "/status.json: paused with the reason (%s), no secret in it"
+        % o.get("paused_reason"), json.dumps(o)[:1000])
     rc = s.stop()
-    tap(rc == 0, "sync run stops cleanly with the metrics server running", s.log()[-1500:])
+    tap(rc == 0, "sync run stops cleanly while paused, with the metrics server running", s.log()[-1500:])
+    rc, out, _ = s.cmd("status", valgrind=False)
+    stale = "paused: since" in out
+    with open(sec, "w") as fh:
+        fh.write(SECRET_OK)
+    s.start()
+
+    def settled():
+        c = s.counts()
+        return c.get("pending", 1) == 0 and c.get("leased", 1) == 0
+    ok = wait_for(settled, 60) and wait_for(lambda: request(port, "GET", "/healthz")[0] == 200, 10)
+    m = scrape(port)
+    rc, out, _ = s.cmd("status", valgrind=False)
+    tap(ok and stale and "paused: no" in out and m.get("syncrt_flow_paused{%s}" % f) == 0 and
+        "event=flow_resumed flow=OrderToCash" in s.log(),
+        "restarted with the secret fixed: the pause the earlier run left is cleared at the first contact "
+        "(/healthz 200, sync status not paused)", out + s.log()[-1500:])
+    heads, _ = sb.sales_orders()
+    web = sum(1 for k in heads if k.startswith("WEB-"))
+    d = m.get("syncrt_records_delivered_total{%s}" % f)
+    x = m.get("syncrt_records_dead_lettered_total{%s}" % f)
+    tap(d is not None and x is not None and d == web - web_before and d + x == len(ids) and d > 0,
+        "the orders that waited are delivered: %s in this run = the new F&O sales orders (%d), "
+        "+ %s dead-lettered = the %d new orders" % (d, web - web_before, x, len(ids)))
+    rc = s.stop()
+    tap(rc == 0, "sync run stops cleanly", s.log()[-1500:])

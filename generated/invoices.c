@@ -193,25 +193,25 @@ static void InvoiceFromSalesInvoice_map_(syncrt_mctx *ctx, const void *src_, voi
     {   /* Totals.Tax */
         syncrt_mv t35 = v_;
         syncrt_mv t36 = syncrt_mv_get(ctx, t35, 4);   /* .TotalTaxAmount */
-        static const size_t path[2] = {2, 3};
+        static const size_t path[2] = {2, 4};
         syncrt_mv_put(ctx, &clarity_SalesInvoice_mtype, dst_, path, 2, t36);
     }
     {   /* Totals.Fees */
         syncrt_mv t37 = v_;
         syncrt_mv t38 = syncrt_mv_get(ctx, t37, 6);   /* .TotalChargeAmount */
-        static const size_t path[2] = {2, 1};
+        static const size_t path[2] = {2, 2};
         syncrt_mv_put(ctx, &clarity_SalesInvoice_mtype, dst_, path, 2, t38);
     }
     {   /* Totals.Discounts */
         syncrt_mv t39 = v_;
         syncrt_mv t40 = syncrt_mv_get(ctx, t39, 7);   /* .TotalDiscountAmount */
-        static const size_t path[2] = {2, 2};
+        static const size_t path[2] = {2, 3};
         syncrt_mv_put(ctx, &clarity_SalesInvoice_mtype, dst_, path, 2, t40);
     }
     {   /* Totals.Total */
         syncrt_mv t41 = v_;
         syncrt_mv t42 = syncrt_mv_get(ctx, t41, 12);   /* .TotalInvoiceAmount */
-        static const size_t path[2] = {2, 4};
+        static const size_t path[2] = {2, 5};
         syncrt_mv_put(ctx, &clarity_SalesInvoice_mtype, dst_, path, 2, t42);
     }
     {   /* BillingContact.CustomKey */

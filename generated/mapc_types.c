@@ -252,6 +252,9 @@ static const syncrt_mfield clarity_Totals_fields[] = {
     {"SubTotal", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct clarity_Totals, SubTotal), offsetof(struct clarity_Totals, has_SubTotal),
      NULL, NULL, NULL, 0, -1, -1, -1},
+    {"Shipping", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Totals, Shipping), offsetof(struct clarity_Totals, has_Shipping),
+     NULL, NULL, NULL, 0, -1, -1, -1},
     {"Fees", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct clarity_Totals, Fees), offsetof(struct clarity_Totals, has_Fees),
      NULL, NULL, NULL, 0, -1, -1, -1},
@@ -265,7 +268,7 @@ static const syncrt_mfield clarity_Totals_fields[] = {
      offsetof(struct clarity_Totals, Total), offsetof(struct clarity_Totals, has_Total),
      NULL, NULL, NULL, 0, -1, -1, -1},
 };
-const syncrt_mtype clarity_Totals_mtype = {"Totals", sizeof(struct clarity_Totals), 5, clarity_Totals_fields, SYNCRT_MFLAVOR_OPENAPI};
+const syncrt_mtype clarity_Totals_mtype = {"Totals", sizeof(struct clarity_Totals), 6, clarity_Totals_fields, SYNCRT_MFLAVOR_OPENAPI};
 
 static const char *const d365_CustomerV3_OnHoldStatus_members[] = {
     "No", "Invoice", "All", "Payment", "Requisition", "Never", 
@@ -318,6 +321,8 @@ const syncrt_mtype d365_CustomerV3_mtype = {"CustomerV3", sizeof(struct d365_Cus
 
 static const char *const d365_SalesOrderHeaderV2_SalesOrderStatus_members[] = {
     "None", "Backorder", "Delivered", "Invoiced", "Canceled"};
+static const char *const d365_SalesOrderHeaderV2_SkipCreateAutoCharges_members[] = {
+    "No", "Yes"};
 static const syncrt_mfield d365_SalesOrderHeaderV2_fields[] = {
     {"dataAreaId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
      offsetof(struct d365_SalesOrderHeaderV2, dataAreaId), offsetof(struct d365_SalesOrderHeaderV2, has_dataAreaId),
@@ -358,6 +363,9 @@ static const syncrt_mfield d365_SalesOrderHeaderV2_fields[] = {
     {"DeliveryAddressStreet", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct d365_SalesOrderHeaderV2, DeliveryAddressStreet), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryAddressStreet),
      NULL, NULL, NULL, 0, -1, -1, -1},
+    {"DeliveryModeCode", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct d365_SalesOrderHeaderV2, DeliveryModeCode), offsetof(struct d365_SalesOrderHeaderV2, has_DeliveryModeCode),
+     NULL, NULL, NULL, 0, -1, -1, -1},
     {"DefaultShippingWarehouseId", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct d365_SalesOrderHeaderV2, DefaultShippingWarehouseId), offsetof(struct d365_SalesOrderHeaderV2, has_DefaultShippingWarehouseId),
      NULL, NULL, NULL, 0, -1, -1, -1},
@@ -367,9 +375,15 @@ static const syncrt_mfield d365_SalesOrderHeaderV2_fields[] = {
     {"OrderingCustomerAccountNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct d365_SalesOrderHeaderV2, OrderingCustomerAccountNumber), offsetof(struct d365_SalesOrderHeaderV2, has_OrderingCustomerAccountNumber),
      NULL, NULL, NULL, 0, -1, -1, -1},
+    {"OrderHeaderTaxAmount", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, 0,
+     offsetof(struct d365_SalesOrderHeaderV2, OrderHeaderTaxAmount), offsetof(struct d365_SalesOrderHeaderV2, has_OrderHeaderTaxAmount),
+     NULL, NULL, NULL, 0, -1, -1, -1},
     {"RequestedShippingDate", SYNCRT_MK_DATE, SYNCRT_MK_STRING, SYNCRT_MF_AXDATE,
      offsetof(struct d365_SalesOrderHeaderV2, RequestedShippingDate), offsetof(struct d365_SalesOrderHeaderV2, has_RequestedShippingDate),
      NULL, NULL, NULL, 0, -1, -1, -1},
+    {"SkipCreateAutoCharges", SYNCRT_MK_ENUM, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct d365_SalesOrderHeaderV2, SkipCreateAutoCharges), offsetof(struct d365_SalesOrderHeaderV2, has_SkipCreateAutoCharges),
+     NULL, "NoYes", d365_SalesOrderHeaderV2_SkipCreateAutoCharges_members, 2, -1, -1, -1},
 };
-const syncrt_mtype d365_SalesOrderHeaderV2_mtype = {"SalesOrderHeaderV2", sizeof(struct d365_SalesOrderHeaderV2), 17, d365_SalesOrderHeaderV2_fields, SYNCRT_MFLAVOR_ODATA};
+const syncrt_mtype d365_SalesOrderHeaderV2_mtype = {"SalesOrderHeaderV2", sizeof(struct d365_SalesOrderHeaderV2), 20, d365_SalesOrderHeaderV2_fields, SYNCRT_MFLAVOR_ODATA};
 

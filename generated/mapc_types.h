@@ -222,10 +222,12 @@ struct clarity_SalesOrderPayment {
     unsigned char has_Slave;
 };
 
-/* clarity_Totals.Totals: 5 of 7 fields */
+/* clarity_Totals.Totals: 6 of 7 fields */
 struct clarity_Totals {
     syncrt_decimal SubTotal;
     unsigned char has_SubTotal;
+    syncrt_decimal Shipping;
+    unsigned char has_Shipping;
     syncrt_decimal Fees;
     unsigned char has_Fees;
     syncrt_decimal Discounts;
@@ -268,7 +270,7 @@ struct d365_CustomerV3 {
     unsigned char has_AddressStreet;
 };
 
-/* d365_SalesOrderHeaderV2.SalesOrderHeaderV2: 17 of 168 fields */
+/* d365_SalesOrderHeaderV2.SalesOrderHeaderV2: 20 of 168 fields */
 struct d365_SalesOrderHeaderV2 {
     syncrt_str dataAreaId;
     unsigned char has_dataAreaId;
@@ -296,14 +298,20 @@ struct d365_SalesOrderHeaderV2 {
     unsigned char has_InvoiceCustomerAccountNumber;
     syncrt_str DeliveryAddressStreet;
     unsigned char has_DeliveryAddressStreet;
+    syncrt_str DeliveryModeCode;
+    unsigned char has_DeliveryModeCode;
     syncrt_str DefaultShippingWarehouseId;
     unsigned char has_DefaultShippingWarehouseId;
     syncrt_str DeliveryAddressStateId;
     unsigned char has_DeliveryAddressStateId;
     syncrt_str OrderingCustomerAccountNumber;
     unsigned char has_OrderingCustomerAccountNumber;
+    syncrt_decimal OrderHeaderTaxAmount;
+    unsigned char has_OrderHeaderTaxAmount;
     syncrt_date RequestedShippingDate;
     unsigned char has_RequestedShippingDate;
+    syncrt_str SkipCreateAutoCharges;
+    unsigned char has_SkipCreateAutoCharges;
 };
 
 #ifdef __cplusplus

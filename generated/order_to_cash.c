@@ -77,7 +77,7 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
         syncrt_mv t8 = v_;
         syncrt_mv t9 = syncrt_mv_get(ctx, t8, 5);   /* .AccountKey */
         syncrt_mv t10 = syncrt_fn_required(ctx, t9, "$.AccountKey");
-        static const size_t path[1] = {15};
+        static const size_t path[1] = {16};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t10);
     }
     {   /* InvoiceCustomerAccountNumber */
@@ -113,7 +113,7 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t17 = t20;
         }
         syncrt_mv t24 = syncrt_fn_date(ctx, t17, NULL, "OrderHeader.RequestedShippingDate");
-        static const size_t path[1] = {16};
+        static const size_t path[1] = {18};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t24);
     }
     {   /* DeliveryAddressName */
@@ -185,7 +185,7 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t58 = t63;
         }
         syncrt_mv t64 = syncrt_fn_region(ctx, t52, t58);
-        static const size_t path[1] = {14};
+        static const size_t path[1] = {15};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t64);
     }
     {   /* DeliveryAddressZipCode */
@@ -228,7 +228,7 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             t78 = t86;
         }
         syncrt_mv t87 = syncrt_mv_lookup(ctx, &table_Warehouse, t78);
-        static const size_t path[1] = {13};
+        static const size_t path[1] = {14};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t87);
     }
     {   /* TotalDiscountPercentage */
@@ -251,39 +251,79 @@ static void OrderHeader_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
         static const size_t path[1] = {6};
         syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t88);
     }
-    {   /* Email */
+    {   /* OrderHeaderTaxAmount */
         syncrt_mv t99 = v_;
-        syncrt_mv t100 = syncrt_mv_get(ctx, t99, 4);   /* .UserContactEmail */
-        syncrt_mv t98 = t100;
+        syncrt_mv t100 = syncrt_mv_get(ctx, t99, 3);   /* .Totals */
+        syncrt_mv t101 = syncrt_mv_get(ctx, t100, 4);   /* .Tax */
+        syncrt_mv t98 = t101;
         if (!syncrt_mv_present(t98)) {
-            syncrt_mv t101 = syncrt_mv_str("", 0);
-            t98 = t101;
+            syncrt_mv t102 = syncrt_mv_int(INT64_C(0));
+            t98 = t102;
         }
-        syncrt_mv t102 = syncrt_fn_trim(ctx, t98);
-        syncrt_mv t103 = syncrt_fn_lower(ctx, t102);
-        static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t103);
+        static const size_t path[1] = {17};
+        syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t98);
     }
-    {   /* check: order total is negative */
+    {   /* DeliveryModeCode */
+        syncrt_mv t103;
         syncrt_mv t105 = v_;
         syncrt_mv t106 = syncrt_mv_get(ctx, t105, 3);   /* .Totals */
-        syncrt_mv t107 = syncrt_mv_get(ctx, t106, 4);   /* .Total */
+        syncrt_mv t107 = syncrt_mv_get(ctx, t106, 1);   /* .Shipping */
         syncrt_mv t104 = t107;
         if (!syncrt_mv_present(t104)) {
             syncrt_mv t108 = syncrt_mv_int(INT64_C(0));
             t104 = t108;
         }
         syncrt_mv t109 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t110 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t104, t109);
-        syncrt_fn_check(ctx, t110, "OrderHeader", "order total is negative");
+        syncrt_mv t110 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t104, t109);
+        if (syncrt_mv_true(t110)) {
+            syncrt_mv t111 = syncrt_mv_str("WEB-STD", 7);
+            t103 = t111;
+        } else {
+            syncrt_mv t112 = syncrt_mv_str("WEB-FREE", 8);
+            t103 = t112;
+        }
+        static const size_t path[1] = {13};
+        syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t103);
+    }
+    {   /* SkipCreateAutoCharges */
+        syncrt_mv t113 = syncrt_mv_bool(0);
+        syncrt_mv t114 = syncrt_fn_yesno(ctx, t113);
+        static const size_t path[1] = {19};
+        syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t114);
+    }
+    {   /* Email */
+        syncrt_mv t116 = v_;
+        syncrt_mv t117 = syncrt_mv_get(ctx, t116, 4);   /* .UserContactEmail */
+        syncrt_mv t115 = t117;
+        if (!syncrt_mv_present(t115)) {
+            syncrt_mv t118 = syncrt_mv_str("", 0);
+            t115 = t118;
+        }
+        syncrt_mv t119 = syncrt_fn_trim(ctx, t115);
+        syncrt_mv t120 = syncrt_fn_lower(ctx, t119);
+        static const size_t path[1] = {2};
+        syncrt_mv_put(ctx, &d365_SalesOrderHeaderV2_mtype, dst_, path, 1, t120);
+    }
+    {   /* check: order total is negative */
+        syncrt_mv t122 = v_;
+        syncrt_mv t123 = syncrt_mv_get(ctx, t122, 3);   /* .Totals */
+        syncrt_mv t124 = syncrt_mv_get(ctx, t123, 5);   /* .Total */
+        syncrt_mv t121 = t124;
+        if (!syncrt_mv_present(t121)) {
+            syncrt_mv t125 = syncrt_mv_int(INT64_C(0));
+            t121 = t125;
+        }
+        syncrt_mv t126 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t127 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t121, t126);
+        syncrt_fn_check(ctx, t127, "OrderHeader", "order total is negative");
     }
     {   /* check: an order needs at least one line */
-        syncrt_mv t111 = v_;
-        syncrt_mv t112 = syncrt_mv_get(ctx, t111, 7);   /* .SalesItems */
-        syncrt_mv t113 = syncrt_fn_count(ctx, t112);
-        syncrt_mv t114 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t115 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t113, t114);
-        syncrt_fn_check(ctx, t115, "OrderHeader", "an order needs at least one line");
+        syncrt_mv t128 = v_;
+        syncrt_mv t129 = syncrt_mv_get(ctx, t128, 7);   /* .SalesItems */
+        syncrt_mv t130 = syncrt_fn_count(ctx, t129);
+        syncrt_mv t131 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t132 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t130, t131);
+        syncrt_fn_check(ctx, t132, "OrderHeader", "an order needs at least one line");
     }
 }
 
@@ -479,9 +519,9 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
 /* flow OrderToCash: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc OrderToCash_flow = {
     .name = "OrderToCash",
-    .map_version = "order_to_cash.map@888d22a9c6b90d5d (mapc 0.1.0)",
+    .map_version = "order_to_cash.map@5cc1257422070102 (mapc 0.1.0)",
     .map_file = "order_to_cash.map",
-    .map_hash = "888d22a9c6b90d5d",
+    .map_hash = "5cc1257422070102",
     .source = SYNCRT_SYS_CLARITY,
     .webhook_event = "SalesOrder.Created",
     .poll_route = "Ordering/SalesOrders",

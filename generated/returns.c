@@ -219,25 +219,25 @@ static void ReturnFromReturnOrder_map_(syncrt_mctx *ctx, const void *src_, void 
     {   /* Totals.Total */
         syncrt_mv t39 = v_;
         syncrt_mv t40 = syncrt_mv_get(ctx, t39, 6);   /* .OrderTotalAmount */
-        static const size_t path[2] = {2, 4};
+        static const size_t path[2] = {2, 5};
         syncrt_mv_put(ctx, &clarity_SalesReturn_mtype, dst_, path, 2, t40);
     }
     {   /* Totals.Tax */
         syncrt_mv t41 = v_;
         syncrt_mv t42 = syncrt_mv_get(ctx, t41, 9);   /* .OrderTotalTaxAmount */
-        static const size_t path[2] = {2, 3};
+        static const size_t path[2] = {2, 4};
         syncrt_mv_put(ctx, &clarity_SalesReturn_mtype, dst_, path, 2, t42);
     }
     {   /* Totals.Discounts */
         syncrt_mv t43 = v_;
         syncrt_mv t44 = syncrt_mv_get(ctx, t43, 10);   /* .TotalDiscountAmount */
-        static const size_t path[2] = {2, 2};
+        static const size_t path[2] = {2, 3};
         syncrt_mv_put(ctx, &clarity_SalesReturn_mtype, dst_, path, 2, t44);
     }
     {   /* Totals.Fees */
         syncrt_mv t45 = v_;
         syncrt_mv t46 = syncrt_mv_get(ctx, t45, 4);   /* .OrderTotalChargesAmount */
-        static const size_t path[2] = {2, 1};
+        static const size_t path[2] = {2, 2};
         syncrt_mv_put(ctx, &clarity_SalesReturn_mtype, dst_, path, 2, t46);
     }
     {   /* SalesGroupKey */

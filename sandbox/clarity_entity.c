@@ -34,7 +34,8 @@
  *     refuses shipped orders; repeating the current state succeeds without a change.  Ship
  *     creates a Shipment (tracking number from the body or generated); every change appends a
  *     SalesEvent.  AddPayment creates a Payment, links it in SalesOrderPayments
- *     {MasterID, SlaveID, Slave} and lowers BalanceDue (never below 0).
+ *     {MasterID, SlaveID, Slave} and lowers BalanceDue (never below 0); a declined payment
+ *     (Authorized false) is recorded but received nothing, so BalanceDue stays.
  *   - Accounts carry the seed's credit limit as Credit (+ CreditCurrencyKey) and their billing
  *     contact in AccountContacts; Users' CustomKey is the e-mail.
  *   - Stock is the product's ProductInventoryLocationSections (one row per seed warehouse);
@@ -642,7 +643,11 @@ static int sales_rules(clarity_server *s, const centity *e, json_t *doc, char *m
     json_object_set_new(tot, "Total", json_real(total));
     double paid = 0;
     json_t *pays = json_object_get(doc, "SalesOrderPayments"), *p;
-    json_array_foreach(pays, i, p) paid += numv(json_object_get(p, "Slave"), "Amount", 0);
+    json_array_foreach(pays, i, p) {
+        const json_t *sl = json_object_get(p, "Slave");
+        if (!json_is_false(json_object_get(sl, "Authorized")))   /* a declined one paid nothing */
+            paid += numv(sl, "Amount", 0);
+    }
     json_object_set_new(doc, "BalanceDue", json_real(round2(total - paid)));
     (void)e;
     return 0;
@@ -1364,7 +1369,8 @@ unsigned cl_add_payment(clarity_server *s, const json_t *body, json_t **reply)
     if (str(pay, "CustomKey"))
         json_object_set_new(link, "SlaveKey", json_string(str(pay, "CustomKey")));
     json_array_append_new(list, link);
-    json_object_set_new(doc, "BalanceDue", json_real(round2(balance - amount)));
+    if (json_is_true(json_object_get(pay, "Authorized")))
+        json_object_set_new(doc, "BalanceDue", json_real(round2(balance - amount)));
     json_object_set_new(doc, "UpdatedDate", json_string(now));
     if (str(pay, "TransactionNumber"))
         json_object_set_new(doc, "PaymentTransactionID",

@@ -881,6 +881,27 @@ static void ship(d365_server *srv, const char *area, json_t *hdr, d365_resp *r)
     json_decref(ps);
 }
 
+/* Header auto charges of the emulated company (F&O: Accounts receivable > Charges setup > Auto
+ * charges, header level, all customers, by mode of delivery): the freight F&O adds to an order
+ * of that mode of delivery unless the order says SkipCreateAutoCharges = Yes. */
+static const struct {
+    const char *mode, *code;
+    double amount;
+} auto_charges[] = {
+    { "WEB-STD", "FREIGHT", 9.95 },   /* the web shop's standard shipping (storefront: 9.95) */
+};
+
+/* The order's charges: the header's charge total plus its auto charges. */
+static double order_charges(const json_t *hdr)
+{
+    double c = d365_num(hdr, "OrderTotalChargesAmount");
+    if (strcmp(d365_str(hdr, "SkipCreateAutoCharges"), "Yes") != 0)
+        for (size_t i = 0; i < sizeof auto_charges / sizeof *auto_charges; i++)
+            if (strcasecmp(d365_str(hdr, "DeliveryModeCode"), auto_charges[i].mode) == 0)
+                c += auto_charges[i].amount;
+    return d365_round2(c);
+}
+
 static void invoice(d365_server *srv, const char *area, json_t *hdr, d365_resp *r)
 {
     const char *order = d365_str(hdr, "SalesOrderNumber");
@@ -894,15 +915,26 @@ static void invoice(d365_server *srv, const char *area, json_t *hdr, d365_resp *
     today_noon(today, sizeof today, 0);
     char *inv = d365_next_number(srv, "InvoiceNumber", area);
     char *lv = d365_next_number(srv, "LedgerVoucher", area);
-    double total = order_total(srv, area, order, NULL);
+    /* What F&O invoices: the lines, less the order's total discount (TotalDiscountAmount, else
+     * TotalDiscountPercentage of the lines), plus its charges and its sales tax.  The sandbox
+     * calculates no tax of its own: an order's tax is the OrderHeaderTaxAmount it was given. */
+    double lines = order_total(srv, area, order, NULL);
+    double discount = d365_round2(d365_num(hdr, "TotalDiscountAmount"));
+    if (discount == 0)
+        discount = d365_round2(lines * d365_num(hdr, "TotalDiscountPercentage") / 100.0);
+    double charges = order_charges(hdr);
+    double tax = d365_round2(d365_num(hdr, "OrderHeaderTaxAmount") + d365_num(hdr, "OrderTotalTaxAmount"));
+    double total = d365_round2(lines - discount + charges + tax);
     json_t *ih = d365_rules_insert(srv, "SalesInvoiceHeadersV2",
-        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:s,s:s,s:s,s:s,s:s}",
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:s,s:s,s:s,s:s,s:s,s:s}",
                   "dataAreaId", area, "InvoiceNumber", inv ? inv : "", "InvoiceDate", today,
                   "LedgerVoucher", lv ? lv : "", "SalesOrderNumber", order,
                   "InvoiceCustomerAccountNumber", d365_str(hdr, "InvoiceCustomerAccountNumber"),
                   "CurrencyCode", d365_str(hdr, "CurrencyCode"), "TotalInvoiceAmount", total,
-                  "TotalDiscountAmount", 0.0, "TotalTaxAmount", 0.0, "TotalChargeAmount", 0.0,
+                  "TotalDiscountAmount", discount, "TotalTaxAmount", tax, "TotalChargeAmount", charges,
+                  "InvoiceHeaderTaxAmount", d365_round2(d365_num(hdr, "OrderHeaderTaxAmount")),
                   "CustomersOrderReference", d365_str(hdr, "CustomersOrderReference"),
+                  "DeliveryModeCode", d365_str(hdr, "DeliveryModeCode"),
                   "InvoiceAddressStreet", d365_str(hdr, "InvoiceAddressStreet"),
                   "InvoiceAddressCity", d365_str(hdr, "InvoiceAddressCity"),
                   "InvoiceAddressZipCode", d365_str(hdr, "InvoiceAddressZipCode"),
@@ -936,9 +968,11 @@ static void invoice(d365_server *srv, const char *area, json_t *hdr, d365_resp *
         control_error(r, 500, "The invoice could not be created.");
     } else {
         r->status = 200;
-        r->json = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f}", "dataAreaId", area, "SalesOrderNumber",
-                            order, "InvoiceNumber", inv ? inv : "", "InvoiceDate", today,
-                            "LedgerVoucher", lv ? lv : "", "TotalInvoiceAmount", total);
+        r->json = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:f,s:f}", "dataAreaId", area,
+                            "SalesOrderNumber", order, "InvoiceNumber", inv ? inv : "", "InvoiceDate",
+                            today, "LedgerVoucher", lv ? lv : "", "TotalInvoiceAmount", total,
+                            "TotalDiscountAmount", discount, "TotalChargeAmount", charges,
+                            "TotalTaxAmount", tax);
     }
     json_decref(ih);
     free(inv);

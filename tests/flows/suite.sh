@@ -125,6 +125,9 @@ jq --argjson pct "$coupon" --arg wh "$wh" "$JQLIB"'
     DeliveryAddressStateId: ({Washington: "WA"}[.ShippingContact.Address.RegionCode]),
     DeliveryAddressZipCode: (.ShippingContact.Address.PostalCode | uszip),
     DefaultShippingWarehouseId: $wh, TotalDiscountPercentage: $pct,
+    OrderHeaderTaxAmount: (.Totals.Tax // 0),
+    DeliveryModeCode: (if (.Totals.Shipping // 0) > 0 then "WEB-STD" else "WEB-FREE" end),
+    SkipCreateAutoCharges: "No",
     Email: (.UserContactEmail | trim | ascii_downcase) }' "$tmp/so.json" >"$tmp/exp"
 check_map "OrderHeader on Clarity order $oid (coupon $coupon%, address normalised)" order_to_cash.map OrderHeader "$tmp/so.json"
 jq '.SalesItems[0] | { dataAreaId: "usmf", SalesOrderNumber: "WEB-\(.MasterID)", ItemNumber: .Sku,
@@ -244,11 +247,16 @@ OrderStateFromSalesOrder: check failed: not a web order (no WEB- prefix)'
 # ---------------------------------------------------------------- 5b. invoices
 inv=$(control invoice "$so" | jq -r .InvoiceNumber)
 d365 "SalesInvoiceHeadersV2?\$filter=InvoiceNumber%20eq%20'$inv'" "$tmp/ih.json" && ok "F&O invoiced $so as $inv" || nok "invoice $so"
+# F&O invoices what the storefront charged: goods - coupon + freight (the WEB-STD auto charge) + tax
+want=$(jq -c '{total: .Totals.Total, tax: .Totals.Tax, charges: .Totals.Shipping, discount: .Totals.Discounts}' "$tmp/so.json")
+got=$(jq -c '{total: .TotalInvoiceAmount, tax: .TotalTaxAmount, charges: .TotalChargeAmount, discount: .TotalDiscountAmount}' "$tmp/ih.json")
+[ "$want" = "$got" ] && ok "invoice $inv: total, tax, freight and discount are the Clarity order's ($got)" ||
+  nok "invoice $inv totals: $got, the Clarity order's $want"
 jq "$JQLIB"'
   { CustomKey: "\(.dataAreaId)/\(.InvoiceNumber)", AccountKey: .InvoiceCustomerAccountNumber,
     OriginalDate: (.InvoiceDate | noon), DueDate: (.InvoiceDate | noon),
     StatusKey: (if .TotalInvoiceAmount > 0 then "Unpaid" else "Paid" end), BalanceDue: .TotalInvoiceAmount,
-    Totals: { SubTotal: (.TotalInvoiceAmount - .TotalTaxAmount - .TotalChargeAmount + .TotalDiscountAmount),
+    Totals: { SubTotal: ((.TotalInvoiceAmount - .TotalTaxAmount - .TotalChargeAmount + .TotalDiscountAmount) * 100 | round / 100),
               Tax: .TotalTaxAmount, Fees: .TotalChargeAmount, Discounts: .TotalDiscountAmount, Total: .TotalInvoiceAmount },
     BillingContact: { CustomKey: "\(.InvoiceCustomerAccountNumber)-BILLING",
       Address: { Street1: .InvoiceAddressStreet, City: .InvoiceAddressCity, PostalCode: (.InvoiceAddressZipCode | uszip),

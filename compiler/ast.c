@@ -394,6 +394,20 @@ ast_item *ast_new_generated(ast_path *path, mapc_loc loc)
     return i;
 }
 
+ast_item *ast_new_where(ast_expr *cond, char *text, mapc_loc loc)
+{
+    ast_item *i = item_alloc(AI_WHERE, loc);
+    if (!i) {
+        ast_free_expr(cond);
+        free(text);
+        return NULL;
+    }
+    i->value = cond;
+    i->message = text;
+    i->message_loc = cond ? cond->loc : loc;
+    return i;
+}
+
 bool ast_items_add_group(ast_vec *items, ast_vec *group, mapc_loc kw_loc)
 {
     ast_item *marker = item_alloc(AI_GROUP, kw_loc);
@@ -445,6 +459,7 @@ static ast_decl *decl_alloc(ast_decl_kind kind, char *name, mapc_loc name_loc, m
     ast_vec_init(&d->entries, ast_free_entry_v);
     ast_vec_init(&d->items, ast_free_item_v);
     ast_vec_init(&d->create_groups, ast_free_item_v);
+    ast_vec_init(&d->wheres, ast_free_item_v);
     ast_vec_init(&d->fitems, ast_free_fitem_v);
     return d;
 }
@@ -521,9 +536,9 @@ ast_decl *ast_new_map(char *name, mapc_loc name_loc, ast_qname *src, char *var, 
     size_t kept = 0;
     for (size_t i = 0; i < d->items.n; i++) {
         ast_item *it = d->items.items[i];
-        if (it->kind != AI_GROUP)
+        if (it->kind != AI_GROUP && it->kind != AI_WHERE)
             d->items.items[kept++] = it;
-        else if (!ast_vec_push(&d->create_groups, it)) {
+        else if (!ast_vec_push(it->kind == AI_WHERE ? &d->wheres : &d->create_groups, it)) {
             for (size_t k = i + 1; k < d->items.n; k++)
                 ast_free_item(d->items.items[k]);
             d->items.n = kept;
@@ -798,6 +813,7 @@ void ast_free_decl(ast_decl *d)
     free(d->mode_key);
     ast_vec_clear(&d->items);
     ast_vec_clear(&d->create_groups);
+    ast_vec_clear(&d->wheres);
     ast_vec_clear(&d->fitems);
     free(d->group_name);
     free(d);

@@ -146,7 +146,8 @@ typedef enum ast_item_kind {
     AI_ASSIGN,
     AI_CHECK,
     AI_GENERATED,
-    AI_GROUP           /* the `on create` keywords of an item group (ast_decl.create_groups) */
+    AI_GROUP,          /* the `on create` keywords of an item group (ast_decl.create_groups) */
+    AI_WHERE           /* where COND (ast_decl.wheres): value is COND, message its source text */
 } ast_item_kind;
 
 typedef struct ast_item {
@@ -154,7 +155,8 @@ typedef struct ast_item {
     mapc_loc loc;
     ast_path *path;                /* AI_ASSIGN, AI_GENERATED */
     ast_expr *value;               /* AI_ASSIGN: the value; AI_CHECK: the condition */
-    char *message;                 /* AI_CHECK */
+    char *message;                 /* AI_CHECK; AI_WHERE: the condition as written (blanks
+                                      collapsed, comments dropped), the filter's reason */
     mapc_loc message_loc;
     /* inside `on create { ... }`: sent only when the record is created; group_loc is the
      * group's `on create` (AI_GROUP: on_create marks a group nested in another, reported) */
@@ -252,6 +254,8 @@ typedef struct ast_decl {
     ast_vec items;                 /* ast_item* (those of `on create` groups flattened in,
                                       with on_create set) */
     ast_vec create_groups;         /* AI_GROUP ast_item*: each `on create` of the map */
+    ast_vec wheres;                /* AI_WHERE ast_item*: the map's filters, in source order
+                                      (moved out of items: they set no field) */
     bool group;                    /* `from group of S.Type`: the record is {"value":[row, ...]}
                                       and the variable is that list (list of S.Type) */
     mapc_loc group_loc;
@@ -308,6 +312,8 @@ ast_path *ast_path_append(ast_path *p, char *name, mapc_loc loc);
 ast_item *ast_new_assign(ast_path *path, ast_expr *value, mapc_loc loc);
 ast_item *ast_new_check(ast_expr *cond, char *message, mapc_loc message_loc, mapc_loc loc);
 ast_item *ast_new_generated(ast_path *path, mapc_loc loc);
+/* where COND; text is the condition's source text (taken over). */
+ast_item *ast_new_where(ast_expr *cond, char *text, mapc_loc loc);
 /* Append the items of an `on create { ... }` group (kw_loc: its `on create`) to items: an
  * AI_GROUP item first, then each item marked on_create (items of a nested group keep their
  * own group; a nested AI_GROUP gets on_create).  Frees group; false when out of memory. */

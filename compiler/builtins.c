@@ -71,6 +71,12 @@ static const mapc_builtin table[] = {
      "sum(list: list of number) -> int | decimal", "sum; absent elements count as 0"},
     {"count", 1, 1, {P_LIST}, R_INT, false, true,
      "count(list) -> int", "number of elements (absent list: 0)"},
+    {"any", 1, 1, {P_LIST_BOOL}, R_BOOL, false, true,
+     "any(list: list of bool) -> bool",
+     "some element is true (absent elements count as false; empty or absent list: false)"},
+    {"all", 1, 1, {P_LIST_BOOL}, R_BOOL, false, true,
+     "all(list: list of bool) -> bool",
+     "every element is true (absent elements count as false; empty or absent list: true)"},
     {"merge", 3, 4, {P_LIST, P_FIELD, P_FIELD, P_FIELD}, R_LIST0, false, true,
      "merge(list, KEY, QTY [, SAME]) -> list",
      "merge elements with equal KEY (and equal SAME when given), summing QTY; first wins "

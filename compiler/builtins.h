@@ -26,6 +26,7 @@ typedef enum mapc_param {
     P_LIST,        /* a list */
     P_LIST_NUMBER, /* a list of int or decimal */
     P_LIST_TEXT,   /* a list of strings */
+    P_LIST_BOOL,   /* a list of bools */
     P_PATTERN,     /* a string literal: a date pattern (yyyy MM dd HH mm ss SSS, others literal) */
     P_PLACES,      /* an integer literal 0..18: decimal places */
     P_TABLE,       /* the name of a table (with numeric values for convert()) */

@@ -1048,6 +1048,7 @@ static const char *param_want(mapc_param p)
     case P_LIST: return "a list";
     case P_LIST_NUMBER: return "a list of numbers";
     case P_LIST_TEXT: return "a list of strings";
+    case P_LIST_BOOL: return "a list of bools";
     case P_PATTERN: return "a date pattern (string literal)";
     case P_PLACES: return "an integer literal 0..18";
     case P_TABLE: return "a table name";
@@ -1078,6 +1079,8 @@ static bool param_accepts(mapc_param p, mapc_type t)
                 el->kind == SK_DOUBLE || el->kind == SK_ANY);
     case P_LIST_TEXT:
         return t.kind == MT_LIST && el && (el->kind == SK_STRING || el->kind == SK_ANY);
+    case P_LIST_BOOL:
+        return t.kind == MT_LIST && el && (el->kind == SK_BOOLEAN || el->kind == SK_ANY);
     case P_PATTERN:
     case P_PLACES:
     case P_TABLE:
@@ -1100,6 +1103,8 @@ static const char *arg_hint(mapc_param p, mapc_type t)
         return ": parse it with date(s) or datetime(s)";
     if (p == P_LIST_TEXT && t.kind == MT_LIST)
         return ": project a string field, e.g. list.Field";
+    if (p == P_LIST_BOOL && t.kind == MT_LIST && t.elem && t.elem->kind == SK_OBJECT)
+        return ": project a bool field, e.g. list.Field";
     return "";
 }
 
@@ -1240,7 +1245,8 @@ static mapc_type check_call(checker *c, const scope *sc, ast_expr *e)
             bad = true;
             continue;
         }
-        if (t.optional && p != P_LIST && p != P_LIST_NUMBER && p != P_LIST_TEXT)
+        if (t.optional && p != P_LIST && p != P_LIST_NUMBER && p != P_LIST_TEXT &&
+            p != P_LIST_BOOL)
             any_opt = true;
     }
     if (bad)
@@ -1697,6 +1703,20 @@ static bool map_is_odata_target(const ast_decl *m)
     return m->dst_schema && m->dst_schema->format == SCHEMA_ODATA;
 }
 
+/* where COND: a bool over the source, like a check's condition; for every record, so not
+ * inside `on create`. */
+static void check_where(checker *c, const scope *sc, const ast_item *w)
+{
+    char buf[120];
+    mapc_type t = check_expr(c, sc, w->value);
+    if (!quiet(t) && t.kind != MT_BOOL)
+        diag_error(c->d, w->value->loc, "a where condition must be a bool, this is %s",
+                   mapc_type_str(t, buf, sizeof buf));
+    if (w->on_create)
+        diag_error(c->d, w->loc, "a where filters every record, created or updated: move it "
+                   "out of 'on create'");
+}
+
 /* Why a top-level target field must be present on every write of this map, or NULL. */
 static const char *must_have(const ast_decl *m, const schema_prop *p)
 {
@@ -1877,8 +1897,18 @@ static void check_map(checker *c, ast_decl *m)
     if (!src_ok)
         sc.var_type = T_ERR;
 
-    for (size_t i = 0; i < m->items.n; i++) {
-        ast_item *it = m->items.items[i];
+    /* the where items (kept apart, m->wheres) are checked in source order with the others */
+    size_t nw = 0;
+    for (size_t i = 0; i <= m->items.n; i++) {
+        ast_item *it = i < m->items.n ? m->items.items[i] : NULL;
+        for (; nw < m->wheres.n; nw++) {
+            const ast_item *w = m->wheres.items[nw];
+            if (it && w->loc.start > it->loc.start)
+                break;
+            check_where(c, &sc, w);
+        }
+        if (!it)
+            break;
         if (it->kind == AI_CHECK) {
             mapc_type t = check_expr(c, &sc, it->value);
             if (!quiet(t) && t.kind != MT_BOOL)

@@ -2,7 +2,8 @@
  * Check FILE.map, generate its C (emit.h), compile it with a small driver against libsyncrt
  * (cached by a hash of everything that goes into the binary), and run map or flow NAME on the
  * one JSON record read from stdin: the mapped JSON on stdout (exit 0), or every decoding,
- * mapping and validation problem on stderr, one per line (exit 1).
+ * mapping and validation problem on stderr, one per line (exit 1); what a `where` left out on
+ * stderr too, and a record left out as a whole exits 3 with nothing on stdout.
  *
  * Where the runtime is: recorded at build time (MAPC_RUNTIME_INCLUDE, MAPC_RUNTIME_LIB and
  * the sanitizer flags MAPC_RUNTIME_CFLAGS the library was built with, see compiler/build.mk),
@@ -43,7 +44,9 @@ static void preview_usage(FILE *out)
             "Generate C for FILE.map, compile it with libsyncrt (cached by content hash) and\n"
             "run map or flow NAME on the JSON record read from stdin.  The mapped JSON goes\n"
             "to stdout (a flow prints {\"Set\":{...},\"ChildSet\":[...]}); decoding, mapping\n"
-            "and validation errors go to stderr, one per line, with exit status 1.\n"
+            "and validation errors go to stderr, one per line, with exit status 1.  What a\n"
+            "map's where leaves out is said on stderr (\"SET[i]: MAP: filtered: COND\" for a\n"
+            "child element); a record left out as a whole prints nothing on stdout, exit 3.\n"
             "\n"
             "options:\n"
             "  --cache DIR      compiled previews (default $XDG_CACHE_HOME/mapc or ~/.cache/mapc)\n"
@@ -55,7 +58,7 @@ static void preview_usage(FILE *out)
             "MAPC_CC (compiler, default cc), MAPC_PREVIEW_WRAPPER (a command put in front of\n"
             "the compiled program, e.g. valgrind).\n"
             "Exit status: 0 mapped, 1 errors in the input or the record, 2 usage, I/O or\n"
-            "compiler failure.\n");
+            "compiler failure, 3 the record is filtered out by a where.\n");
 }
 
 
@@ -153,8 +156,14 @@ static char *driver_text(const char *base, const char *name)
             "    syncrt_mbuf out;\n    syncrt_mbuf_init(&out);\n"
             "    syncrt_status st = %s_run(&ctx, in, len, &out);\n"
             "    int rc = 0;\n"
+            "    /* what a where left out: the record (exit 3) or child elements */\n"
+            "    if (st == SYNCRT_OK || st == SYNCRT_EFILTERED)\n"
+            "        for (size_t i = 0; i < syncrt_mctx_note_count(&ctx); i++)\n"
+            "            fprintf(stderr, \"%%s\\n\", syncrt_mctx_note_text(&ctx, i));\n"
             "    if (st == SYNCRT_OK) {\n"
             "        fwrite(out.p, 1, out.n, stdout);\n        fputc('\\n', stdout);\n"
+            "    } else if (st == SYNCRT_EFILTERED) {\n"
+            "        rc = 3;\n"
             "    } else {\n"
             "        size_t n = syncrt_mctx_error_count(&ctx);\n"
             "        for (size_t i = 0; i < n; i++)\n"

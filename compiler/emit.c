@@ -300,6 +300,8 @@ static void collect(emitter *E)
                 continue;
             reach_input(E, m, fi);
             reach(E, m->dst_type, flavor_of(m->dst_schema), m->dst->schema, fi);
+            for (size_t i = 0; i < m->wheres.n; i++)
+                walk_expr(E, ((const ast_item *)m->wheres.items[i])->value, fi);
             for (size_t i = 0; i < m->items.n; i++) {
                 const ast_item *it = m->items.items[i];
                 walk_expr(E, it->value, fi);
@@ -760,7 +762,8 @@ static int emit_call(fn *F, const ast_expr *e)
     fprintf(F->o, "syncrt_mv t%d = ", t);
     if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "trim") ||
         !strcmp(name, "text") || !strcmp(name, "iso2") || !strcmp(name, "iso3") ||
-        !strcmp(name, "country") || !strcmp(name, "count") || !strcmp(name, "yesno")) {
+        !strcmp(name, "country") || !strcmp(name, "count") || !strcmp(name, "yesno") ||
+        !strcmp(name, "any") || !strcmp(name, "all")) {
         fprintf(F->o, "syncrt_fn_%s(ctx, t%d);\n", name, a[0]);
     } else if (!strcmp(name, "substr")) {
         if (n == 3)
@@ -1011,6 +1014,27 @@ static void emit_mapper(emitter *E, fn *F, const ast_decl *m)
     fprintf(o, "static void %s_map_(syncrt_mctx *ctx, const void *src_, void *dst_)\n{\n", m->name);
     emit_var(E, o, m, s);
     fprintf(o, "    (void)v_;\n    (void)dst_;\n");
+    /* the filters first: a record a where leaves out is not mapped (syncrt_fn_where sets
+     * ctx->filtered, syncrt_mapply returns SYNCRT_EFILTERED) */
+    for (size_t i = 0; i < m->wheres.n; i++) {
+        const ast_item *it = m->wheres.items[i];
+        F->field = NULL;
+        fputs("    {   /* where: ", o);
+        for (const char *p = it->message; *p; p++)          /* no comment end inside */
+            if (p[0] == '*' && p[1] == '/')
+                fputs("* ", o);
+            else
+                fputc(*p, o);
+        fputs(" */\n", o);
+        F->depth = 1;
+        int c = emit_expr(F, it->value);
+        fprintf(o, "        if (!syncrt_fn_where(ctx, t%d, ", c);
+        c_str0(o, m->name);
+        fputs(", ", o);
+        c_str0(o, it->message);
+        fputs("))\n            return;\n    }\n", o);
+        F->depth = 0;
+    }
     for (size_t i = 0; i < m->items.n; i++) {
         const ast_item *it = m->items.items[i];
         if (it->kind == AI_GENERATED)
@@ -1116,7 +1140,8 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
     F->depth = 0;
     fprintf(o, "/* flow %s: one source record through every write, child rows included */\n", fl->name);
     fprintf(o, "syncrt_status %s_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out)\n{\n", fl->name);
-    fprintf(o, "    void *src_ = NULL, *dst_ = NULL;\n    int bad = 0;\n    char prefix[64];\n");
+    fprintf(o, "    void *src_ = NULL, *dst_ = NULL;\n    int bad = 0;\n    char prefix[64];\n"
+               "    size_t start_ = out->n;\n");
     fprintf(o, "    syncrt_status st = syncrt_mdecode(ctx, &%s_mtype, json, len, &src_);\n", s->cname);
     fprintf(o, "    if (st != SYNCRT_OK)\n        return st;\n");
     emit_var(E, o, first, s);
@@ -1134,7 +1159,10 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
         const etype *d = find_etype(E, m->dst_type);
         fprintf(o, "    /* write %s.%s by %s */\n", w->set->schema, w->set->name, m->name);
         fprintf(o, "    st = syncrt_mapply(ctx, &%s_mmap, src_, &dst_);\n", m->name);
-        fprintf(o, "    if (st == SYNCRT_ENOMEM)\n        return st;\n    bad |= st != SYNCRT_OK;\n");
+        fprintf(o, "    if (st == SYNCRT_ENOMEM)\n        return st;\n");
+        fprintf(o, "    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */\n"
+                   "        out->n = start_;\n        return st;\n    }\n");
+        fprintf(o, "    bad |= st != SYNCRT_OK;\n");
         fprintf(o, "    syncrt_mbuf_put(out, \"%s", wn ? "," : "");
         fprintf(o, "\\\"%s\\\":\", %zu);\n", w->set->name, strlen(w->set->name) + 3 + (wn ? 1 : 0));
         fprintf(o, "    if (st == SYNCRT_OK)\n        syncrt_mencode(out, &%s_mtype, dst_);\n", d->cname);
@@ -1153,6 +1181,7 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
                     l, l, cs->cname, l);
             fprintf(o, "        syncrt_mbuf_put(out, \",\\\"%s\\\":[\", %zu);\n", ch->set->name,
                     strlen(ch->set->name) + 5);
+            fprintf(o, "        size_t kept = 0;\n");
             fprintf(o, "        for (size_t i = 0; i < n; i++) {\n");
             fprintf(o, "            void *row = NULL;\n");
             fprintf(o, "            snprintf(prefix, sizeof prefix, \"%s[%%zu]\", i);\n", ch->set->name);
@@ -1161,8 +1190,11 @@ static void emit_flow(emitter *E, fn *F, const ast_decl *fl)
                     cm->name, l, cs->cname);
             fprintf(o, "            ctx->prefix = NULL;\n");
             fprintf(o, "            if (st == SYNCRT_ENOMEM)\n                return st;\n");
+            fprintf(o, "            if (st == SYNCRT_EFILTERED) {   /* %s's where: left out */\n"
+                       "                ctx->filtered = NULL;\n                continue;\n"
+                       "            }\n", cm->name);
             fprintf(o, "            bad |= st != SYNCRT_OK;\n");
-            fprintf(o, "            if (i)\n                syncrt_mbuf_put(out, \",\", 1);\n");
+            fprintf(o, "            if (kept++)\n                syncrt_mbuf_put(out, \",\", 1);\n");
             fprintf(o, "            if (st == SYNCRT_OK)\n                syncrt_mencode(out, &%s_mtype, row);\n", cd->cname);
             fprintf(o, "            else\n                syncrt_mbuf_put(out, \"null\", 4);\n");
             fprintf(o, "        }\n        syncrt_mbuf_put(out, \"]\", 1);\n    }\n");

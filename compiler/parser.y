@@ -9,7 +9,7 @@
 %define api.pure full
 %define api.prefix {mapc_yy}
 %define api.location.type {mapc_loc}
-%define parse.error verbose
+%define parse.error custom
 %locations
 %expect 0
 
@@ -42,6 +42,7 @@
     } while (0)
 
 static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, const char *msg);
+static char *where_text(mapc_parse_state *ps, mapc_loc at);
 
 /* Every constructor returns NULL only when out of memory. */
 #define MK(lhs, expr) do { if (!((lhs) = (expr))) YYNOMEM; } while (0)
@@ -85,7 +86,7 @@ static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, con
 
 %token SCHEMA "schema" ODATA "odata" OPENAPI "openapi"
 %token TABLE "table" CSV "csv" KEY "key" VALUE "value"
-%token MAP "map" FROM "from" AS "as" TO "to" CHECK "check" GENERATED "generated"
+%token MAP "map" FROM "from" AS "as" TO "to" CHECK "check" GENERATED "generated" WHERE "where"
 %token CREATE "create" UPDATE "update" UPSERT "upsert" BY "by"
 %token FLOW "flow" TRIGGER "trigger" WEBHOOK "webhook" POLL "poll" SCHEDULE "schedule"
 %token EVERY "every" SINCE "since" WRITE "write" WITH "with" ONE "one" CHANGESET "changeset"
@@ -232,6 +233,23 @@ item:
         ast_expr *cond;
         MK(cond, ast_new_binary(OP_EQ, $2, $4, ast_span(@2, @4)));
         MK($$, ast_new_check(cond, $6, @6, @$)); }
+| WHERE expr                     { char *text = where_text(ps, @2);
+                                   if (!text) { ast_free_expr($2); YYNOMEM; }
+                                   MK($$, ast_new_where($2, text, @$)); }
+| WHERE expr ':' STRING
+      { diag_error(ps->diag, ast_span(@3, @4), "a where takes no message: a record it leaves out "
+                   "is not an error (a check fails a record with a message)");
+        free($4);
+        char *text = where_text(ps, @2);
+        if (!text) { ast_free_expr($2); YYNOMEM; }
+        MK($$, ast_new_where($2, text, ast_span(@1, @2))); }
+| WHERE expr '=' expr
+      { diag_error(ps->diag, @3, "'=' assigns; use '==' to compare in a where");
+        ast_expr *cond;
+        MK(cond, ast_new_binary(OP_EQ, $2, $4, ast_span(@2, @4)));
+        char *text = where_text(ps, cond->loc);
+        if (!text) { ast_free_expr(cond); YYNOMEM; }
+        MK($$, ast_new_where(cond, text, @$)); }
 | lhs '=' error                  { ast_free_path($1); $$ = NULL; }
 | error                          { $$ = NULL; }
 ;
@@ -391,6 +409,39 @@ signed_literal:
 
 %%
 
+/* Bison's "verbose" message, "syntax error, unexpected X[, expecting A or B ...]" with the
+ * expected tokens listed when there are at most 4 of them, except that 'where' does not count
+ * against that limit (a map item may start with a name, check, generated or where). */
+static int yyreport_syntax_error(const yypcontext_t *ctx, mapc_parse_state *ps, void *scanner)
+{
+    enum { MAXEXP = 8 };
+    yysymbol_kind_t exp[MAXEXP];
+    int n = yypcontext_expected_tokens(ctx, exp, MAXEXP);
+    if (n < 0)
+        n = 0;
+    int counted = 0;
+    for (int i = 0; i < n; i++)
+        counted += exp[i] != YYSYMBOL_WHERE;
+    if (counted > 4 || n == MAXEXP)
+        n = 0;
+    char msg[512];
+    size_t len = (size_t)snprintf(msg, sizeof msg, "syntax error");
+    yysymbol_kind_t tok = yypcontext_token(ctx);
+    for (int i = -1; tok != YYSYMBOL_YYEMPTY && i < n && len < sizeof msg; i++) {
+        const char *name = yysymbol_name(i < 0 ? tok : exp[i]);
+        size_t nl = strlen(name);
+        if (nl >= 2 && name[0] == '"' && name[nl - 1] == '"') {   /* "name" -> name */
+            name++;
+            nl -= 2;
+        }
+        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%.*s",
+                                i < 0 ? ", unexpected " : i == 0 ? ", expecting " : " or ",
+                                (int)nl, name);
+    }
+    mapc_yyerror(yypcontext_location(ctx), ps, scanner, msg);
+    return 0;
+}
+
 static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, const char *msg)
 {
     (void)scanner;
@@ -412,6 +463,47 @@ static void mapc_yyerror(mapc_loc *loc, mapc_parse_state *ps, void *scanner, con
         diag_note(ps->diag, ps->open[i], "unterminated %s%sblock? it starts here", kind,
                   *kind ? " " : "");
     }
+}
+
+/* The source text of a where's condition, for the reason a filtered record is logged with:
+ * comments dropped, runs of white space (line breaks too) collapsed to one blank. */
+static char *where_text(mapc_parse_state *ps, mapc_loc at)
+{
+    const diag_source *src = diag_get_source(ps->diag, ps->file_id);
+    size_t end = src && at.end <= src->len ? at.end : 0, n = 0;
+    size_t start = at.start < end ? at.start : end;
+    char *out = malloc(end - start + 1);
+    if (!out)
+        return NULL;
+    char quote = 0;
+    for (size_t i = start; i < end; i++) {
+        char ch = src->text[i];
+        if (quote) {
+            out[n++] = ch;
+            if (ch == '\\' && i + 1 < end)
+                out[n++] = src->text[++i];
+            else if (ch == quote)
+                quote = 0;
+            continue;
+        }
+        if (ch == '#') {                          /* a comment runs to the end of the line */
+            while (i + 1 < end && src->text[i + 1] != '\n')
+                i++;
+            continue;
+        }
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+            if (n && out[n - 1] != ' ')
+                out[n++] = ' ';
+            continue;
+        }
+        if (ch == '"' || ch == '`')
+            quote = ch;
+        out[n++] = ch;
+    }
+    while (n && out[n - 1] == ' ')
+        n--;
+    out[n] = 0;
+    return out;
 }
 
 int mapc_parse(diag_ctx *d, int file_id, ast_file **out)

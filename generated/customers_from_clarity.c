@@ -394,6 +394,7 @@ syncrt_status CustomersToD365_run(syncrt_mctx *ctx, const char *json, size_t len
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &clarity_Account_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -405,6 +406,10 @@ syncrt_status CustomersToD365_run(syncrt_mctx *ctx, const char *json, size_t len
     st = syncrt_mapply(ctx, &CustomerFromAccount_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"CustomersV3\":", 14);
     if (st == SYNCRT_OK)
@@ -423,6 +428,7 @@ syncrt_status UserContactsToD365_run(syncrt_mctx *ctx, const char *json, size_t 
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &clarity_User_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -434,6 +440,10 @@ syncrt_status UserContactsToD365_run(syncrt_mctx *ctx, const char *json, size_t 
     st = syncrt_mapply(ctx, &CustomerContactFromUser_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"CustomersV3\":", 14);
     if (st == SYNCRT_OK)

@@ -150,6 +150,7 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &d365_WarehouseOnHandV2_group_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -161,6 +162,10 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
     st = syncrt_mapply(ctx, &Stock_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"Products\":", 11);
     if (st == SYNCRT_OK)

@@ -469,6 +469,7 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &clarity_SalesOrder_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -480,6 +481,10 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
     st = syncrt_mapply(ctx, &OrderHeader_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"SalesOrderHeadersV2\":", 22);
     if (st == SYNCRT_OK)
@@ -492,6 +497,7 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
         syncrt_mv t3 = syncrt_fn_merge(ctx, t2, 4, 7, 8);
         size_t n = t3.kind == SYNCRT_MV_LIST && t3.u.l.t == &clarity_SalesItem_mtype ? t3.u.l.n : 0;
         syncrt_mbuf_put(out, ",\"SalesOrderLines\":[", 20);
+        size_t kept = 0;
         for (size_t i = 0; i < n; i++) {
             void *row = NULL;
             snprintf(prefix, sizeof prefix, "SalesOrderLines[%zu]", i);
@@ -500,8 +506,12 @@ syncrt_status OrderToCash_run(syncrt_mctx *ctx, const char *json, size_t len, sy
             ctx->prefix = NULL;
             if (st == SYNCRT_ENOMEM)
                 return st;
+            if (st == SYNCRT_EFILTERED) {   /* OrderLine's where: left out */
+                ctx->filtered = NULL;
+                continue;
+            }
             bad |= st != SYNCRT_OK;
-            if (i)
+            if (kept++)
                 syncrt_mbuf_put(out, ",", 1);
             if (st == SYNCRT_OK)
                 syncrt_mencode(out, &d365_SalesOrderLine_mtype, row);

@@ -82,33 +82,34 @@ static void PaymentJournal_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     syncrt_mv v_ = syncrt_mv_obj(src_, &clarity_SalesOrder_mtype);
     (void)v_;
     (void)dst_;
+    {   /* where: any(o.SalesOrderPayments.Slave.Authorized) */
+        syncrt_mv t1 = v_;
+        syncrt_mv t2 = syncrt_mv_get(ctx, t1, 11);   /* .SalesOrderPayments */
+        syncrt_mv t3 = syncrt_mv_project(ctx, t2, 3);   /* .Slave */
+        syncrt_mv t4 = syncrt_mv_project(ctx, t3, 1);   /* .Authorized */
+        syncrt_mv t5 = syncrt_fn_any(ctx, t4);
+        if (!syncrt_fn_where(ctx, t5, "PaymentJournal", "any(o.SalesOrderPayments.Slave.Authorized)"))
+            return;
+    }
     {   /* dataAreaId */
-        syncrt_mv t1 = syncrt_mv_str("usmf", 4);
+        syncrt_mv t6 = syncrt_mv_str("usmf", 4);
         static const size_t path[1] = {0};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalHeader_mtype, dst_, path, 1, t1);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalHeader_mtype, dst_, path, 1, t6);
     }
     {   /* JournalBatchNumber */
-        syncrt_mv t2 = syncrt_mv_str("WEBPAY-", 7);
-        syncrt_mv t3 = v_;
-        syncrt_mv t4 = syncrt_mv_get(ctx, t3, 0);   /* .ID */
-        syncrt_mv t5 = syncrt_fn_required(ctx, t4, "$.ID");
-        syncrt_mv t6 = syncrt_fn_text(ctx, t5);
-        syncrt_mv t7 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t2, t6);
+        syncrt_mv t7 = syncrt_mv_str("WEBPAY-", 7);
+        syncrt_mv t8 = v_;
+        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 0);   /* .ID */
+        syncrt_mv t10 = syncrt_fn_required(ctx, t9, "$.ID");
+        syncrt_mv t11 = syncrt_fn_text(ctx, t10);
+        syncrt_mv t12 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t7, t11);
         static const size_t path[1] = {1};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalHeader_mtype, dst_, path, 1, t7);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalHeader_mtype, dst_, path, 1, t12);
     }
     {   /* JournalName */
-        syncrt_mv t8 = syncrt_mv_str("CustPay", 7);
+        syncrt_mv t13 = syncrt_mv_str("CustPay", 7);
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalHeader_mtype, dst_, path, 1, t8);
-    }
-    {   /* check: the order has no payments */
-        syncrt_mv t9 = v_;
-        syncrt_mv t10 = syncrt_mv_get(ctx, t9, 11);   /* .SalesOrderPayments */
-        syncrt_mv t11 = syncrt_fn_count(ctx, t10);
-        syncrt_mv t12 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t13 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t11, t12);
-        syncrt_fn_check(ctx, t13, "PaymentJournal", "the order has no payments");
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalHeader_mtype, dst_, path, 1, t13);
     }
 }
 
@@ -151,181 +152,182 @@ static void PaymentJournalLine_map_(syncrt_mctx *ctx, const void *src_, void *ds
     syncrt_mv v_ = syncrt_mv_obj(src_, &clarity_SalesOrderPayment_mtype);
     (void)v_;
     (void)dst_;
+    {   /* where: p.Slave.Authorized ?? false */
+        syncrt_mv t2 = v_;
+        syncrt_mv t3 = syncrt_mv_get(ctx, t2, 3);   /* .Slave */
+        syncrt_mv t4 = syncrt_mv_get(ctx, t3, 1);   /* .Authorized */
+        syncrt_mv t1 = t4;
+        if (!syncrt_mv_present(t1)) {
+            syncrt_mv t5 = syncrt_mv_bool(0);
+            t1 = t5;
+        }
+        if (!syncrt_fn_where(ctx, t1, "PaymentJournalLine", "p.Slave.Authorized \?\? false"))
+            return;
+    }
     {   /* dataAreaId */
-        syncrt_mv t1 = syncrt_mv_str("usmf", 4);
+        syncrt_mv t6 = syncrt_mv_str("usmf", 4);
         static const size_t path[1] = {0};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t1);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t6);
     }
     {   /* JournalBatchNumber */
-        syncrt_mv t2 = syncrt_mv_str("WEBPAY-", 7);
-        syncrt_mv t3 = v_;
-        syncrt_mv t4 = syncrt_mv_get(ctx, t3, 1);   /* .MasterID */
-        syncrt_mv t5 = syncrt_fn_required(ctx, t4, "$.MasterID");
-        syncrt_mv t6 = syncrt_fn_text(ctx, t5);
-        syncrt_mv t7 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t2, t6);
+        syncrt_mv t7 = syncrt_mv_str("WEBPAY-", 7);
+        syncrt_mv t8 = v_;
+        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 1);   /* .MasterID */
+        syncrt_mv t10 = syncrt_fn_required(ctx, t9, "$.MasterID");
+        syncrt_mv t11 = syncrt_fn_text(ctx, t10);
+        syncrt_mv t12 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t7, t11);
         static const size_t path[1] = {1};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t7);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t12);
     }
     {   /* LineNumber */
-        syncrt_mv t8 = v_;
-        syncrt_mv t9 = syncrt_mv_get(ctx, t8, 2);   /* .SlaveID */
-        syncrt_mv t10 = syncrt_fn_required(ctx, t9, "$.SlaveID");
+        syncrt_mv t13 = v_;
+        syncrt_mv t14 = syncrt_mv_get(ctx, t13, 2);   /* .SlaveID */
+        syncrt_mv t15 = syncrt_fn_required(ctx, t14, "$.SlaveID");
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t10);
-    }
-    {   /* AccountType */
-        syncrt_mv t11 = syncrt_mv_str("Cust", 4);
-        static const size_t path[1] = {11};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t11);
-    }
-    {   /* AccountDisplayValue */
-        syncrt_mv t12 = v_;
-        syncrt_mv t13 = syncrt_mv_get(ctx, t12, 3);   /* .Slave */
-        syncrt_mv t14 = syncrt_mv_get(ctx, t13, 4);   /* .ExternalCustomerID */
-        syncrt_mv t15 = syncrt_fn_required(ctx, t14, "$.Slave.ExternalCustomerID");
-        static const size_t path[1] = {9};
         syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t15);
     }
-    {   /* OffsetAccountType */
-        syncrt_mv t16 = syncrt_mv_str("Bank", 4);
-        static const size_t path[1] = {3};
+    {   /* AccountType */
+        syncrt_mv t16 = syncrt_mv_str("Cust", 4);
+        static const size_t path[1] = {11};
         syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t16);
     }
+    {   /* AccountDisplayValue */
+        syncrt_mv t17 = v_;
+        syncrt_mv t18 = syncrt_mv_get(ctx, t17, 3);   /* .Slave */
+        syncrt_mv t19 = syncrt_mv_get(ctx, t18, 4);   /* .ExternalCustomerID */
+        syncrt_mv t20 = syncrt_fn_required(ctx, t19, "$.Slave.ExternalCustomerID");
+        static const size_t path[1] = {9};
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t20);
+    }
+    {   /* OffsetAccountType */
+        syncrt_mv t21 = syncrt_mv_str("Bank", 4);
+        static const size_t path[1] = {3};
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t21);
+    }
     {   /* OffsetAccountDisplayValue */
-        syncrt_mv t17 = syncrt_mv_str("USMF OPER", 9);
+        syncrt_mv t22 = syncrt_mv_str("USMF OPER", 9);
         static const size_t path[1] = {8};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t17);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t22);
     }
     {   /* TransactionDate */
-        syncrt_mv t19 = v_;
-        syncrt_mv t20 = syncrt_mv_get(ctx, t19, 3);   /* .Slave */
-        syncrt_mv t21 = syncrt_mv_get(ctx, t20, 3);   /* .PaymentDate */
-        syncrt_mv t18 = t21;
-        if (!syncrt_mv_present(t18)) {
-            syncrt_mv t23 = v_;
-            syncrt_mv t24 = syncrt_mv_get(ctx, t23, 0);   /* .CreatedDate */
-            syncrt_mv t22 = t24;
-            if (!syncrt_mv_present(t22)) {
-                syncrt_mv t25 = syncrt_fn_now(ctx);
-                t22 = t25;
+        syncrt_mv t24 = v_;
+        syncrt_mv t25 = syncrt_mv_get(ctx, t24, 3);   /* .Slave */
+        syncrt_mv t26 = syncrt_mv_get(ctx, t25, 3);   /* .PaymentDate */
+        syncrt_mv t23 = t26;
+        if (!syncrt_mv_present(t23)) {
+            syncrt_mv t28 = v_;
+            syncrt_mv t29 = syncrt_mv_get(ctx, t28, 0);   /* .CreatedDate */
+            syncrt_mv t27 = t29;
+            if (!syncrt_mv_present(t27)) {
+                syncrt_mv t30 = syncrt_fn_now(ctx);
+                t27 = t30;
             }
-            t18 = t22;
+            t23 = t27;
         }
-        syncrt_mv t26 = syncrt_fn_date(ctx, t18, NULL, "PaymentJournalLine.TransactionDate");
+        syncrt_mv t31 = syncrt_fn_date(ctx, t23, NULL, "PaymentJournalLine.TransactionDate");
         static const size_t path[1] = {4};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t26);
-    }
-    {   /* CreditAmount */
-        syncrt_mv t27 = v_;
-        syncrt_mv t28 = syncrt_mv_get(ctx, t27, 3);   /* .Slave */
-        syncrt_mv t29 = syncrt_mv_get(ctx, t28, 0);   /* .Amount */
-        syncrt_mv t30 = syncrt_fn_required(ctx, t29, "$.Slave.Amount");
-        static const size_t path[1] = {12};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t30);
-    }
-    {   /* DebitAmount */
-        syncrt_mv t31 = syncrt_mv_int(INT64_C(0));
-        static const size_t path[1] = {6};
         syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t31);
     }
-    {   /* CurrencyCode */
-        syncrt_mv t33 = v_;
-        syncrt_mv t34 = syncrt_mv_get(ctx, t33, 3);   /* .Slave */
-        syncrt_mv t35 = syncrt_mv_get(ctx, t34, 7);   /* .CurrencyKey */
-        syncrt_mv t32 = t35;
-        if (!syncrt_mv_present(t32)) {
-            syncrt_mv t36 = syncrt_mv_str("USD", 3);
-            t32 = t36;
-        }
-        static const size_t path[1] = {14};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t32);
+    {   /* CreditAmount */
+        syncrt_mv t32 = v_;
+        syncrt_mv t33 = syncrt_mv_get(ctx, t32, 3);   /* .Slave */
+        syncrt_mv t34 = syncrt_mv_get(ctx, t33, 0);   /* .Amount */
+        syncrt_mv t35 = syncrt_fn_required(ctx, t34, "$.Slave.Amount");
+        static const size_t path[1] = {12};
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t35);
     }
-    {   /* PaymentReference */
+    {   /* DebitAmount */
+        syncrt_mv t36 = syncrt_mv_int(INT64_C(0));
+        static const size_t path[1] = {6};
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t36);
+    }
+    {   /* CurrencyCode */
         syncrt_mv t38 = v_;
         syncrt_mv t39 = syncrt_mv_get(ctx, t38, 3);   /* .Slave */
-        syncrt_mv t40 = syncrt_mv_get(ctx, t39, 5);   /* .TransactionNumber */
+        syncrt_mv t40 = syncrt_mv_get(ctx, t39, 7);   /* .CurrencyKey */
         syncrt_mv t37 = t40;
         if (!syncrt_mv_present(t37)) {
-            syncrt_mv t41 = v_;
-            syncrt_mv t42 = syncrt_mv_get(ctx, t41, 3);   /* .Slave */
-            syncrt_mv t43 = syncrt_mv_get(ctx, t42, 2);   /* .AuthCode */
-            t37 = t43;
+            syncrt_mv t41 = syncrt_mv_str("USD", 3);
+            t37 = t41;
         }
-        static const size_t path[1] = {5};
+        static const size_t path[1] = {14};
         syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t37);
     }
+    {   /* PaymentReference */
+        syncrt_mv t43 = v_;
+        syncrt_mv t44 = syncrt_mv_get(ctx, t43, 3);   /* .Slave */
+        syncrt_mv t45 = syncrt_mv_get(ctx, t44, 5);   /* .TransactionNumber */
+        syncrt_mv t42 = t45;
+        if (!syncrt_mv_present(t42)) {
+            syncrt_mv t46 = v_;
+            syncrt_mv t47 = syncrt_mv_get(ctx, t46, 3);   /* .Slave */
+            syncrt_mv t48 = syncrt_mv_get(ctx, t47, 2);   /* .AuthCode */
+            t42 = t48;
+        }
+        static const size_t path[1] = {5};
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t42);
+    }
     {   /* TransactionText */
-        syncrt_mv t44 = syncrt_mv_str("Web payment ", 12);
-        syncrt_mv t45 = v_;
-        syncrt_mv t46 = syncrt_mv_get(ctx, t45, 2);   /* .SlaveID */
-        syncrt_mv t47 = syncrt_fn_text(ctx, t46);
-        syncrt_mv t48 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t44, t47);
-        syncrt_mv t49 = syncrt_mv_str(" for order WEB-", 15);
-        syncrt_mv t50 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t48, t49);
-        syncrt_mv t51 = v_;
-        syncrt_mv t52 = syncrt_mv_get(ctx, t51, 1);   /* .MasterID */
-        syncrt_mv t53 = syncrt_fn_text(ctx, t52);
-        syncrt_mv t54 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t50, t53);
+        syncrt_mv t49 = syncrt_mv_str("Web payment ", 12);
+        syncrt_mv t50 = v_;
+        syncrt_mv t51 = syncrt_mv_get(ctx, t50, 2);   /* .SlaveID */
+        syncrt_mv t52 = syncrt_fn_text(ctx, t51);
+        syncrt_mv t53 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t49, t52);
+        syncrt_mv t54 = syncrt_mv_str(" for order WEB-", 15);
+        syncrt_mv t55 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t53, t54);
+        syncrt_mv t56 = v_;
+        syncrt_mv t57 = syncrt_mv_get(ctx, t56, 1);   /* .MasterID */
+        syncrt_mv t58 = syncrt_fn_text(ctx, t57);
+        syncrt_mv t59 = syncrt_mv_binop(ctx, SYNCRT_OP_CONCAT, t55, t58);
         static const size_t path[1] = {7};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t54);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t59);
     }
     {   /* PaymentMethodName */
-        syncrt_mv t57 = v_;
-        syncrt_mv t58 = syncrt_mv_get(ctx, t57, 3);   /* .Slave */
-        syncrt_mv t59 = syncrt_mv_get(ctx, t58, 6);   /* .PaymentMethodKey */
-        syncrt_mv t56 = t59;
-        if (!syncrt_mv_present(t56)) {
-            syncrt_mv t60 = syncrt_mv_str("", 0);
-            t56 = t60;
+        syncrt_mv t62 = v_;
+        syncrt_mv t63 = syncrt_mv_get(ctx, t62, 3);   /* .Slave */
+        syncrt_mv t64 = syncrt_mv_get(ctx, t63, 6);   /* .PaymentMethodKey */
+        syncrt_mv t61 = t64;
+        if (!syncrt_mv_present(t61)) {
+            syncrt_mv t65 = syncrt_mv_str("", 0);
+            t61 = t65;
         }
-        syncrt_mv t55 = syncrt_mv_absent();
-        syncrt_mv t61 = syncrt_mv_str("CreditCard", 10);
-        syncrt_mv t62 = syncrt_mv_str("Card", 4);
-        if (syncrt_mv_equal(t56, t61) || syncrt_mv_equal(t56, t62)) {
-            syncrt_mv t63 = syncrt_mv_str("CARD", 4);
-            t55 = t63;
+        syncrt_mv t60 = syncrt_mv_absent();
+        syncrt_mv t66 = syncrt_mv_str("CreditCard", 10);
+        syncrt_mv t67 = syncrt_mv_str("Card", 4);
+        if (syncrt_mv_equal(t61, t66) || syncrt_mv_equal(t61, t67)) {
+            syncrt_mv t68 = syncrt_mv_str("CARD", 4);
+            t60 = t68;
         } else {
-            syncrt_mv t64 = syncrt_mv_str("PayPal", 6);
-            if (syncrt_mv_equal(t56, t64)) {
-                syncrt_mv t65 = syncrt_mv_str("PAYPAL", 6);
-                t55 = t65;
+            syncrt_mv t69 = syncrt_mv_str("PayPal", 6);
+            if (syncrt_mv_equal(t61, t69)) {
+                syncrt_mv t70 = syncrt_mv_str("PAYPAL", 6);
+                t60 = t70;
             } else {
-                syncrt_mv t66 = syncrt_mv_str("ELECTRONIC", 10);
-                t55 = t66;
+                syncrt_mv t71 = syncrt_mv_str("ELECTRONIC", 10);
+                t60 = t71;
             }
         }
         static const size_t path[1] = {10};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t55);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t60);
     }
     {   /* IsPrepayment */
-        syncrt_mv t67 = syncrt_mv_bool(1);
-        syncrt_mv t68 = syncrt_fn_yesno(ctx, t67);
+        syncrt_mv t72 = syncrt_mv_bool(1);
+        syncrt_mv t73 = syncrt_fn_yesno(ctx, t72);
         static const size_t path[1] = {13};
-        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t68);
+        syncrt_mv_put(ctx, &d365_CustomerPaymentJournalLine_mtype, dst_, path, 1, t73);
     }
     {   /* check: payment amount must be positive */
-        syncrt_mv t70 = v_;
-        syncrt_mv t71 = syncrt_mv_get(ctx, t70, 3);   /* .Slave */
-        syncrt_mv t72 = syncrt_mv_get(ctx, t71, 0);   /* .Amount */
-        syncrt_mv t69 = t72;
-        if (!syncrt_mv_present(t69)) {
-            syncrt_mv t73 = syncrt_mv_int(INT64_C(0));
-            t69 = t73;
+        syncrt_mv t75 = v_;
+        syncrt_mv t76 = syncrt_mv_get(ctx, t75, 3);   /* .Slave */
+        syncrt_mv t77 = syncrt_mv_get(ctx, t76, 0);   /* .Amount */
+        syncrt_mv t74 = t77;
+        if (!syncrt_mv_present(t74)) {
+            syncrt_mv t78 = syncrt_mv_int(INT64_C(0));
+            t74 = t78;
         }
-        syncrt_mv t74 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t75 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t69, t74);
-        syncrt_fn_check(ctx, t75, "PaymentJournalLine", "payment amount must be positive");
-    }
-    {   /* check: payment is not authorized */
-        syncrt_mv t77 = v_;
-        syncrt_mv t78 = syncrt_mv_get(ctx, t77, 3);   /* .Slave */
-        syncrt_mv t79 = syncrt_mv_get(ctx, t78, 1);   /* .Authorized */
-        syncrt_mv t76 = t79;
-        if (!syncrt_mv_present(t76)) {
-            syncrt_mv t80 = syncrt_mv_bool(0);
-            t76 = t80;
-        }
-        syncrt_fn_check(ctx, t76, "PaymentJournalLine", "payment is not authorized");
+        syncrt_mv t79 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t80 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t74, t79);
+        syncrt_fn_check(ctx, t80, "PaymentJournalLine", "payment amount must be positive");
     }
 }
 
@@ -368,6 +370,7 @@ syncrt_status PaymentsToJournal_run(syncrt_mctx *ctx, const char *json, size_t l
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &clarity_SalesOrder_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -379,6 +382,10 @@ syncrt_status PaymentsToJournal_run(syncrt_mctx *ctx, const char *json, size_t l
     st = syncrt_mapply(ctx, &PaymentJournal_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"CustomerPaymentJournalHeaders\":", 32);
     if (st == SYNCRT_OK)
@@ -390,6 +397,7 @@ syncrt_status PaymentsToJournal_run(syncrt_mctx *ctx, const char *json, size_t l
         syncrt_mv t2 = syncrt_mv_get(ctx, t1, 11);   /* .SalesOrderPayments */
         size_t n = t2.kind == SYNCRT_MV_LIST && t2.u.l.t == &clarity_SalesOrderPayment_mtype ? t2.u.l.n : 0;
         syncrt_mbuf_put(out, ",\"CustomerPaymentJournalLines\":[", 32);
+        size_t kept = 0;
         for (size_t i = 0; i < n; i++) {
             void *row = NULL;
             snprintf(prefix, sizeof prefix, "CustomerPaymentJournalLines[%zu]", i);
@@ -398,8 +406,12 @@ syncrt_status PaymentsToJournal_run(syncrt_mctx *ctx, const char *json, size_t l
             ctx->prefix = NULL;
             if (st == SYNCRT_ENOMEM)
                 return st;
+            if (st == SYNCRT_EFILTERED) {   /* PaymentJournalLine's where: left out */
+                ctx->filtered = NULL;
+                continue;
+            }
             bad |= st != SYNCRT_OK;
-            if (i)
+            if (kept++)
                 syncrt_mbuf_put(out, ",", 1);
             if (st == SYNCRT_OK)
                 syncrt_mencode(out, &d365_CustomerPaymentJournalLine_mtype, row);
@@ -417,9 +429,9 @@ syncrt_status PaymentsToJournal_run(syncrt_mctx *ctx, const char *json, size_t l
 /* flow PaymentsToJournal: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc PaymentsToJournal_flow = {
     .name = "PaymentsToJournal",
-    .map_version = "payments.map@691033af7d019908 (mapc 0.1.0)",
+    .map_version = "payments.map@5894ea3dff921fb4 (mapc 0.1.0)",
     .map_file = "payments.map",
-    .map_hash = "691033af7d019908",
+    .map_hash = "5894ea3dff921fb4",
     .source = SYNCRT_SYS_CLARITY,
     .webhook_event = NULL,
     .poll_route = "Ordering/SalesOrders",

@@ -162,6 +162,7 @@ syncrt_status ProductsToClarity_run(syncrt_mctx *ctx, const char *json, size_t l
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &d365_ReleasedProductV2_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -173,6 +174,10 @@ syncrt_status ProductsToClarity_run(syncrt_mctx *ctx, const char *json, size_t l
     st = syncrt_mapply(ctx, &Product_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"Products\":", 11);
     if (st == SYNCRT_OK)

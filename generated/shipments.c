@@ -315,6 +315,7 @@ syncrt_status ShipmentsToClarity_run(syncrt_mctx *ctx, const char *json, size_t 
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &d365_PackingSlipTrackingInformation_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -326,6 +327,10 @@ syncrt_status ShipmentsToClarity_run(syncrt_mctx *ctx, const char *json, size_t 
     st = syncrt_mapply(ctx, &ShipmentFromPackingSlip_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"Shipments\":", 12);
     if (st == SYNCRT_OK)
@@ -344,6 +349,7 @@ syncrt_status OrderStateToClarity_run(syncrt_mctx *ctx, const char *json, size_t
     void *src_ = NULL, *dst_ = NULL;
     int bad = 0;
     char prefix[64];
+    size_t start_ = out->n;
     syncrt_status st = syncrt_mdecode(ctx, &d365_SalesOrderHeaderV2_mtype, json, len, &src_);
     if (st != SYNCRT_OK)
         return st;
@@ -355,6 +361,10 @@ syncrt_status OrderStateToClarity_run(syncrt_mctx *ctx, const char *json, size_t
     st = syncrt_mapply(ctx, &OrderStateFromSalesOrder_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
+    if (st == SYNCRT_EFILTERED) {   /* a where left the record out */
+        out->n = start_;
+        return st;
+    }
     bad |= st != SYNCRT_OK;
     syncrt_mbuf_put(out, "\"SalesOrders\":", 14);
     if (st == SYNCRT_OK)

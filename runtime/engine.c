@@ -1407,6 +1407,7 @@ static void done_skipped(syncrt_engine_worker *w, const syncrt_flow_desc *f, ite
 {
     syncrt_settler s = settler_of(w, f);
     syncrt_outcome o = success_outcome(f, it, 1);
+    o.delivery.detail = why;                 /* the audit row says why */
     syncrt_settled sd;
     syncrt_status st = syncrt_settle(&sd, &s, it->rec, &o, NULL);
     it->state = IT_DONE;
@@ -1533,6 +1534,13 @@ static void prepare(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it
     syncrt_mbuf out;
     syncrt_mbuf_init(&out);
     syncrt_status st = f->run(&w->mctx, json, len, &out);
+    if (st == SYNCRT_EFILTERED) {           /* a map's where: nothing to write, no error */
+        char why[600];
+        snprintf(why, sizeof why, "filtered: %s", w->mctx.filtered ? w->mctx.filtered : "where");
+        syncrt_mbuf_free(&out);
+        done_skipped(w, f, it, why);
+        return;
+    }
     if (st == SYNCRT_ENOMEM) {
         syncrt_mbuf_free(&out);
         outcome_log(w, SYNCRT_LOG_ERROR, "out_of_memory", f, it, NULL, NULL, NULL, NULL);

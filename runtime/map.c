@@ -42,6 +42,8 @@ void syncrt_mctx_reset(syncrt_mctx *c)
     c->dropped = 0;
     c->oom = false;
     c->prefix = NULL;
+    c->filtered = NULL;
+    c->nnotes = 0;
 }
 
 void syncrt_mctx_free(syncrt_mctx *c)
@@ -49,9 +51,12 @@ void syncrt_mctx_free(syncrt_mctx *c)
     syncrt_mctx_reset(c);
     free(c->chunks);
     free(c->errors);
+    free(c->notes);
     c->chunks = NULL;
     c->errors = NULL;
     c->caperrors = 0;
+    c->notes = NULL;
+    c->capnotes = 0;
 }
 
 void *syncrt_mctx_alloc(syncrt_mctx *c, size_t n)
@@ -135,11 +140,60 @@ void syncrt_mctx_error(syncrt_mctx *c, const char *path, const char *fmt, ...)
 
 size_t syncrt_mctx_error_count(const syncrt_mctx *c) { return c->nerrors; }
 
+static const char *merror_text(syncrt_mctx *c, const syncrt_merror *e);
+
 const char *syncrt_mctx_error_text(syncrt_mctx *c, size_t i)
 {
-    if (i >= c->nerrors)
-        return NULL;
-    const syncrt_merror *e = &c->errors[i];
+    return i < c->nerrors ? merror_text(c, &c->errors[i]) : NULL;
+}
+
+/* A note (what a where left out): "PREFIX: MAP", "filtered: TEXT"; at most max_errors. */
+static void add_note(syncrt_mctx *c, const char *map, const char *text)
+{
+    char pbuf[600];
+    snprintf(pbuf, sizeof pbuf, "%s%s%s", c->prefix ? c->prefix : "", c->prefix ? ": " : "", map);
+    if (c->nnotes >= c->max_errors)
+        return;
+    if (c->nnotes == c->capnotes) {
+        size_t cap = c->capnotes ? c->capnotes * 2 : 8;
+        syncrt_merror *e = realloc(c->notes, cap * sizeof *e);
+        if (!e) {
+            c->oom = true;
+            return;
+        }
+        c->notes = e;
+        c->capnotes = cap;
+    }
+    size_t lt = strlen(text);
+    char *p = arena_strndup(c, pbuf, strlen(pbuf));
+    char *m = syncrt_mctx_alloc(c, lt + sizeof "filtered: ");
+    if (!p || !m)
+        return;
+    memcpy(m, "filtered: ", 10);
+    memcpy(m + 10, text, lt + 1);
+    c->notes[c->nnotes].path = p;
+    c->notes[c->nnotes].message = m;
+    c->nnotes++;
+}
+
+size_t syncrt_mctx_note_count(const syncrt_mctx *c) { return c->nnotes; }
+
+const char *syncrt_mctx_note_text(syncrt_mctx *c, size_t i)
+{
+    return i < c->nnotes ? merror_text(c, &c->notes[i]) : NULL;
+}
+
+int syncrt_fn_where(syncrt_mctx *c, syncrt_mv cond, const char *map, const char *text)
+{
+    if (syncrt_mv_true(cond))
+        return 1;
+    c->filtered = text;
+    add_note(c, map, text);
+    return 0;
+}
+
+static const char *merror_text(syncrt_mctx *c, const syncrt_merror *e)
+{
     size_t lp = strlen(e->path), lm = strlen(e->message);
     if (!lp)
         return e->message;
@@ -1239,9 +1293,12 @@ syncrt_status syncrt_mapply(syncrt_mctx *c, const syncrt_mmap *m, const void *sr
     *dst = syncrt_mctx_alloc(c, m->dst->size);
     if (!*dst)
         return SYNCRT_ENOMEM;
-    m->map(c, src, *dst);
+    c->filtered = NULL;
+    m->map(c, src, *dst);   /* returns at once when a where is false (c->filtered) */
     if (c->oom)
         return SYNCRT_ENOMEM;
+    if (c->filtered)        /* a problem evaluating the where is still a problem */
+        return c->nerrors + c->dropped == before ? SYNCRT_EFILTERED : SYNCRT_EINVAL;
     syncrt_mvalidate(c, m->dst, *dst, m->name);
     if (c->oom)
         return SYNCRT_ENOMEM;

@@ -609,6 +609,30 @@ syncrt_mv syncrt_fn_count(syncrt_mctx *c, syncrt_mv list)
     return syncrt_mv_int(list.kind == SYNCRT_MV_LIST ? (int64_t)list.u.l.n : 0);
 }
 
+/* any(list), all(list) of a list of bool (syncrt_mv elements). */
+static syncrt_mv quantify(syncrt_mv list, int want_any)
+{
+    if (list.kind != SYNCRT_MV_LIST || list.u.l.t)
+        return syncrt_mv_bool(!want_any);
+    const syncrt_mv *items = list.u.l.items;
+    for (size_t i = 0; i < list.u.l.n; i++)
+        if ((syncrt_mv_true(items[i]) ? 1 : 0) == want_any)
+            return syncrt_mv_bool(want_any);
+    return syncrt_mv_bool(!want_any);
+}
+
+syncrt_mv syncrt_fn_any(syncrt_mctx *c, syncrt_mv list)
+{
+    (void)c;
+    return quantify(list, 1);
+}
+
+syncrt_mv syncrt_fn_all(syncrt_mctx *c, syncrt_mv list)
+{
+    (void)c;
+    return quantify(list, 0);
+}
+
 syncrt_mv syncrt_fn_merge(syncrt_mctx *c, syncrt_mv list, size_t key, size_t qty, size_t same)
 {
     if (list.kind != SYNCRT_MV_LIST || !list.u.l.t) {

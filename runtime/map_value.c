@@ -154,7 +154,9 @@ static syncrt_mv element(syncrt_mv list, size_t i)
 
 syncrt_mv syncrt_mv_project(syncrt_mctx *c, syncrt_mv list, size_t field)
 {
-    if (list.kind != SYNCRT_MV_LIST || !list.u.l.t)
+    /* a list of structs, or of object values (a projection of a projection:
+     * o.SalesOrderPayments.Slave.Authorized); an element that is not an object gives absent */
+    if (list.kind != SYNCRT_MV_LIST)
         return syncrt_mv_absent();
     syncrt_mv *out = syncrt_mctx_alloc(c, (list.u.l.n ? list.u.l.n : 1) * sizeof *out);
     if (!out)

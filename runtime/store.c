@@ -641,7 +641,7 @@ syncrt_status syncrt_store_complete(syncrt_store *s, int64_t id, const char *wor
             goto done;
     }
     st = store_audit(s, id, flow, source_key, d->target_key, d->mapping_version,
-                     d->skipped ? "skipped" : "delivered", NULL, err);
+                     d->skipped ? "skipped" : "delivered", d->detail, err);
     if (st == SYNCRT_OK && d->then_flow && d->then_item) {
         size_t added = 0;
         st = store_insert_items(s, &added, d->then_flow, d->then_item, 1, err);

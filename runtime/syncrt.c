@@ -26,6 +26,7 @@ const char *syncrt_strerror(syncrt_status status)
     case SYNCRT_EPARSE: return "malformed input";
     case SYNCRT_ERANGE: return "value out of range";
     case SYNCRT_ECIRCUIT: return "circuit breaker open";
+    case SYNCRT_EFILTERED: return "filtered out by a where condition";
     case SYNCRT_STATUS_LAST: break;
     }
     return "unknown status";

@@ -208,12 +208,26 @@ else nok "F&O payment journal create"; fi
 jq '.SalesOrderPayments[0].Slave.Amount = 0' "$tmp/sopx.json" >"$tmp/bad.json"
 check_err "PaymentsToJournal with a zero payment" payments.map PaymentsToJournal "$tmp/bad.json" \
   "CustomerPaymentJournalLines[0]: PaymentJournalLine: check failed: payment amount must be positive"
+# a declined payment is no money: left out of the journal by the line map's where, not an error
+jq '.SalesOrderPayments = [.SalesOrderPayments[0] | .SlaveID = 990001 | .Slave.Authorized = false] + .SalesOrderPayments' \
+  "$tmp/sopx.json" >"$tmp/dec.json"
+pv payments.map PaymentsToJournal "$tmp/dec.json"
+if [ $rc -eq 0 ] && [ "$(jq -c '[.CustomerPaymentJournalLines[].LineNumber]' "$tmp/out")" = "[$(jq '.SalesOrderPayments[0].SlaveID' "$tmp/sopx.json")]" ] &&
+   [ "$(cat "$tmp/err")" = "CustomerPaymentJournalLines[0]: PaymentJournalLine: filtered: p.Slave.Authorized ?? false" ]; then
+  ok "PaymentsToJournal with a declined and an authorised payment: journals the authorised one only"
+else nok "PaymentsToJournal declined + authorised (rc=$rc)"; sed 's/^/# /' "$tmp/out" "$tmp/err" | head -5; fi
+# an order without an authorised payment is filtered out as a whole: exit 3, nothing mapped
+check_filtered() {
+  pv "$2" "$3" "$4"
+  if [ $rc -eq 3 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "$5" ]; then ok "$1: $(head -1 "$tmp/err")"
+  else nok "$1 (rc=$rc)"; sed 's/^/# got: /' "$tmp/err" | head -5; printf '%s\n' "$5" | sed 's/^/# want: /'; fi
+}
 jq '.SalesOrderPayments[0].Slave.Authorized = false' "$tmp/sopx.json" >"$tmp/bad.json"
-check_err "PaymentsToJournal with an unauthorized payment" payments.map PaymentsToJournal "$tmp/bad.json" \
-  "CustomerPaymentJournalLines[0]: PaymentJournalLine: check failed: payment is not authorized"
+check_filtered "PaymentsToJournal with only a declined payment" payments.map PaymentsToJournal "$tmp/bad.json" \
+  "PaymentJournal: filtered: any(o.SalesOrderPayments.Slave.Authorized)"
 jq '.SalesOrderPayments = []' "$tmp/sopx.json" >"$tmp/bad.json"
-check_err "PaymentsToJournal on an order without payments" payments.map PaymentsToJournal "$tmp/bad.json" \
-  "PaymentJournal: check failed: the order has no payments"
+check_filtered "PaymentsToJournal on an order without payments" payments.map PaymentsToJournal "$tmp/bad.json" \
+  "PaymentJournal: filtered: any(o.SalesOrderPayments.Slave.Authorized)"
 
 # ---------------------------------------------------------------- 4. shipments
 ship=$(control ship "$so")

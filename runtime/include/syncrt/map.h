@@ -113,6 +113,12 @@ typedef struct syncrt_mctx {
     int64_t now_ms;                 /* now(): fixed per record; 0 = read the clock */
     bool oom;                       /* an allocation failed: the record is lost */
     const char *prefix;             /* prepended to problem paths: "SalesOrderLines[2]: $.Sku" */
+    /* `where`: the text of the condition that left the record out (the map returned
+     * SYNCRT_EFILTERED), else NULL; and one note per record or child element a where left out
+     * ("SalesOrderLines[1]: OrderLine: filtered: i.Quantity > 0"), kept like the problems */
+    const char *filtered;
+    syncrt_merror *notes;
+    size_t nnotes, capnotes;
 } syncrt_mctx;
 
 void syncrt_mctx_init(syncrt_mctx *c);
@@ -128,6 +134,9 @@ void syncrt_mctx_error(syncrt_mctx *c, const char *path, const char *fmt, ...)
 size_t syncrt_mctx_error_count(const syncrt_mctx *c);
 /* "PATH: MESSAGE" (or MESSAGE when the path is empty) of problem i, in the arena. */
 const char *syncrt_mctx_error_text(syncrt_mctx *c, size_t i);
+/* The notes of the record (what a `where` left out), as the problems. */
+size_t syncrt_mctx_note_count(const syncrt_mctx *c);
+const char *syncrt_mctx_note_text(syncrt_mctx *c, size_t i);
 
 /* ---- output buffer ---- */
 typedef struct syncrt_mbuf {
@@ -159,10 +168,12 @@ typedef struct syncrt_mmap {
 
 /* Decode, map, validate and encode one record (appended to out).  SYNCRT_EPARSE when
  * decoding failed, SYNCRT_EINVAL when mapping or validation found problems (all recorded in
- * c), SYNCRT_ENOMEM. */
+ * c), SYNCRT_EFILTERED when a `where` of the map is false (nothing mapped or written; the
+ * condition's text in c->filtered), SYNCRT_ENOMEM. */
 syncrt_status syncrt_mrun(syncrt_mctx *c, const syncrt_mmap *m, const char *json, size_t len,
                           syncrt_mbuf *out);
-/* Map one decoded source and validate the result: *dst is allocated in the arena. */
+/* Map one decoded source and validate the result: *dst is allocated in the arena.
+ * SYNCRT_EFILTERED (not validated) when a `where` left the record out without a problem. */
 syncrt_status syncrt_mapply(syncrt_mctx *c, const syncrt_mmap *m, const void *src, void **dst);
 
 /* ---- values of expressions ---- */
@@ -271,6 +282,13 @@ syncrt_mv syncrt_fn_merge(syncrt_mctx *c, syncrt_mv list, size_t key, size_t qty
 syncrt_mv syncrt_fn_yesno(syncrt_mctx *c, syncrt_mv b);
 syncrt_mv syncrt_fn_required(syncrt_mctx *c, syncrt_mv x, const char *what);
 void syncrt_fn_check(syncrt_mctx *c, syncrt_mv cond, const char *map, const char *message);
+/* A `where` of map: 1 when cond is a present true; else 0, c->filtered = text and a note
+ * "MAP: filtered: TEXT" (with c->prefix): the mapper stops and the record is left out. */
+int syncrt_fn_where(syncrt_mctx *c, syncrt_mv cond, const char *map, const char *text);
+/* any(list): a present true among the elements (a list of bool); all(list): no element that
+ * is not a present true (true for an empty or absent list).  Never absent. */
+syncrt_mv syncrt_fn_any(syncrt_mctx *c, syncrt_mv list);
+syncrt_mv syncrt_fn_all(syncrt_mctx *c, syncrt_mv list);
 
 /* ---- ISO 3166-1 (iso3166.c) ---- */
 typedef struct syncrt_country {

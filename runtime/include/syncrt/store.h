@@ -126,7 +126,9 @@ typedef struct {
     const char *hash_scope;         /* with hash: recorded in the hash map; may be NULL */
     const char *hash_key;           /* NULL: target_key */
     const char *hash;
-    int skipped;                    /* 1: delivered nothing because unchanged */
+    int skipped;                    /* 1: delivered nothing (unchanged, filtered by a where) */
+    const char *detail;             /* kept in the audit row's detail: why it was skipped
+                                       ("filtered: COND"); may be NULL */
     const char *then_flow;          /* with then_item: a record for this flow's inbox that the
                                        delivery causes (a write after a write), enqueued in the
                                        same transaction; NULL: none */

@@ -38,6 +38,8 @@ typedef enum {
     SYNCRT_EPARSE,        /* malformed input (JSON, multipart, date, number) */
     SYNCRT_ERANGE,        /* a value does not fit (decimal overflow, too many digits) */
     SYNCRT_ECIRCUIT,      /* the circuit breaker is open: the call was not attempted */
+    SYNCRT_EFILTERED,     /* a map's `where` left the record out: nothing to write, not an
+                             error (syncrt_mctx.filtered holds the condition's text) */
     SYNCRT_STATUS_LAST    /* not a status: one past the last */
 } syncrt_status;
 

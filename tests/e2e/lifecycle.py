@@ -8,9 +8,12 @@
   void_tests      /_sandbox/cancel cancels an F&O order (409 for one shipped or invoiced): the
                   Clarity order becomes Void; shipped / invoiced orders are never moved back.
   payments_tests  PaymentsToJournal: the storefront's payments become one F&O payment journal
-                  WEBPAY-<id> per order with a line per payment; the unauthorised payment and
-                  the payment without ExternalCustomerID are dead-lettered with their paths;
-                  sync reconcile finds the journaled payments matching.
+                  WEBPAY-<id> per order with a line per authorised payment; an order with a
+                  declined and a good payment journals the good one (the map's where leaves the
+                  declined one out); an order with only a declined payment is skipped
+                  ("filtered: ..." in the audit row and the log), not dead-lettered; the payment
+                  without ExternalCustomerID is dead-lettered with its path; sync reconcile finds
+                  the journaled payments matching and lists the declined ones apart.
 
 Run by e2e.py (one TAP stream)."""
 import json
@@ -234,27 +237,35 @@ def payments_tests(wd, sb):
     """PaymentsToJournal end to end, and sync reconcile's payment_journal check."""
     sb.traffic({"count": 6, "rate_per_s": 0, "seed": 81, "bad": {"missing_account": 1}})
     tr = sb.traffic_status()
-    sb.traffic({"count": 1, "rate_per_s": 0, "seed": 82, "payments": False})
-    unauth = sb.traffic_status()["order_ids"][0]
+    sb.traffic({"count": 2, "rate_per_s": 0, "seed": 82, "payments": False})
+    mixed, unauth = sb.traffic_status()["order_ids"][:2]
     sid = sb.clarity_session()
-    uo = sb.clarity_order(unauth, sid) or {}
-    st, j, raw = clarity_patch(sb, sid, "/Ordering/SalesOrder/AddPayment",
-                               {"SalesOrderID": unauth, "Payment": {"Amount": uo.get("BalanceDue"),
-                                "Authorized": False, "PaymentMethodKey": "CreditCard",
-                                "ExternalCustomerID": uo.get("AccountKey"),
-                                "TransactionNumber": "TX-DECLINED-1"}})
+    pst = []
+    # mixed: a declined attempt, then the good payment; unauth: only a declined payment
+    for oid, tries in ((mixed, (False, True)), (unauth, (False,))):
+        uo = sb.clarity_order(oid, sid) or {}
+        for k, authorized in enumerate(tries):
+            st, j, raw = clarity_patch(sb, sid, "/Ordering/SalesOrder/AddPayment",
+                                       {"SalesOrderID": oid, "Payment": {
+                                        "Amount": uo.get("BalanceDue"), "Authorized": authorized,
+                                        "PaymentMethodKey": "CreditCard",
+                                        "ExternalCustomerID": uo.get("AccountKey"),
+                                        "TransactionNumber": "TX-%s-%d-%d" % (
+                                            "OK" if authorized else "DECLINED", oid, k)}})
+            pst.append((st, raw[:200]))
     orders = sb.clarity_orders()
     guest = [i for i, o in orders.items() if not o.get("AccountKey")]
-    tap(tr["paid"] == 7 and st == 200 and len(orders) == 8 and len(guest) == 1 and
-        all(len(o.get("SalesOrderPayments") or []) == 1 for o in orders.values()),
-        "traffic: 7 orders paid at checkout (ExternalCustomerID = the F&O account), one more with a "
-        "declined (unauthorised) payment", "%s %s %s" % (tr, st, raw[:300]))
+    npay = {i: len(o.get("SalesOrderPayments") or []) for i, o in orders.items()}
+    tap(tr["paid"] == 7 and all(p[0] == 200 for p in pst) and len(orders) == 9 and len(guest) == 1 and
+        npay[mixed] == 2 and all(n == 1 for i, n in npay.items() if i != mixed),
+        "traffic: 7 orders paid at checkout (ExternalCustomerID = the F&O account), one more paid after a "
+        "declined attempt, one with only a declined (unauthorised) payment", "%s %s %s" % (tr, pst, npay))
     pays = {}
     for i, o in orders.items():
-        p = o["SalesOrderPayments"][0]
-        pays[i] = p
+        good_p = [p for p in o["SalesOrderPayments"] if p["Slave"].get("Authorized")]
+        pays[i] = good_p[0] if good_p else o["SalesOrderPayments"][0]
     ok = all(p["Slave"].get("ExternalCustomerID") == orders[i].get("AccountKey") for i, p in pays.items()
-             if i not in guest and i != unauth)
+             if i not in guest)
     tap(ok and "ExternalCustomerID" not in pays[guest[0]]["Slave"],
         "each payment's ExternalCustomerID is its order's AccountKey (a string); the guest's has none",
         json.dumps({i: p["Slave"] for i, p in pays.items()})[:1500])
@@ -286,19 +297,27 @@ def payments_tests(wd, sb):
                 ls[0]["PaymentReference"] != p["Slave"]["TransactionNumber"]:
             problems.append("%s: line %s vs payment %s" % (jb, ls[0], p))
     extra = sorted(set(heads) - {"WEBPAY-%d" % i for i in good})
-    tap(rc == 0 and not problems and not extra and len(good) == 6,
-        "PaymentsToJournal: %d journals WEBPAY-<id> (CustPay), one line per payment with the exact amount, "
-        "account, payment ID and transaction, in %d $batch call(s)" % (len(good), b1 - b0),
+    tap(rc == 0 and not problems and not extra and len(good) == 7 and mixed in good,
+        "PaymentsToJournal: %d journals WEBPAY-<id> (CustPay), one line per authorised payment with the exact "
+        "amount, account, payment ID and transaction, in %d $batch call(s); order %d's declined attempt is "
+        "left out of its journal, its good payment %d journaled" % (len(good), b1 - b0, mixed, pays[mixed]["SlaveID"]),
         "\n".join(problems) + "\nextra=%s\n%s" % (extra, err[-2500:]))
     dl = {int(x["source"].split(":")[-1]): x for x in s.dlq() if x["flow"] == "PaymentsToJournal"}
     sh_g = s.dlq_show(dl[guest[0]]["id"]) if guest[0] in dl else ""
-    sh_u = s.dlq_show(dl[unauth]["id"]) if unauth in dl else ""
-    tap(sorted(dl) == sorted([guest[0], unauth]) and
+    tap(sorted(dl) == [guest[0]] and
         "CustomerPaymentJournalLines[0]: $.Slave.ExternalCustomerID: required value is missing" in sh_g and
-        "CustomerPaymentJournalLines[0]: PaymentJournalLine: check failed: payment is not authorized" in sh_u and
         all(x["reason"].startswith("validation") for x in dl.values()),
-        "the guest's payment (no ExternalCustomerID) and the unauthorised one are dead-lettered with their "
-        "paths", json.dumps(dl) + "\n" + sh_g + "\n" + sh_u)
+        "the guest's payment (no ExternalCustomerID) is dead-lettered with its path, nothing else is",
+        json.dumps(dl) + "\n" + sh_g)
+    why = "filtered: any(o.SalesOrderPayments.Slave.Authorized)"
+    with sqlite3.connect(s.cfg["store"]) as db:
+        skipped = db.execute("SELECT source_key, detail FROM audit WHERE flow = 'PaymentsToJournal'"
+                             " AND outcome = 'skipped'").fetchall()
+    logged = [l for l in err.splitlines() if "skipped" in l and why in l]
+    tap([(int(k.split(":")[-1]), d) for k, d in skipped] == [(unauth, why)] and len(logged) == 1 and
+        "WEBPAY-%d" % unauth not in heads,
+        "order %d (only a declined payment) is skipped, not dead-lettered: audit row and log say '%s', "
+        "no journal" % (unauth, why), "%s\n%s" % (skipped, err[-2000:]))
     t0 = sb.stats()["total"]
     rc, out, err = s.cmd("once", "PaymentsToJournal", "--drain", "--timeout", "120")
     tap(rc == 0 and sb.calls("/data/$batch", "POST") == b1 and sb.stats()["total"] == t0,
@@ -311,9 +330,11 @@ def payments_tests(wd, sb):
     pj_ids = sorted(int(l.split("clarity_order=")[1].split()[0]) for l in pj)
     others = [l for l in mm if not l.startswith("mismatch payment_journal ") and
               not any("clarity_order=%d " % g in l for g in guest)]
-    declined = [l for l in out.splitlines() if l.startswith("declined_payment ")]
-    tap(rc == 1 and pj_ids == [guest[0]] and not others and len(declined) == 1 and
-        "clarity_order=%d " % unauth in declined[0] and not declined[0].endswith(" journaled") and
-        "clarity_payments=7 fo_payments=6 declined_payments=1" in out,
-        "sync reconcile: the 6 journaled payments match; the guest's (not journaled) is the only payment_journal "
-        "mismatch; the declined one is listed as declined_payment, not as money received", out + err[-1500:])
+    declined = sorted(l for l in out.splitlines() if l.startswith("declined_payment "))
+    tap(rc == 1 and pj_ids == [guest[0]] and not others and len(declined) == 2 and
+        all(any("clarity_order=%d " % i in l for l in declined) for i in (mixed, unauth)) and
+        not any(l.endswith(" journaled") for l in declined) and
+        "clarity_payments=8 fo_payments=7 declined_payments=2" in out,
+        "sync reconcile: the 7 journaled payments match; the guest's (not journaled) is the only payment_journal "
+        "mismatch; the 2 declined ones (orders %d, %d) are listed as declined_payment only, not as money "
+        "received" % (mixed, unauth), out + err[-1500:])

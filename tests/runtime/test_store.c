@@ -263,6 +263,22 @@ static void test_inbox_lifecycle(void)
         syncrt_store_enqueue(s, &inserted, "o2c", &it, &err);
         CHECK_INT(inserted, 1, "after purge the key is new again");
     }
+
+    /* a skip keeps its why in the audit row (a map's where: "filtered: COND") */
+    {
+        syncrt_enqueue_item f = item("order-9", "{\"ID\":9}");
+        syncrt_delivery sk = { 0 };
+        syncrt_store_enqueue(s, NULL, "filt", &f, &err);
+        CHECK_INT(syncrt_store_claim(s, &recs, &n, "filt", "w1", 30000, 10, &err), SYNCRT_OK, "claim filt");
+        if (n != 1) goto out;
+        sk.skipped = 1;
+        sk.detail = "filtered: any(o.SalesOrderPayments.Slave.Authorized)";
+        CHECK_INT(syncrt_store_complete(s, recs[0].id, "w1", &sk, &err), SYNCRT_OK, "complete as skipped");
+        CHECK_INT(sql_int(path, "SELECT count(*) FROM audit WHERE flow = 'filt' AND outcome = 'skipped'"
+                                " AND detail = 'filtered: any(o.SalesOrderPayments.Slave.Authorized)'"
+                                " AND target_key IS NULL"), 1, "the skipped audit row says why, no target key");
+        CHECK_INT(syncrt_store_check(s, &err), SYNCRT_OK, "invariants hold after a skip (%s)", err.message);
+    }
 out:
     syncrt_store_records_free(recs, n);
     syncrt_store_close(s);

@@ -1,5 +1,6 @@
 /* retry.c - classification of attempts, full-jitter backoff, Retry-After parsing, AIMD
- * concurrency limiter, adaptive request pacer and circuit breaker (the contract is in syncrt/retry.h). */
+ * concurrency limiter, adaptive request pacer and circuit breaker (the contract is in
+ * syncrt/retry.h). */
 #include "syncrt/retry.h"
 
 #include <ctype.h>
@@ -431,7 +432,7 @@ void syncrt_pacer_release(syncrt_pacer *p, int answered, syncrt_retry_class c, i
         if (p->max_rate > 0 && r > p->max_rate)
             r = p->max_rate;
         /* the limit lies below the rate that drew the 429 and near what was admitted */
-        p->estimate = drew > 0 ? (m < drew * p->estimate_factor ? m : drew * p->estimate_factor) : 0;
+        p->estimate = drew <= 0 ? 0 : m < drew * p->estimate_factor ? m : drew * p->estimate_factor;
         p->rate = r;
         p->last_decrease = now_ms;
         p->decreases++;

@@ -1,7 +1,8 @@
 /* retry.h - what to do after an attempt: classification of a call's result, exponential
  * backoff with full jitter, Retry-After, per-endpoint adaptive concurrency, adaptive request
- * pacing and a circuit breaker.  Pure logic over injected clocks and a seeded random source, so every decision is
- * reproducible in tests; the http module and the workers apply the decisions.
+ * pacing and a circuit breaker.  Pure logic over injected clocks and a seeded random source,
+ * so every decision is reproducible in tests; the http module and the workers apply the
+ * decisions.
  *
  * The model is curl's retry logic (tool_operate.c): timeouts, 408, 429 and 5xx are
  * transient; a Retry-After header is honoured exactly.  On top of it the runtime needs the
@@ -132,11 +133,12 @@ void syncrt_limiter_release(syncrt_limiter *l, syncrt_retry_class c, int throttl
  *              than decrease x the rate that drew the 429.  At most once per
  *              decrease_interval_ms (one window of 429s decreases once); a 429 that comes less
  *              than min_span_ms into the traffic measures nothing and leaves the rate alone
- *              (the Retry-After still blocks).  The rate that drew the 429 x estimate_factor
- *              becomes the estimate of the server's limit;
+ *              (the Retry-After still blocks).  The estimate of the server's limit becomes
+ *              the smaller of the measured rate and estimate_factor x the rate that drew the
+ *              429 (unknown when the rate was unlimited);
  *   otherwise: each success while the pacer is the bottleneck adds increase/rate
- *              (increase requests/s per second of traffic) below the estimate, probe_increase/rate
- *              above it (unknown after an unlimited start: increase);
+ *              (increase requests/s per second of traffic) below the estimate,
+ *              probe_increase/rate above it (estimate unknown: increase);
  *   always:    min_rate <= rate <= max_rate (when max_rate > 0).
  * The pacer only spaces starts; the limiter's Retry-After block and concurrency slots and the
  * breaker are checked as before (syncrt_endpoint). */
@@ -149,7 +151,7 @@ typedef struct {
     double decrease;              /* factor on a 429: 0.9 */
     double increase;              /* requests/s per second below the estimate: 1.0 */
     double probe_increase;        /* requests/s per second above it: 0.1 */
-    double estimate_factor;       /* estimate = rate that drew the 429 x this: 0.95 */
+    double estimate_factor;       /* estimate <= rate that drew the 429 x this: 0.95 */
     double estimate;              /* the server's limit as last seen; 0 = unknown */
     double next_at;               /* earliest start of the next request (ms) */
     int64_t window_ms;            /* measurement window: 5000 */

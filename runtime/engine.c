@@ -837,10 +837,9 @@ static void fo_row_hash(char out[65], const json_t *row, const char *text, size_
     free(canon);
 }
 
-/* The inbox keys poll_row_fo gives an F&O row of flow g (the same formatting, kept in step
- * with it): dedup key "poll:<set>:<key values>:<content hash>", source key "<set>:<key
- * values>".  For a row handed over by another flow (handoff_flow), so that g's next poll of
- * the same row finds its dedup key taken. */
+/* The inbox keys of an F&O row of flow g: dedup key "poll:<set>:<key values>:<content hash>",
+ * source key "<set>:<key values>".  Used by poll_row_fo and for a row handed over by another
+ * flow (handoff_flow), so that g's next poll of the same row finds its dedup key taken. */
 static void fo_row_keys(const syncrt_flow_desc *g, const char *text, size_t len, char *dk,
                         size_t dkn, char *sk, size_t skn)
 {
@@ -1032,28 +1031,8 @@ static int poll_row_fo(void *ctx, const char *text, size_t len)
     poll_ctx *p = ctx;
     if (p->f->group_by[0])
         return poll_group_row(p, text, len);
-    json_t *row = json_loadb(text, len, 0, NULL);
-    char keys[200] = "", hash[65];
-    size_t kn = 0;
-    for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS && p->f->source_key_fields[k]; k++) {
-        json_t *v = json_object_get(row, p->f->source_key_fields[k]);
-        char b[64];
-        if (json_is_string(v))
-            snprintf(b, sizeof b, "%.60s", json_string_value(v));
-        else if (json_is_integer(v))
-            snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
-        else
-            b[0] = '\0';
-        kn += (size_t)snprintf(keys + kn, kn < sizeof keys ? sizeof keys - kn : 0, "%s%s",
-                               k ? "," : "", b);
-        if (kn >= sizeof keys)
-            kn = sizeof keys - 1;
-    }
-    fo_row_hash(hash, row, text, len);
-    json_decref(row);
     char dk[512], sk[300];
-    snprintf(dk, sizeof dk, "poll:%s:%s:%s", p->f->poll_route, keys, hash);
-    snprintf(sk, sizeof sk, "%s:%s", p->f->poll_route, keys);
+    fo_row_keys(p->f, text, len, dk, sizeof dk, sk, sizeof sk);
     return poll_buffer(p, dk, sk, text, len);
 }
 

@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Sandbox, Sync, check_orders, done, order_ids_of, request, sign, tap,  # noqa: E402
+from harness import (Sandbox, Sync, check_orders, clarity_products, done, order_ids_of, request, sign, tap,  # noqa: E402
                      wait_for, workdir, SYNC, CLARITY_ROOT)
 from stock import stock_group_tests  # noqa: E402
 from lifecycle import handoff_tests, payments_tests, void_tests  # noqa: E402
@@ -377,22 +377,6 @@ def intake_tests(wd, sb):
     good, detail = check_orders(sb, sorted(everything), allow_dead=dead)
     tap(ok and good, "after a restart the rest is delivered: %d orders, each exactly once" % len(everything),
         detail + s.log()[-2000:])
-
-
-def clarity_products(sb):
-    """{CustomKey: product} of every product stored in Clarity."""
-    sid = sb.clarity_session()
-    out, page = {}, 1
-    while True:
-        st, j, raw = request(sb.cport, "GET", CLARITY_ROOT + "/Products/Products?Paging.Size=500"
-                             "&Paging.StartIndex=%d&noCache=true" % page, headers={"X-ss-id": sid})
-        if st != 200:
-            raise RuntimeError("Clarity search: %d %s" % (st, raw[:300]))
-        for p in j.get("Results") or []:
-            out[p.get("CustomKey")] = p
-        if page >= (j.get("TotalPages") or 0):
-            return out
-        page += 1
 
 
 def clarity_writes(sb):

@@ -435,3 +435,19 @@ def workdir(name):
     d = tempfile.mkdtemp(prefix="sync-%s-" % name)
     atexit.register(lambda: shutil.rmtree(d, ignore_errors=True) if not os.environ.get("KEEP") else None)
     return d
+
+
+def clarity_products(sb):
+    """{CustomKey: product} of every product stored in Clarity."""
+    sid = sb.clarity_session()
+    out, page = {}, 1
+    while True:
+        st, j, raw = request(sb.cport, "GET", CLARITY_ROOT + "/Products/Products?Paging.Size=500"
+                             "&Paging.StartIndex=%d&noCache=true" % page, headers={"X-ss-id": sid})
+        if st != 200:
+            raise RuntimeError("Clarity search: %d %s" % (st, raw[:300]))
+        for p in j.get("Results") or []:
+            out[p.get("CustomKey")] = p
+        if page >= (j.get("TotalPages") or 0):
+            return out
+        page += 1

@@ -9,25 +9,9 @@ not come in the order asked for."""
 import os
 from decimal import Decimal, ROUND_DOWN
 
-from harness import Sandbox, Sync, request, tap, workdir, CLARITY_ROOT
+from harness import Sandbox, Sync, clarity_products, request, tap, workdir, CLARITY_ROOT
 
 PAGE = 7
-
-
-def _clarity_products(sb):
-    """{CustomKey: product} of every product stored in Clarity."""
-    sid = sb.clarity_session()
-    out, page = {}, 1
-    while True:
-        st, j, raw = request(sb.cport, "GET", CLARITY_ROOT + "/Products/Products?Paging.Size=500"
-                             "&Paging.StartIndex=%d&noCache=true" % page, headers={"X-ss-id": sid})
-        if st != 200:
-            raise RuntimeError("Clarity search: %d %s" % (st, raw[:300]))
-        for p in j.get("Results") or []:
-            out[p.get("CustomKey")] = p
-        if page >= (j.get("TotalPages") or 0):
-            return out
-        page += 1
 
 
 def _clarity_calls(sb):
@@ -82,7 +66,7 @@ def stock_group_tests(wd, sb):
     rc, out, err = s.cmd("once", "StockToClarity", "--drain", "--timeout", "120")
     n1, u1 = _delta(_clarity_calls(sb), before)
     c = s.counts()
-    prods = _clarity_products(sb)
+    prods = clarity_products(sb)
     bad = _wrong(exp, prods)
     pages = sum(1 for l in err.splitlines() if "event=http" in l and "/data/WarehousesOnHandV2" in l)
     orderby = "orderby=ItemNumber,dataAreaId,ProductColorId" in err
@@ -131,7 +115,7 @@ def stock_group_tests(wd, sb):
     before = _clarity_calls(sb)
     rc, out, err = s.cmd("once", "StockToClarity", "--drain", "--timeout", "120")
     n3, u3 = _delta(_clarity_calls(sb), before)
-    prods = _clarity_products(sb)
+    prods = clarity_products(sb)
     bad = _wrong(exp2, prods)
     tap(st1 == 201 and st2 == 201 and changed == [(item, "11")] and rc == 0 and u3 == 1 and n3 == 2 and not bad and
         exp2[item][0] != exp[item][0],

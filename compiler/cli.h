@@ -6,8 +6,9 @@
 
 #include "diag.h"
 #include "frontend.h"
+#include "syncrt/syncrt.h"
 
-#define MAPC_VERSION "0.1.0"
+#define MAPC_VERSION SYNCRT_VERSION
 
 int mapc_cmd_check(int argc, char **argv);
 int mapc_cmd_describe(int argc, char **argv);

@@ -36,9 +36,6 @@
 extern "C" {
 #endif
 
-/* The release of the runtime and of mapc built with it (the build info metric's version). */
-#define SYNCRT_VERSION "0.1.0"
-
 typedef struct {
     unsigned port;                        /* 0: the kernel picks (see syncrt_metrics_port) */
     const char *bind_address;             /* IPv4; NULL: 127.0.0.1 */

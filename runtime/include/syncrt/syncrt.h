@@ -19,6 +19,10 @@ extern "C" {
 
 #define SYNCRT_ABI 3
 
+/* The release of the runtime, of mapc built with it (mapc --version, the banner of generated
+ * files) and of the sync binary (the build info metric). */
+#define SYNCRT_VERSION "0.1.0"
+
 typedef enum {
     SYNCRT_OK = 0,
     SYNCRT_ENOMEM,        /* out of memory */

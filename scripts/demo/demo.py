@@ -34,7 +34,7 @@ INJECTED_ID = 9000001   # the string-quantity event's order id (not a Clarity or
 FLOW = "OrderToCash"
 PAY_FLOW = "PaymentsToJournal"  # the storefront pays each order at checkout: one journal per order
 PRODUCT_FLOWS = (("ProductsToClarity", "products (products.map)"),
-                 ("StockToClarity", "SKU stock levels (inventory.map)"))
+                 ("StockToClarity", "SKU stock levels (inventory.map: an item's total over its warehouses, sent again when it changes)"))
 
 
 def sync_env():
@@ -344,8 +344,10 @@ def cmd_summary(args):
               % (what, name, not_run[name]))
         elif name in flows and flows[name].get("enabled"):
             f = flows[name]
-            P("%s synced: %s (flow %s: done %s, dead-lettered %s)" % (what, f.get("done", "?"), name,
-                                                                     f.get("done", "?"), f.get("dead", "?")))
+            c = store.counts(name) or {}
+            P("%s synced: %s distinct, %s records in all (flow %s: done %s, dead-lettered %s)"
+              % (what, c.get("delivered", "?"), f.get("done", "?"), name, f.get("done", "?"),
+                 f.get("dead", "?")))
         else:
             P("%s: not synced yet - this sync binary has no %s flow that runs (flows it knows: %s)"
               % (what, name, ", ".join(sorted(flows)) or "none"))

@@ -55,7 +55,7 @@ tap $([ "$(grep -c '^\[ *[0-9]*s\] storefront orders' "$out")" -ge 3 ]; echo $?)
   "live progress: a line every few seconds (orders received / delivered / dead-lettered)" "$out"
 for l in "orders received:" "orders delivered:" "orders dead-lettered:" "API calls per order:" \
          "order latency (ms): p50" "    definition: Clarity's CreatedDate" "reconciliation:" \
-         "products (products.map)" "SKU stock levels (inventory.map)" "payments journaled:"; do
+         "products (products.map) synced: " "SKU stock levels (inventory.map" "payments journaled:"; do
   tap $(t grep -qF -- "$l" "$out") "summary line: $l" "$out"
 done
 prod=$(sed -n 's/^products (products.map) synced: \([0-9]*\) (flow ProductsToClarity: done [0-9]*, dead-lettered 0)$/\1/p' "$out")

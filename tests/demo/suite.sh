@@ -58,7 +58,7 @@ for l in "orders received:" "orders delivered:" "orders dead-lettered:" "API cal
          "products (products.map) synced: " "SKU stock levels (inventory.map" "payments journaled:"; do
   tap $(t grep -qF -- "$l" "$out") "summary line: $l" "$out"
 done
-prod=$(sed -n 's/^products (products.map) synced: \([0-9]*\) (flow ProductsToClarity: done [0-9]*, dead-lettered 0)$/\1/p' "$out")
+prod=$(sed -n 's/^products (products.map) synced: \([0-9]*\) distinct, [0-9]* records in all (flow ProductsToClarity: done [0-9]*, dead-lettered 0)$/\1/p' "$out")
 tap $([ -n "$prod" ] && [ "$prod" -gt 0 ]; echo $?) \
   "the F&O products reached Clarity during the demo (${prod:-0} synced, none dead-lettered)" "$out"
 pj=$(sed -n 's/^payments journaled: *\([0-9]*\) of \([0-9]*\) orders paid at checkout.*dead-lettered \([0-9]*\):.*/\1 \2 \3/p' "$out")

@@ -146,6 +146,17 @@ json_t *d365_store_scan(d365_server *srv, const char *set, const char *area);
 json_t *d365_store_scan_range(d365_server *srv, const char *set, const char *area,
                               long long offset, long long limit);
 long long d365_store_count(d365_server *srv, const char *set, const char *area);
+/* One $orderby term: the property, its direction, its default (what an absent value sorts as). */
+typedef struct d365_order {
+    const char *field;
+    bool desc;
+    const json_t *defv;
+} d365_order;
+/* `limit` rows from `offset` of the set ordered by keys, then insertion order (SQLite sorts:
+ * only the page is parsed), in exactly the order of d365_query.c's cmp_items; NULL on error. */
+json_t *d365_store_scan_ordered(d365_server *srv, const char *set, const char *area,
+                                const d365_order *keys, size_t nkeys, long long offset,
+                                long long limit);
 /* Rows of `set` whose `field` equals `value` (string compare on the stored JSON). */
 json_t *d365_store_find(d365_server *srv, const char *set, const char *area, const char *field,
                         const char *value);

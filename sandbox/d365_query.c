@@ -1223,6 +1223,8 @@ typedef struct sort_item {
 static const sort_key *g_keys; /* qsort has no context argument: guarded by srv->mu */
 static size_t g_nkeys;
 
+/* The order of a $orderby read.  Without $filter the store sorts (d365_store_scan_ordered): its
+ * sort key is built to give exactly this order; change the two together. */
 static int cmp_items(const void *a, const void *b)
 {
     const sort_item *x = a, *y = b;
@@ -1373,9 +1375,10 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
         if (want_page > 0 && (size_t)want_page < page)
             page = (size_t)want_page;
     }
-    /* Without $filter and $orderby the page is read straight from the store (rows in insertion
-     * order): paging through a large set does not parse it whole for every page. */
-    bool window = !f && !nkeys;
+    /* Without $filter the page is read straight from the store (rows in insertion order, or
+     * sorted by SQLite for $orderby in exactly cmp_items' order: see d365_store_scan_ordered):
+     * paging through a large set does not parse it whole, nor sort it in C, for every page. */
+    bool window = !f;
     size_t base = 0, n = 0;
     const char *pf, *pv;
     if (window) {
@@ -1385,10 +1388,16 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
             lim = (size_t)top;
         n = total_rows > 0 ? (size_t)total_rows : 0;
         base = (size_t)skip < n ? (size_t)skip : n;
-        rows = total_rows < 0 ? NULL
+        d365_order *ord = nkeys && !count_only ? calloc(nkeys, sizeof *ord) : NULL;
+        for (size_t i = 0; ord && i < nkeys; i++)
+            ord[i] = (d365_order){ keys[i].prop->name, keys[i].desc, keys[i].defv };
+        rows = total_rows < 0 || (nkeys && !count_only && !ord) ? NULL
                : count_only ? json_array()
-                            : d365_store_scan_range(srv, set, query_area(op, t), (long long)base,
-                                                    (long long)lim);
+               : nkeys ? d365_store_scan_ordered(srv, set, query_area(op, t), ord, nkeys,
+                                                 (long long)base, (long long)lim)
+                       : d365_store_scan_range(srv, set, query_area(op, t), (long long)base,
+                                               (long long)lim);
+        free(ord);
     } else if (f && d365_filter_probe(f, &pf, &pv)) {
         rows = d365_store_find(srv, set, query_area(op, t), pf, pv);
     } else {
@@ -1423,7 +1432,7 @@ void d365_query_collection(d365_server *srv, const d365_op *op, const schema_typ
         r->text = strdup(buf);
         goto out;
     }
-    if (nkeys) {
+    if (nkeys && !window) {
         g_keys = keys;
         g_nkeys = nkeys;
         qsort(items, nitems, sizeof *items, cmp_items);

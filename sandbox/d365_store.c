@@ -33,6 +33,118 @@ static const char *const SCHEMA_SQL =
     "CREATE TABLE IF NOT EXISTS reservations(area TEXT, lot TEXT, item TEXT, site TEXT,"
     " wh TEXT, qty REAL, PRIMARY KEY(area, lot, item, site, wh));";
 
+/* ---- $orderby in SQL ----
+ *
+ * A collection read with $orderby used to parse the whole set and qsort it with d365_query.c's
+ * cmp_items for every page.  The page is now cut by SQLite (ORDER BY ... LIMIT/OFFSET) and only
+ * its rows are parsed; the order is exactly cmp_items' because each $orderby term sorts by a
+ * BLOB (compared with memcmp, then length) built here from the property's value v, or from its
+ * default when the stored row omits it, as cmp_items takes it:
+ *
+ *   absent-with-null-default or JSON null    00                 cmp_items: null before non-null
+ *   number                                   01 01 <8 bytes>    the double (json_number_value:
+ *                                                               integers converted, -0 == 0) in
+ *                                                               an order-preserving encoding
+ *   string                                   01 02 <bytes>      the bytes with ASCII A-Z folded:
+ *                                                               memcmp then shorter-first is
+ *                                                               strcasecmp in the C locale (the
+ *                                                               sandbox never calls setlocale),
+ *                                                               trailing blanks counting as they
+ *                                                               do in cmp_items (not fo_collate)
+ *   anything else (true/false, objects)      01                 cmp_items compares them equal
+ *
+ * DESC reverses a term like cmp_items' -c, and ties fall to the row id (insertion order), which
+ * is cmp_items' idx.  The value reaches the function as `body -> path`, SQLite's copy of the raw
+ * JSON token, and is decoded by jansson, the parser the scan uses, so a real is the same double
+ * bit for bit (SQLite's own text-to-real conversion is not used).  COLLATE NOCASE on
+ * json_extract would give the same string order but not the numbers' or booleans', hence the
+ * function.  The one case where orders could differ is a property whose stored values mix
+ * numbers and strings: cmp_items is then not a consistent order (qsort's result is
+ * unspecified); the schema's type coercion of every write keeps that from happening. */
+static void sort_key_put(unsigned char **p, size_t *n, size_t *cap, const void *src, size_t len)
+{
+    if (!*p)
+        return;
+    if (*n + len > *cap) {
+        size_t c = (*cap ? *cap : 32) * 2 + len;
+        unsigned char *q = realloc(*p, c);
+        if (!q) {
+            free(*p);
+            *p = NULL;
+            return;
+        }
+        *p = q;
+        *cap = c;
+    }
+    memcpy(*p + *n, src, len);
+    *n += len;
+}
+
+/* The sort key of v (NULL: absent and no default) into a malloc'd buffer; NULL on OOM. */
+static unsigned char *sort_key_of(const json_t *v, size_t *len)
+{
+    size_t cap = 32, n = 0;
+    unsigned char *p = malloc(cap);
+    if (!v || json_is_null(v)) {
+        sort_key_put(&p, &n, &cap, "\x00", 1);
+    } else if (json_is_number(v)) {
+        double d = json_number_value(v);
+        if (d == 0)
+            d = 0; /* -0 compares equal to 0 */
+        unsigned long long bits;
+        memcpy(&bits, &d, sizeof bits);
+        bits = bits >> 63 ? ~bits : bits | 1ULL << 63;
+        unsigned char b[10] = { 1, 1 };
+        for (int i = 0; i < 8; i++)
+            b[2 + i] = (unsigned char)(bits >> (56 - 8 * i));
+        sort_key_put(&p, &n, &cap, b, sizeof b);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t sl = strlen(s); /* strcasecmp stops at a NUL too */
+        sort_key_put(&p, &n, &cap, "\x01\x02", 2);
+        if (p && n + sl > cap) {
+            unsigned char *q = realloc(p, n + sl);
+            if (!q) {
+                free(p);
+                p = NULL;
+            } else {
+                p = q;
+                cap = n + sl;
+            }
+        }
+        for (size_t i = 0; p && i < sl; i++) {
+            unsigned char c = (unsigned char)s[i];
+            p[n++] = c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+        }
+    } else {
+        sort_key_put(&p, &n, &cap, "\x01", 1);
+    }
+    *len = n;
+    return p;
+}
+
+/* d365_sort_key(raw JSON token or NULL when absent, key of the default) */
+static void sort_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_value(ctx, argv[1]);
+        return;
+    }
+    const char *text = (const char *)sqlite3_value_text(argv[0]);
+    json_t *v = text ? json_loadb(text, (size_t)sqlite3_value_bytes(argv[0]),
+                                  JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+                     : NULL;
+    size_t n = 0;
+    unsigned char *k = v ? sort_key_of(v, &n) : NULL;
+    json_decref(v);
+    if (!k) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sqlite3_result_blob(ctx, k, (int)n, free);
+}
+
 int d365_store_open(d365_server *srv, char *err, size_t errlen)
 {
     if (sqlite3_open_v2(srv->db_path, &srv->db,
@@ -49,6 +161,12 @@ int d365_store_open(d365_server *srv, char *err, size_t errlen)
         return -1;
     }
     sqlite3_busy_timeout(srv->db, 5000);
+    if (sqlite3_create_function_v2(srv->db, "d365_sort_key", 2,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                   sort_key_fn, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot initialise %s: %s", srv->db_path, sqlite3_errmsg(srv->db));
+        return -1;
+    }
     return 0;
 }
 
@@ -774,6 +892,57 @@ json_t *d365_store_scan_range(d365_server *srv, const char *set, const char *are
         json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
         if (e)
             json_array_append_new(out, json_pack("[o,I]", e, (json_int_t)sqlite3_column_int64(st, 1)));
+    }
+    d365_stmt_done(srv, st);
+    return out;
+}
+
+json_t *d365_store_scan_ordered(d365_server *srv, const char *set, const char *area,
+                                const d365_order *keys, size_t nkeys, long long offset,
+                                long long limit)
+{
+    size_t cap = 200 + nkeys * 64, n = 0;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    n += (size_t)snprintf(sql + n, cap - n, "SELECT body, ver FROM rows WHERE eset=?1 AND %s "
+                          "ORDER BY ", area ? "area=?2" : "?2 IS NULL");
+    for (size_t i = 0; i < nkeys; i++)
+        n += (size_t)snprintf(sql + n, cap - n, "d365_sort_key(body -> ?%zu, ?%zu)%s, ", 5 + 2 * i,
+                              6 + 2 * i, keys[i].desc ? " DESC" : "");
+    snprintf(sql + n, cap - n, "id LIMIT ?3 OFFSET ?4");
+    sqlite3_stmt *st = d365_stmt(srv, sql);
+    free(sql);
+    if (!st)
+        return NULL;
+    json_t *out = json_array();
+    sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
+    if (area)
+        sqlite3_bind_text(st, 2, area, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 4, offset);
+    for (size_t i = 0; out && i < nkeys; i++) {
+        char path[200];
+        snprintf(path, sizeof path, "$.\"%s\"", keys[i].field);
+        size_t kl = 0;
+        unsigned char *k = sort_key_of(keys[i].defv, &kl);
+        if (!k) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        sqlite3_bind_text(st, (int)(5 + 2 * i), path, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, (int)(6 + 2 * i), k, (int)kl, free);
+    }
+    int s = SQLITE_DONE;
+    while (out && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (e)
+            json_array_append_new(out, json_pack("[o,I]", e, (json_int_t)sqlite3_column_int64(st, 1)));
+    }
+    if (out && s != SQLITE_DONE) {
+        json_decref(out);
+        out = NULL;
     }
     d365_stmt_done(srv, st);
     return out;

@@ -1006,6 +1006,115 @@ def config_tests():
           lambda: (r.returncode == 1 and "bogus" in r.stderr, r.stderr))
 
 
+def orderby_store_tests():
+    """$orderby without $filter is sorted by SQLite, page by page: the rows and their order must be
+    exactly those of the in-memory sort ($filter present) and of a model of it: strings compared
+    case-insensitively (ASCII folded to lower case: '_' sorts before 'a'), trailing blanks
+    counting, absent values as their default (a null default first), numbers as numbers, ties in
+    insertion order, across page boundaries, with $skip/$top and nextLink."""
+    sb = Sandbox(["--page-size", "20"]).start()
+    try:
+        names = ["alpha", "Alpha", "ALPHA", "alpha ", "alpha", "Beta", "beta", "bETA", "", None,
+                 "Zed", "zed", "_x", "[y", "a_b", "aB", "\u00c9mile", "\u00e9mile", "alpha", None,
+                 "Alpha", "beta", "10", "9", "alpha"]
+        limits = [5, 5.5, 1, None, 1000000, 5, 0.25, 5, None, 7, 5, 5, 3, 2.5, 5, 1e-7, 5, 5, 5,
+                  5, None, 12, 5, 5, 5]
+        days = [3, -1, None, 3, -20, 0, 7, None, -1, 100, 3, -5, 3, 3, None, 2, 3, -1, 0, 9, 3, 3,
+                None, -7, 3]
+        for i, (nm, cl, dy) in enumerate(zip(names, limits, days)):
+            body = {"dataAreaId": "usmf", "CustomerGroupId": "10", "SalesCurrencyCode": "USD"}
+            if nm is not None:
+                body["OrganizationName"] = nm
+            if cl is not None:
+                body["CreditLimit"] = cl
+            if dy is not None:
+                body["PaymentTermsBaseDays"] = dy
+            if i % 3 == 0:
+                body["AddressTimeZone"] = "GMTMINUS1000HAWAII" if i % 2 else "GMTMINUS1100MIDWAYISLAND_SAMOA"
+            st, hd, j, b = sb.data("POST", "CustomersV3", body)
+            assert st == 201, b
+
+        def read(path, headers=None):
+            """every row of a query by nextLink: (rows, pages, first page)"""
+            rows, link, pages, first = [], q(path), 0, None
+            while link and pages < 100:
+                st, hd, j, b = sb.data("GET", link, headers=headers)
+                assert st == 200, b
+                first = first or j
+                rows += j["value"]
+                nl = j.get("@odata.nextLink")
+                link = nl[len(sb.base + "/data/"):] if nl else None
+                pages += 1
+            return rows, pages, first
+
+        sel = "$select=CustomerAccount,OrganizationName,CreditLimit,AddressTimeZone,PaymentTermsBaseDays"
+        ins, _, _ = read("CustomersV3?" + sel)  # insertion order
+
+        def key(v):
+            if v is None:
+                return (0,)
+            if isinstance(v, bool):
+                return (1,)
+            if isinstance(v, (int, float)):
+                return (1, 1, float(v))
+            return (1, 2, v.encode().lower())
+
+        def model(terms):
+            rows = list(ins)
+            for field, desc in reversed(terms):
+                rows.sort(key=lambda r: key(r[field]), reverse=desc)
+            return [r["CustomerAccount"] for r in rows]
+
+        def accts(rows):
+            return [r["CustomerAccount"] for r in rows]
+
+        cases = [("OrganizationName,CreditLimit desc", [("OrganizationName", False), ("CreditLimit", True)]),
+                 ("CreditLimit,OrganizationName desc", [("CreditLimit", False), ("OrganizationName", True)]),
+                 ("AddressTimeZone desc,OrganizationName", [("AddressTimeZone", True), ("OrganizationName", False)]),
+                 ("PaymentTermsBaseDays desc,CreditLimit", [("PaymentTermsBaseDays", True), ("CreditLimit", False)]),
+                 ("OrganizationName", [("OrganizationName", False)])]
+        for ob, terms in cases:
+            want = model(terms)
+            got, pages, first = read("CustomersV3?$orderby=%s&%s" % (ob, sel))
+            old, _, _ = read("CustomersV3?$filter=CustomerAccount ne 'zzz'&$orderby=%s&%s" % (ob, sel))
+            small, spages, _ = read("CustomersV3?$orderby=%s&%s" % (ob, sel),
+                                    headers={"Prefer": "odata.maxpagesize=7"})
+            check("$orderby=%s sorted by the store, by pages of 20 and 7: exactly the in-memory "
+                  "sort's rows and order (and the model's)" % ob,
+                  lambda: (accts(got) == want and accts(old) == want and accts(small) == want and
+                           got == old and pages == (len(ins) + 19) // 20 and
+                           spages == (len(ins) + 6) // 7 and len(set(want)) == len(ins) > 60,
+                           (pages, spages, len(ins), accts(got)[:12], want[:12], accts(old)[:12])))
+            win, wpages, wfirst = read("CustomersV3?$orderby=%s&%s&$skip=3&$top=31&$count=true" % (ob, sel))
+            nl = urllib.parse.unquote(wfirst.get("@odata.nextLink", ""))
+            check("$orderby=%s with $skip=3&$top=31: the window of the full order, nextLink "
+                  "carrying $skip=23 and $top=11, the full count" % ob,
+                  lambda: (accts(win) == want[3:34] and wpages == 2 and "$skip=23" in nl and
+                           "$top=11" in nl and wfirst["@odata.count"] == len(ins),
+                           (accts(win), want[3:34], nl)))
+        names_sorted = [r["OrganizationName"] for r in read("CustomersV3?$orderby=OrganizationName&" + sel)[0]]
+        check("string order is ASCII case-folded to lower case, trailing blanks counting: "
+              "'' < '10' < '9' < '[y' < '_x' < 'a_b' < 'aB' < 'alpha' < 'alpha ' < 'Beta'",
+              lambda: ([n for n in names_sorted if n in ("", "10", "9", "[y", "_x", "a_b", "aB", "alpha",
+                                                          "alpha ", "Beta")][:1] == [""] and
+                       names_sorted.index("10") < names_sorted.index("9") < names_sorted.index("[y") <
+                       names_sorted.index("_x") < names_sorted.index("a_b") < names_sorted.index("aB") <
+                       names_sorted.index("Alpha") < names_sorted.index("alpha ") < names_sorted.index("Beta"),
+                       names_sorted))
+        # a write between pages is seen by the next page (no stale order)
+        first = sb.data("GET", q("CustomersV3?$orderby=OrganizationName&$select=CustomerAccount"))[2]
+        st, hd, j, b = sb.data("POST", "CustomersV3", {"dataAreaId": "usmf", "CustomerGroupId": "10",
+                                                       "SalesCurrencyCode": "USD", "OrganizationName": "\u00ffend"})
+        nl = first["@odata.nextLink"]
+        rest, _, _ = read(nl[len(sb.base + "/data/"):])
+        check("a row written between two pages of an ordered read is on the later page it sorts into",
+              lambda: (st == 201 and rest[-1]["CustomerAccount"] == j["CustomerAccount"], rest[-3:]))
+        rc = sb.stop()
+        check("the ordered-read instance exits 0 on SIGTERM", lambda: (rc == 0, sb.output()[-3000:]))
+    finally:
+        sb.stop()
+
+
 def persistence_and_shutdown_tests():
     d = tempfile.mkdtemp()
     sb = Sandbox(["--data", d]).start()
@@ -1094,7 +1203,8 @@ def main():
         check("the main instance exits 0 on SIGTERM after all of that", lambda: (rc == 0, sb.output()[-3000:]))
     finally:
         sb.stop()
-    for fn in (short_token_test, extra_skus_test, config_tests, persistence_and_shutdown_tests, both_test):
+    for fn in (short_token_test, extra_skus_test, config_tests, orderby_store_tests,
+               persistence_and_shutdown_tests, both_test):
         try:
             fn()
         except Exception:

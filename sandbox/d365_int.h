@@ -60,6 +60,7 @@ struct d365_server {
         sqlite3_stmt *st;
     } stmts[64];             /* prepared statements, cached for the server's life */
     size_t nstmts;
+    struct d365_order_cache *orders; /* d365_store_scan_ordered's sorted row ids */
     struct {
         const schema_type *type;
         char **texts;            /* JSON text of each property's default */
@@ -152,8 +153,9 @@ typedef struct d365_order {
     bool desc;
     const json_t *defv;
 } d365_order;
-/* `limit` rows from `offset` of the set ordered by keys, then insertion order (SQLite sorts:
- * only the page is parsed), in exactly the order of d365_query.c's cmp_items; NULL on error. */
+/* `limit` rows from `offset` of the set ordered by keys, then insertion order, in exactly the
+ * order of d365_query.c's cmp_items (SQLite sorts, the sorted ids are kept until the next write
+ * to the store, only the page's rows are parsed); NULL on error. */
 json_t *d365_store_scan_ordered(d365_server *srv, const char *set, const char *area,
                                 const d365_order *keys, size_t nkeys, long long offset,
                                 long long limit);

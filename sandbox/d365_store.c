@@ -205,8 +205,11 @@ void d365_stmt_done(d365_server *srv, sqlite3_stmt *st)
     sqlite3_finalize(st); /* the cache was full */
 }
 
+static void order_cache_free(d365_server *srv);
+
 void d365_store_close(d365_server *srv)
 {
+    order_cache_free(srv);
     for (size_t i = 0; i < srv->nstmts; i++) {
         sqlite3_finalize(srv->stmts[i].st);
         free(srv->stmts[i].sql);
@@ -897,48 +900,190 @@ json_t *d365_store_scan_range(d365_server *srv, const char *set, const char *are
     return out;
 }
 
-json_t *d365_store_scan_ordered(d365_server *srv, const char *set, const char *area,
-                                const d365_order *keys, size_t nkeys, long long offset,
-                                long long limit)
+/* The sorted row ids of the last few ordered reads, per (set, company, $orderby terms): paging
+ * through a sorted set costs one sort, not one per page (each page fetches its rows by id).  An
+ * entry is good while the connection's sqlite3_total_changes64 is what it was when the entry was
+ * built: every write to the store (insert, update, delete, rolled back or not) goes through this
+ * one connection and moves it, so a stale order is never served. */
+#define ORDER_CACHE_SLOTS 4
+typedef struct order_slot {
+    char *sig;
+    sqlite3_int64 *ids;
+    size_t n;
+    sqlite3_int64 changes;
+    unsigned long long used;
+} order_slot;
+
+struct d365_order_cache {
+    order_slot slot[ORDER_CACHE_SLOTS];
+    unsigned long long tick;
+};
+
+static void order_slot_clear(order_slot *e)
+{
+    free(e->sig);
+    free(e->ids);
+    memset(e, 0, sizeof *e);
+}
+
+static void order_cache_free(d365_server *srv)
+{
+    if (!srv->orders)
+        return;
+    for (size_t i = 0; i < ORDER_CACHE_SLOTS; i++)
+        order_slot_clear(&srv->orders->slot[i]);
+    free(srv->orders);
+    srv->orders = NULL;
+}
+
+/* "set\x1farea\x1ffield\x1fA|D..." malloc'd */
+static char *order_sig(const char *set, const char *area, const d365_order *keys, size_t nkeys)
+{
+    size_t cap = strlen(set) + (area ? strlen(area) : 0) + 8;
+    for (size_t i = 0; i < nkeys; i++)
+        cap += strlen(keys[i].field) + 4;
+    char *sig = malloc(cap);
+    if (!sig)
+        return NULL;
+    size_t n = (size_t)snprintf(sig, cap, "%s\x1f%s%s", set, area ? "=" : "*", area ? area : "");
+    for (size_t i = 0; i < nkeys; i++)
+        n += (size_t)snprintf(sig + n, cap - n, "\x1f%s\x1f%c", keys[i].field,
+                              keys[i].desc ? 'D' : 'A');
+    return sig;
+}
+
+/* Prepare the ordered select (ids only, or body and ver from ?3/?4 with LIMIT/OFFSET) and bind
+ * it; NULL on error. */
+static sqlite3_stmt *ordered_stmt(d365_server *srv, const char *set, const char *area,
+                                  const d365_order *keys, size_t nkeys, bool ids_only)
 {
     size_t cap = 200 + nkeys * 64, n = 0;
     char *sql = malloc(cap);
     if (!sql)
         return NULL;
-    n += (size_t)snprintf(sql + n, cap - n, "SELECT body, ver FROM rows WHERE eset=?1 AND %s "
-                          "ORDER BY ", area ? "area=?2" : "?2 IS NULL");
+    n += (size_t)snprintf(sql + n, cap - n, "SELECT %s FROM rows WHERE eset=?1 AND %s ORDER BY ",
+                          ids_only ? "id" : "body, ver", area ? "area=?2" : "?2 IS NULL");
     for (size_t i = 0; i < nkeys; i++)
         n += (size_t)snprintf(sql + n, cap - n, "d365_sort_key(body -> ?%zu, ?%zu)%s, ", 5 + 2 * i,
                               6 + 2 * i, keys[i].desc ? " DESC" : "");
-    snprintf(sql + n, cap - n, "id LIMIT ?3 OFFSET ?4");
+    snprintf(sql + n, cap - n, ids_only ? "id" : "id LIMIT ?3 OFFSET ?4");
     sqlite3_stmt *st = d365_stmt(srv, sql);
     free(sql);
     if (!st)
         return NULL;
-    json_t *out = json_array();
     sqlite3_bind_text(st, 1, set, -1, SQLITE_STATIC);
     if (area)
         sqlite3_bind_text(st, 2, area, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, limit);
-    sqlite3_bind_int64(st, 4, offset);
-    for (size_t i = 0; out && i < nkeys; i++) {
+    for (size_t i = 0; i < nkeys; i++) {
         char path[200];
         snprintf(path, sizeof path, "$.\"%s\"", keys[i].field);
         size_t kl = 0;
         unsigned char *k = sort_key_of(keys[i].defv, &kl);
         if (!k) {
-            json_decref(out);
-            out = NULL;
-            break;
+            d365_stmt_done(srv, st);
+            return NULL;
         }
         sqlite3_bind_text(st, (int)(5 + 2 * i), path, -1, SQLITE_TRANSIENT);
         sqlite3_bind_blob(st, (int)(6 + 2 * i), k, (int)kl, free);
     }
+    return st;
+}
+
+/* The cached sorted ids of the query (building them if needed), NULL on error. */
+static order_slot *order_ids(d365_server *srv, const char *set, const char *area,
+                             const d365_order *keys, size_t nkeys)
+{
+    if (!srv->orders && !(srv->orders = calloc(1, sizeof *srv->orders)))
+        return NULL;
+    struct d365_order_cache *c = srv->orders;
+    char *sig = order_sig(set, area, keys, nkeys);
+    if (!sig)
+        return NULL;
+    sqlite3_int64 now = sqlite3_total_changes64(srv->db);
+    order_slot *e = NULL, *lru = &c->slot[0];
+    for (size_t i = 0; i < ORDER_CACHE_SLOTS; i++) {
+        order_slot *x = &c->slot[i];
+        if (x->sig && x->changes != now)
+            order_slot_clear(x); /* the store changed since: every entry is stale */
+        if (x->sig && strcmp(x->sig, sig) == 0)
+            e = x;
+        if (x->used < lru->used)
+            lru = x;
+    }
+    if (e) {
+        free(sig);
+        e->used = ++c->tick;
+        return e;
+    }
+    e = lru;
+    order_slot_clear(e);
+    sqlite3_stmt *st = ordered_stmt(srv, set, area, keys, nkeys, true);
+    size_t cap = 0;
+    int s = SQLITE_ERROR;
+    while (st && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (e->n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            sqlite3_int64 *q = realloc(e->ids, nc * sizeof *q);
+            if (!q) {
+                s = SQLITE_NOMEM;
+                break;
+            }
+            e->ids = q;
+            cap = nc;
+        }
+        e->ids[e->n++] = sqlite3_column_int64(st, 0);
+    }
+    d365_stmt_done(srv, st);
+    if (s != SQLITE_DONE) {
+        free(sig);
+        order_slot_clear(e);
+        return NULL;
+    }
+    e->sig = sig;
+    e->changes = now;
+    e->used = ++c->tick;
+    return e;
+}
+
+json_t *d365_store_scan_ordered(d365_server *srv, const char *set, const char *area,
+                                const d365_order *keys, size_t nkeys, long long offset,
+                                long long limit)
+{
+    json_t *out = json_array();
+    order_slot *e = out ? order_ids(srv, set, area, keys, nkeys) : NULL;
+    sqlite3_stmt *st = NULL;
+    if (e) { /* the page's rows by id, from the cached order */
+        st = d365_stmt(srv, "SELECT body, ver FROM rows WHERE id=?1");
+        for (long long i = offset; st && i >= 0 && (size_t)i < e->n && i - offset < limit; i++) {
+            sqlite3_bind_int64(st, 1, e->ids[i]);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                json_t *ent = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+                if (ent)
+                    json_array_append_new(out, json_pack("[o,I]", ent,
+                                                         (json_int_t)sqlite3_column_int64(st, 1)));
+            }
+            sqlite3_reset(st);
+        }
+        if (!st) {
+            json_decref(out);
+            out = NULL;
+        }
+        d365_stmt_done(srv, st);
+        return out;
+    }
+    /* no memory for the cache: let SQLite cut the page (a top-N sort per page) */
+    st = out ? ordered_stmt(srv, set, area, keys, nkeys, false) : NULL;
+    if (!st) {
+        json_decref(out);
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 4, offset);
     int s = SQLITE_DONE;
     while (out && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *e = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-        if (e)
-            json_array_append_new(out, json_pack("[o,I]", e, (json_int_t)sqlite3_column_int64(st, 1)));
+        json_t *ent = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (ent)
+            json_array_append_new(out, json_pack("[o,I]", ent, (json_int_t)sqlite3_column_int64(st, 1)));
     }
     if (out && s != SQLITE_DONE) {
         json_decref(out);

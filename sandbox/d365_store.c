@@ -35,11 +35,12 @@ static const char *const SCHEMA_SQL =
 
 /* ---- $orderby in SQL ----
  *
- * A collection read with $orderby used to parse the whole set and qsort it with d365_query.c's
- * cmp_items for every page.  The page is now cut by SQLite (ORDER BY ... LIMIT/OFFSET) and only
- * its rows are parsed; the order is exactly cmp_items' because each $orderby term sorts by a
- * BLOB (compared with memcmp, then length) built here from the property's value v, or from its
- * default when the stored row omits it, as cmp_items takes it:
+ * A collection read with $orderby (no $filter) used to parse the whole set and qsort it with
+ * d365_query.c's cmp_items for every page.  SQLite now sorts the row ids (ORDER BY, kept until
+ * the next write: d365_store_scan_ordered) and only the page's rows are parsed.  The order is
+ * exactly cmp_items' because each $orderby term sorts by a BLOB (compared with memcmp, then
+ * length) built here from the property's value v, or from its default when the stored row omits
+ * it, as cmp_items takes it:
  *
  *   absent-with-null-default or JSON null    00                 cmp_items: null before non-null
  *   number                                   01 01 <8 bytes>    the double (json_number_value:
@@ -56,11 +57,13 @@ static const char *const SCHEMA_SQL =
  * DESC reverses a term like cmp_items' -c, and ties fall to the row id (insertion order), which
  * is cmp_items' idx.  The value reaches the function as `body -> path`, SQLite's copy of the raw
  * JSON token, and is decoded by jansson, the parser the scan uses, so a real is the same double
- * bit for bit (SQLite's own text-to-real conversion is not used).  COLLATE NOCASE on
- * json_extract would give the same string order but not the numbers' or booleans', hence the
- * function.  The one case where orders could differ is a property whose stored values mix
- * numbers and strings: cmp_items is then not a consistent order (qsort's result is
- * unspecified); the schema's type coercion of every write keeps that from happening. */
+ * bit for bit (SQLite's own text-to-real conversion is not used).  ORDER BY json_extract(...)
+ * COLLATE NOCASE would give the same order for present strings, but not for absent values
+ * (which sort as their default), JSON null vs absent, booleans (which cmp_items leaves
+ * unordered) or reals, hence the function.  The one case where orders could differ is a
+ * property whose stored values mix numbers and strings: cmp_items is then not a consistent order
+ * (qsort's result is unspecified); d365_coerce's typing of every write keeps that from
+ * happening. */
 static void sort_key_put(unsigned char **p, size_t *n, size_t *cap, const void *src, size_t len)
 {
     if (!*p)
@@ -1083,7 +1086,8 @@ json_t *d365_store_scan_ordered(d365_server *srv, const char *set, const char *a
     while (out && (s = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *ent = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
         if (ent)
-            json_array_append_new(out, json_pack("[o,I]", ent, (json_int_t)sqlite3_column_int64(st, 1)));
+            json_array_append_new(out, json_pack("[o,I]", ent,
+                                                 (json_int_t)sqlite3_column_int64(st, 1)));
     }
     if (out && s != SQLITE_DONE) {
         json_decref(out);

@@ -283,6 +283,26 @@ ast_expr *ast_new_match(ast_expr *subject, ast_vec *cases, ast_expr *otherwise, 
     return e;
 }
 
+ast_expr *ast_new_ref(ast_qname *set, char *by, mapc_loc by_loc, ast_expr *key, char *get,
+                      mapc_loc get_loc, mapc_loc loc)
+{
+    ast_expr *e = expr_alloc(AE_REF, loc);
+    if (!e) {
+        ast_free_qname(set);
+        free(by);
+        ast_free_expr(key);
+        free(get);
+        return NULL;
+    }
+    e->refset = set;
+    e->by = by;
+    e->by_loc = by_loc;
+    e->a = key;
+    e->text = get;
+    e->name_loc = get_loc;
+    return e;
+}
+
 ast_case *ast_new_case(ast_vec *labels, ast_expr *value, mapc_loc loc)
 {
     ast_case *c = calloc(1, sizeof *c);
@@ -638,6 +658,25 @@ ast_fitem *ast_new_write(ast_qname *set, char *map, mapc_loc map_loc, ast_vec *c
     return f;
 }
 
+ast_fitem *ast_new_bulk_write(ast_qname *op, char *member, mapc_loc member_loc, char *map,
+                              mapc_loc map_loc, mapc_loc loc)
+{
+    ast_fitem *f = fitem_alloc(FI_WRITE, loc);
+    if (!f) {
+        ast_free_qname(op);
+        free(member);
+        free(map);
+        return NULL;
+    }
+    f->set = op;
+    f->bulk = true;
+    f->member = member;
+    f->member_loc = member_loc;
+    f->name = map;
+    f->name_loc = map_loc;
+    return f;
+}
+
 ast_fitem *ast_new_idempotent(char *field, mapc_loc field_loc, mapc_loc loc)
 {
     ast_fitem *f = fitem_alloc(FI_IDEMPOTENT, loc);
@@ -719,6 +758,8 @@ void ast_free_expr(ast_expr *e)
     ast_free_expr(e->b);
     ast_free_expr(e->c);
     ast_vec_clear(&e->args);
+    ast_free_qname(e->refset);
+    free(e->by);
     free(e);
 }
 
@@ -795,6 +836,10 @@ void ast_free_fitem(ast_fitem *f)
     free(f->backoff_min);
     free(f->backoff_max);
     ast_free_path(f->group_by);
+    free(f->member);
+    free(f->bulk_method);
+    free(f->bulk_route);
+    free(f->bulk_request);
     free(f);
 }
 

@@ -74,7 +74,8 @@ typedef enum ast_expr_kind {
     AE_UNARY,      /* op a */
     AE_BINARY,     /* a op b */
     AE_IF,         /* if a then b else c */
-    AE_MATCH       /* match a { cases } (args holds ast_case*), c = else value or NULL */
+    AE_MATCH,      /* match a { cases } (args holds ast_case*), c = else value or NULL */
+    AE_REF         /* ref SCHEMA.Set by Field (a) .Get: refset, text = Get, by = Field */
 } ast_expr_kind;
 
 typedef enum ast_op {
@@ -101,6 +102,7 @@ typedef enum ast_ref_kind {
 
 struct mapc_builtin;
 struct ast_decl;
+struct ast_qname;
 
 typedef struct ast_expr ast_expr;
 struct ast_expr {
@@ -119,6 +121,14 @@ struct ast_expr {
     const schema_prop *prop;
     const struct ast_decl *table;
     const struct mapc_builtin *builtin;
+    /* AE_REF: the referenced entity set, the field it is looked up by (by, by_loc), and the
+     * resolved set type, by-field, got field (prop) and the schema that holds them */
+    struct ast_qname *refset;
+    char *by;
+    mapc_loc by_loc;
+    const schema_type *ref_type;
+    const schema_prop *by_prop;
+    const schema *ref_schema;
 };
 
 typedef struct ast_case {
@@ -191,7 +201,8 @@ typedef enum ast_fitem_kind {
     FI_WEBHOOK,        /* trigger webhook "Entity.Event" (text) */
     FI_POLL,           /* trigger poll SET every D [since NAME] */
     FI_SCHEDULE,       /* trigger schedule every D | trigger schedule "cron" (text) */
-    FI_WRITE,          /* write SET by MAP [with ...]* [as one changeset] */
+    FI_WRITE,          /* write SET by MAP [with ...]* [as one changeset];
+                          write OPERATION as bulk MEMBER by MAP (bulk, member) */
     FI_IDEMPOTENT,     /* idempotent by FIELD (name) */
     FI_DEDUP,          /* dedup by P, Q (probes: ast_path*, one per probe, a name per field) */
     FI_RETRY           /* retry N [backoff D..D] */
@@ -210,6 +221,11 @@ typedef struct ast_fitem {
     ast_vec children;              /* write: ast_child* */
     ast_vec probes;                /* dedup: ast_path* (A + B: names A, B) */
     bool changeset;                /* write ... as one changeset */
+    bool bulk;                     /* write OPERATION as bulk MEMBER by MAP: set names the
+                                      operation (its path's last segment), member the list
+                                      member of its request body the records go into */
+    char *member;
+    mapc_loc member_loc;
     ast_path *group_by;            /* poll ... group by F, G: the fields (names[], locs[]) whose
                                       equal values make one record of rows; NULL: none */
     char *count;                   /* retry N (digits) */
@@ -218,6 +234,9 @@ typedef struct ast_fitem {
     mapc_loc backoff_loc;
     /* resolved */
     const struct ast_decl *map_decl;
+    char *bulk_method, *bulk_route;    /* bulk: "PUT", "Providers/Inventory/BulkUpdate..." */
+    char *bulk_request;                /* bulk: the request body's type name */
+    const schema_type *bulk_elem;      /* bulk: the element type of the member list */
     long long every_ms, backoff_min_ms, backoff_max_ms;
     int retries;
 } ast_fitem;
@@ -303,6 +322,8 @@ ast_expr *ast_new_unary(ast_op op, ast_expr *a, mapc_loc loc);
 ast_expr *ast_new_binary(ast_op op, ast_expr *a, ast_expr *b, mapc_loc loc);
 ast_expr *ast_new_if(ast_expr *c, ast_expr *t, ast_expr *e, mapc_loc loc);
 ast_expr *ast_new_match(ast_expr *subject, ast_vec *cases, ast_expr *otherwise, mapc_loc loc);
+ast_expr *ast_new_ref(struct ast_qname *set, char *by, mapc_loc by_loc, ast_expr *key, char *get,
+                      mapc_loc get_loc, mapc_loc loc);
 ast_case *ast_new_case(ast_vec *labels, ast_expr *value, mapc_loc loc);
 
 ast_qname *ast_new_qname(char *schema, mapc_loc schema_loc, char *name, mapc_loc name_loc);
@@ -338,6 +359,8 @@ ast_fitem *ast_new_poll(ast_qname *set, char *every, mapc_loc every_loc, char *s
                         mapc_loc since_loc, mapc_loc loc);
 ast_fitem *ast_new_schedule(char *every, mapc_loc every_loc, char *cron, mapc_loc cron_loc,
                             mapc_loc loc);
+ast_fitem *ast_new_bulk_write(ast_qname *op, char *member, mapc_loc member_loc, char *map,
+                              mapc_loc map_loc, mapc_loc loc);
 ast_fitem *ast_new_write(ast_qname *set, char *map, mapc_loc map_loc, ast_vec *children,
                          bool changeset, mapc_loc loc);
 ast_fitem *ast_new_idempotent(char *field, mapc_loc field_loc, mapc_loc loc);

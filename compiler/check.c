@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "builtins.h"
 #include "frontend.h"
 #include "suggest.h"
@@ -21,6 +23,8 @@
 typedef struct checker {
     mapc_program *p;
     diag_ctx *d;
+    const ast_expr *ref_ok;      /* the assignment value being checked: where a ref may stand */
+    bool in_ref;                 /* resolving the set of a ref (for the wording of errors) */
 } checker;
 
 /* What an expression may refer to. */
@@ -333,6 +337,81 @@ static void want_qname(checker *c, int file_id, const ast_qname *q)
         diag_error(c->d, q->loc, "out of memory");
 }
 
+/* A bulk write's operation: the OpenAPI path (no templates) whose last segment is fi->set->name
+ * and that takes a JSON request body by $ref under PUT, POST or PATCH; fills fi->bulk_method,
+ * bulk_route and bulk_request.  Every such operation name is offered for did-you-mean (the
+ * document's strings: valid until root is released, so the best one is copied to sugg).
+ * Returns -1 when the document cannot be read, else how many paths have the name (more than
+ * one: sugg gets the first two, the name is ambiguous). */
+static int find_operation(const char *doc_path, ast_fitem *fi, char *sugg, size_t sugg_size)
+{
+    json_t *root = doc_path ? json_load_file(doc_path, 0, NULL) : NULL;
+    json_t *paths = json_object_get(root, "paths");
+    if (!json_is_object(paths)) {
+        json_decref(root);
+        return -1;
+    }
+    static const char *const methods[] = {"put", "post", "patch"};
+    mapc_suggest sg;
+    suggest_init(&sg, fi->set->name);
+    int found = 0;
+    const char *path;
+    json_t *item;
+    json_object_foreach(paths, path, item) {
+        const char *last = strrchr(path, '/');
+        if (strchr(path, '{') || !last)
+            continue;
+        for (size_t m = 0; m < sizeof methods / sizeof *methods; m++) {
+            json_t *body = json_object_get(json_object_get(item, methods[m]), "requestBody");
+            json_t *sch = json_object_get(json_object_get(json_object_get(
+                                              json_object_get(body, "content"), "application/json"),
+                                          "schema"), "$ref");
+            const char *ref = json_string_value(sch);
+            const char *tn = ref ? strrchr(ref, '/') : NULL;
+            if (!tn)
+                continue;
+            suggest_offer(&sg, last + 1);
+            if (strcmp(last + 1, fi->set->name))
+                continue;
+            if (found++) {      /* a second path of that name: say both */
+                if (found == 2 && sugg && sugg_size)
+                    snprintf(sugg, sugg_size, "/%s, %s", fi->bulk_route, path);
+                continue;
+            }
+            char up[8];
+            size_t k = 0;
+            for (; methods[m][k] && k + 1 < sizeof up; k++)
+                up[k] = (char)toupper((unsigned char)methods[m][k]);
+            up[k] = 0;
+            free(fi->bulk_method);
+            free(fi->bulk_route);
+            free(fi->bulk_request);
+            fi->bulk_method = strdup(up);
+            fi->bulk_route = strdup(path[0] == '/' ? path + 1 : path);
+            fi->bulk_request = strdup(tn + 1);
+        }
+    }
+    if (sugg && sugg_size && found < 2)
+        snprintf(sugg, sugg_size, "%s", suggest_result(&sg) ? suggest_result(&sg) : "");
+    json_decref(root);
+    return found;
+}
+
+/* The entity sets the refs of an expression name. */
+static void want_refs(checker *c, int file_id, const ast_expr *e)
+{
+    if (!e)
+        return;
+    if (e->kind == AE_REF)
+        want_qname(c, file_id, e->refset);
+    want_refs(c, file_id, e->a);
+    want_refs(c, file_id, e->b);
+    want_refs(c, file_id, e->c);
+    for (size_t i = 0; i < e->args.n; i++)
+        want_refs(c, file_id, e->kind == AE_MATCH ? ((const ast_case *)e->args.items[i])->value
+                                                  : (const ast_expr *)e->args.items[i]);
+}
+
 static void load_schemas(checker *c)
 {
     /* one slot per (resolved path, format) */
@@ -360,9 +439,22 @@ static void load_schemas(checker *c)
             if (d->kind == AD_MAP) {
                 want_qname(c, f->file_id, d->src);
                 want_qname(c, f->file_id, d->dst);
+                for (size_t j = 0; j < d->items.n; j++)
+                    want_refs(c, f->file_id, ((const ast_item *)d->items.items[j])->value);
             } else if (d->kind == AD_FLOW) {
                 for (size_t j = 0; j < d->fitems.n; j++) {
                     ast_fitem *fi = d->fitems.items[j];
+                    if (fi->kind == FI_WRITE && fi->bulk) {
+                        /* the operation's request type, with the element type it holds */
+                        const ast_decl *sd = resolve_schema_name(c, f->file_id, fi->set, false);
+                        mapc_schema_slot *slot = sd && sd->schema_slot ? schema_slot_of(sd) : NULL;
+                        if (slot && sd->format == SCHEMA_OPENAPI && !fi->bulk_request &&
+                            find_operation(slot->path, fi, NULL, 0) >= 1 &&
+                            (!fi->bulk_method || !fi->bulk_route || !fi->bulk_request ||
+                             !slot_want(slot, fi->bulk_request)))
+                            diag_error(c->d, fi->loc, "out of memory");
+                        continue;
+                    }
                     want_qname(c, f->file_id, fi->set);
                     for (size_t m = 0; m < fi->children.n; m++)
                         want_qname(c, f->file_id, ((ast_child *)fi->children.items[m])->set);
@@ -430,8 +522,9 @@ static const schema_type *resolve_qname(checker *c, int file_id, const ast_qname
         }
         const char *set = schema_set_for_type(s, q->name);
         if (set) {
-            diag_error(c->d, q->name_loc, "'%s' is an entity type; flows read and write entity "
-                       "sets: did you mean '%s'?", q->name, set);
+            diag_error(c->d, q->name_loc, "'%s' is an entity type; %s entity sets: did you mean "
+                       "'%s'?", q->name, c->in_ref ? "a ref looks records up in"
+                                                   : "flows read and write", set);
             return NULL;
         }
         mapc_suggest sg;
@@ -830,6 +923,7 @@ static bool int_fits(const char *text)
 /* ------------------------------------------------------------------ expressions */
 
 static mapc_type check_expr(checker *c, const scope *sc, ast_expr *e);
+static mapc_type check_ref(checker *c, const scope *sc, ast_expr *e);
 
 static mapc_type unify(checker *c, mapc_loc loc, const char *what, mapc_type a, mapc_type b)
 {
@@ -1445,6 +1539,59 @@ static mapc_type check_match(checker *c, const scope *sc, ast_expr *e)
     return r;
 }
 
+/* ref SCHEMA.Set by Field (KEY) .Get: the Get field of the Clarity record whose Field is KEY,
+ * looked up by the engine before the record is sent (the map writes a placeholder; see
+ * docs/codegen.md).  Typed as Get; the whole value of an assignment. */
+static mapc_type check_ref(checker *c, const scope *sc, ast_expr *e)
+{
+    char buf[120], bk[120];
+    const ast_expr *allowed = c->ref_ok;
+    c->ref_ok = NULL;
+    mapc_type kt = check_expr(c, sc, e->a);
+    if (allowed != e)
+        diag_error(c->d, e->loc, "a ref must be the whole value of a field assignment (the "
+                   "engine puts the looked-up value there before sending)");
+    const ast_decl *sd = NULL;
+    c->in_ref = true;
+    const schema_type *t = resolve_qname(c, sc->file_id, e->refset, true, &sd);
+    c->in_ref = false;
+    if (!t)
+        return T_ERR;
+    if (sd && sd->format != SCHEMA_OPENAPI) {
+        diag_error(c->d, e->refset->loc, "ref looks records up in Clarity (OpenAPI) entity sets; "
+                   "%s is an OData schema", e->refset->schema);
+        return T_ERR;
+    }
+    e->ref_type = t;
+    mapc_schema_slot *slot = sd ? schema_slot_of(sd) : NULL;
+    e->ref_schema = slot ? slot->s : NULL;
+    const schema_prop *by = find_prop(t, e->by);
+    const schema_prop *get = find_prop(t, e->text);
+    if (!by)
+        unknown_field(c, e->by_loc, t, e->by, e->refset->schema);
+    else if (strcmp(by->name, "CustomKey"))
+        diag_error(c->d, e->by_loc, "ref looks records up by CustomKey (Clarity searches many "
+                   "CustomKeys in one call); '%s' is not supported", by->name);
+    if (!get)
+        unknown_field(c, e->name_loc, t, e->text, e->refset->schema);
+    if (!by || !get)
+        return T_ERR;
+    e->by_prop = by;
+    e->prop = get;
+    mapc_type bt = mapc_type_of_ref(&by->type, false);
+    if (!quiet(kt) && kt.kind != MT_NULL && kt.kind != bt.kind)
+        diag_error(c->d, e->a->loc, "the key of this ref is %s, but %s.%s is %s",
+                   mapc_type_str(kt, buf, sizeof buf), t->name, by->name,
+                   mapc_type_str(bt, bk, sizeof bk));
+    mapc_type gt = mapc_type_of_ref(&get->type, false);
+    if (gt.kind != MT_INT && gt.kind != MT_STRING) {
+        diag_error(c->d, e->name_loc, "a ref gets an integer or string field (an ID or a key); "
+                   "%s.%s is %s", t->name, get->name, mapc_type_str(gt, buf, sizeof buf));
+        return T_ERR;
+    }
+    return gt;
+}
+
 static mapc_type check_expr_inner(checker *c, const scope *sc, ast_expr *e)
 {
     char buf[120];
@@ -1497,6 +1644,7 @@ static mapc_type check_expr_inner(checker *c, const scope *sc, ast_expr *e)
         return unify(c, e->loc, "the branches of if", t, f);
     }
     case AE_MATCH: return check_match(c, sc, e);
+    case AE_REF: return check_ref(c, sc, e);
     }
     return T_ERR;
 }
@@ -1956,7 +2104,9 @@ static void check_map(checker *c, ast_decl *m)
                            "an update map cannot use it");
             continue;
         }
+        c->ref_ok = it->value;
         mapc_type v = check_expr(c, &sc, it->value);
+        c->ref_ok = NULL;
         if (!p || prev)
             continue;
         check_write_permission(c, m, it, p, it->path->n == 1);
@@ -2212,6 +2362,106 @@ static void check_dedup(checker *c, const ast_fitem *dd, const ast_fitem *w)
     }
 }
 
+/* The first ref in an expression, or NULL. */
+static const ast_expr *first_ref(const ast_expr *e)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == AE_REF)
+        return e;
+    const ast_expr *r = first_ref(e->a);
+    if (!r)
+        r = first_ref(e->b);
+    if (!r)
+        r = first_ref(e->c);
+    for (size_t i = 0; !r && i < e->args.n; i++)
+        r = first_ref(e->kind == AE_MATCH ? ((const ast_case *)e->args.items[i])->value
+                                          : (const ast_expr *)e->args.items[i]);
+    return r;
+}
+
+/* A map written into an F&O set must not use ref: the engine resolves refs for writes into
+ * Clarity only. */
+static void no_ref_into_odata(checker *c, const ast_decl *m, const ast_qname *set)
+{
+    for (size_t i = 0; m && i < m->items.n; i++) {
+        const ast_expr *r = first_ref(((const ast_item *)m->items.items[i])->value);
+        if (r) {
+            diag_error(c->d, r->loc, "map '%s' is written into %s.%s, an OData set; the engine "
+                       "resolves refs only in records written into Clarity", m->name,
+                       set->schema, set->name);
+            return;
+        }
+    }
+}
+
+/* write OPERATION as bulk MEMBER by MAP: an OpenAPI operation whose request body's MEMBER is a
+ * list of the map's target type. */
+static void check_bulk_write(checker *c, const ast_decl *f, ast_fitem *fi)
+{
+    char sugg[200], buf[300];
+    const ast_decl *sd = resolve_schema_name(c, f->file_id, fi->set, true);
+    const ast_decl *m = resolve_map_ref(c, fi->name, fi->name_loc);
+    fi->map_decl = m;
+    if (!sd)
+        return;
+    if (sd->format != SCHEMA_OPENAPI) {
+        diag_error(c->d, fi->set->loc, "'as bulk' writes through an OpenAPI operation; %s is an "
+                   "OData schema", fi->set->schema);
+        return;
+    }
+    mapc_schema_slot *slot = schema_slot_of(sd);
+    if (!slot || !slot->s)
+        return;
+    int rc = find_operation(slot->path, fi, sugg, sizeof sugg);
+    if (rc > 1) {
+        diag_error(c->d, fi->set->name_loc, "operation name '%s' is ambiguous in schema %s: %d "
+                   "paths end with it (%s%s); a bulk write names a path by its unique last "
+                   "segment", fi->set->name, fi->set->schema, rc, sugg, rc > 2 ? ", ..." : "");
+        return;
+    }
+    if (rc <= 0) {
+        if (rc < 0)
+            diag_error(c->d, fi->set->name_loc, "cannot read the operations of schema %s",
+                       fi->set->schema);
+        else if (sugg[0])
+            diag_error(c->d, fi->set->name_loc, "unknown operation '%s' in schema %s (a path "
+                       "taking a JSON body); did you mean '%s'?", fi->set->name, fi->set->schema,
+                       sugg);
+        else
+            diag_error(c->d, fi->set->name_loc, "unknown operation '%s' in schema %s (a path "
+                       "taking a JSON body)", fi->set->name, fi->set->schema);
+        return;
+    }
+    const schema_type *rt = schema_find_type(slot->s, fi->bulk_request);
+    if (!rt) {
+        diag_error(c->d, fi->set->name_loc, "operation '%s' takes %s, which %s does not define",
+                   fi->set->name, fi->bulk_request, fi->set->schema);
+        return;
+    }
+    const schema_prop *mp = find_prop(rt, fi->member);
+    if (!mp) {
+        unknown_field(c, fi->member_loc, rt, fi->member, fi->set->schema);
+        return;
+    }
+    const schema_typeref *el = mp->type.kind == SK_ARRAY ? mp->type.elem : NULL;
+    if (!el || el->kind != SK_OBJECT || !el->object) {
+        diag_error(c->d, fi->member_loc, "'as bulk' needs a list of records; %s.%s is %s",
+                   rt->name, mp->name, mapc_type_str(mapc_type_of_ref(&mp->type, false), buf,
+                                                     sizeof buf));
+        return;
+    }
+    fi->bulk_elem = el->object;
+    if (m && m->dst_type && !same_type(m->dst_type, el->object))
+        diag_error(c->d, fi->name_loc, "map '%s' writes %s.%s, but %s of %s.%s is a list of %s",
+                   m->name, m->dst->schema, m->dst_type->name, mp->name, fi->set->schema,
+                   fi->set->name, el->object->name);
+    if (m && m->mode != MODE_CREATE)
+        diag_error(c->d, fi->name_loc, "map '%s' is an %s map; the records of a bulk write are "
+                   "elements of one request body: drop '%s'", m->name, ast_mode_name(m->mode),
+                   ast_mode_name(m->mode));
+}
+
 static void check_flow(checker *c, ast_decl *f)
 {
     const ast_fitem *group_poll = NULL;
@@ -2269,6 +2519,10 @@ static void check_flow(checker *c, ast_decl *f)
             nwrites++;
             if (!first_write)
                 first_write = fi;
+            if (fi->bulk) {
+                check_bulk_write(c, f, fi);
+                break;
+            }
             const ast_decl *sd = NULL;
             const schema_type *st = resolve_qname(c, f->file_id, fi->set, true, &sd);
             const ast_decl *m = resolve_map_ref(c, fi->name, fi->name_loc);
@@ -2277,6 +2531,8 @@ static void check_flow(checker *c, ast_decl *f)
                 diag_error(c->d, fi->name_loc, "map '%s' writes %s.%s, but %s.%s holds %s",
                            m->name, m->dst->schema, m->dst_type->name, fi->set->schema,
                            fi->set->name, st->name);
+            if (sd && sd->format == SCHEMA_ODATA)
+                no_ref_into_odata(c, m, fi->set);
             if (fi->changeset && sd && sd->format != SCHEMA_ODATA)
                 diag_error(c->d, fi->loc, "'as one changeset' needs an OData $batch target; "
                            "%s is an OpenAPI schema", fi->set->schema);
@@ -2288,6 +2544,8 @@ static void check_flow(checker *c, ast_decl *f)
                 const schema_type *ct = resolve_qname(c, f->file_id, ch->set, true, NULL);
                 const ast_decl *cm = resolve_map_ref(c, ch->map, ch->map_loc);
                 ch->map_decl = cm;
+                if (sd && sd->format == SCHEMA_ODATA)
+                    no_ref_into_odata(c, cm, ch->set);
                 scope sc = {f->file_id, m ? m->var : NULL, map_var_type(m)};
                 if (cm && cm->group)
                     diag_error(c->d, ch->map_loc, "map '%s' reads groups of rows ('from group "
@@ -2429,7 +2687,7 @@ static void check_flow(checker *c, ast_decl *f)
 
 int mapc_program_check(mapc_program *p)
 {
-    checker c = {p, p->diag};
+    checker c = {p, p->diag, NULL, false};
     int before = p->diag->nerrors;
     p->checked = true;
     check_duplicates(&c);

@@ -881,6 +881,21 @@ static int emit_expr(fn *F, const ast_expr *e)
         return t;
     case AE_CALL:
         return emit_call(F, e);
+    case AE_REF: {
+        char route[300];
+        a = emit_expr(F, e->a);
+        emit_list_route(e->ref_schema, e->refset->name, route, sizeof route);
+        t = newtmp(F);
+        ind(F);
+        fprintf(F->o, "syncrt_mv t%d = syncrt_fn_ref(ctx, t%d, ", t, a);
+        c_str0(F->o, route);
+        fputs(", ", F->o);
+        c_str0(F->o, e->by_prop ? e->by_prop->name : e->by);
+        fputs(", ", F->o);
+        c_str0(F->o, e->prop ? e->prop->name : e->text);
+        fputs(");\n", F->o);
+        return t;
+    }
     case AE_UNARY:
         a = emit_expr(F, e->a);
         t = newtmp(F);

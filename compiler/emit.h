@@ -49,6 +49,9 @@ void emit_base_name(const char *path, char *buf, size_t size);
 #define EMIT_FLOWS_BASE "mapc_flows"
 /* Does the flow get a <Flow>_run (a write whose map has a source type)? */
 bool emit_flow_runnable(const ast_decl *fl);
+/* The route a Clarity set is listed and searched at ("Products/Products", from the OpenAPI
+ * document's paths); an F&O set (or a set no path serves) is its own route. */
+const char *emit_list_route(const schema *s, const char *set, char *buf, size_t size);
 /* Into a file's header: the descriptors' extern declarations (with syncrt/flow.h). */
 void emit_flow_decls(FILE *h, const ast_file *f);
 /* Into a file's .c: the descriptors of its runnable flows. */

@@ -140,6 +140,19 @@ static bool ef_list_route(json_t *paths, const char *set, char *buf, size_t size
     return false;
 }
 
+const char *emit_list_route(const schema *s, const char *set, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", set);
+    if (!s || schema_get_format(s) != SCHEMA_OPENAPI || !schema_get_path(s))
+        return buf;
+    json_t *root = json_load_file(schema_get_path(s), 0, NULL);
+    char list[256];
+    if (root && ef_list_route(json_object_get(root, "paths"), set, list, sizeof list))
+        snprintf(buf, size, "%s", list);
+    json_decref(root);
+    return buf;
+}
+
 /* The route a flow polls or writes: an F&O set is its own route; a Clarity set's list path
  * (poll) or entity route "Module/Type" (write).  NULL when s is NULL. */
 static const char *ef_route(ef_docs *D, const schema *s, const char *set, bool entity,
@@ -304,7 +317,8 @@ static void ef_desc(const mapc_program *p, ef_docs *D, FILE *o, const ast_decl *
     fprintf(o, "    .target = %s,\n    .write = SYNCRT_WRITE_%s,\n    .target_set = ", ef_system(ts), kind);
     ef_str(o, w->set->name);
     fputs(",\n    .target_route = ", o);
-    ef_str(o, ef_route(D, ts, w->set->name, true, action, buf, sizeof buf));
+    ef_str(o, w->bulk ? w->bulk_route
+                      : ef_route(D, ts, w->set->name, true, action, buf, sizeof buf));
     fputs(",\n    .child_set = ", o);
     const ast_child *ch = w->children.n ? w->children.items[0] : NULL;
     ef_str(o, ch ? ch->set->name : NULL);
@@ -333,6 +347,14 @@ static void ef_desc(const mapc_program *p, ef_docs *D, FILE *o, const ast_decl *
     /* `group by F, ...` on the poll: the engine joins rows equal on them ({"value":[...]}) */
     if (poll && poll->group_by)
         ef_keys(o, "group_by", (const char *const *)poll->group_by->names, poll->group_by->n);
+    /* `write OP as bulk MEMBER by MAP`: many records in one request */
+    if (w->bulk) {
+        fputs("    .bulk_member = ", o);
+        ef_str(o, w->member);
+        fputs(",\n    .bulk_method = ", o);
+        ef_str(o, w->bulk_method);
+        fputs(",\n", o);
+    }
     fputs("};\n\n", o);
 }
 

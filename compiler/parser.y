@@ -93,6 +93,7 @@ static char *where_text(mapc_parse_state *ps, mapc_loc at);
 %token IDEMPOTENT "idempotent" RETRY "retry" BACKOFF "backoff"
 %token GROUP "group" OF "of"
 %token DEDUP "dedup"
+%token REF "ref" BULK "bulk"
 %token IF "if" THEN "then" ELSE "else" MATCH "match" CASE "case"
 %token AND "and" OR "or" NOT "not" TRUE "true" FALSE "false" NUL "null"
 %token CONCAT "++" QQ "??" EQ "==" NE "!=" LE "<=" GE ">=" ARROW "=>" DOTDOT ".."
@@ -284,6 +285,8 @@ fitem:
 | TRIGGER SCHEDULE STRING        { MK($$, ast_new_schedule(NULL, @3, $3, @3, @$)); }
 | WRITE qname BY IDENT children changeset
                                  { MK($$, ast_new_write($2, $4, @4, $5, $6, @$)); }
+| WRITE qname AS BULK IDENT BY IDENT
+                                 { MK($$, ast_new_bulk_write($2, $5, @5, $7, @7, @$)); }
 | IDEMPOTENT BY IDENT            { MK($$, ast_new_idempotent($3, @3, @$)); }
 | DEDUP BY probes                { MK($$, ast_new_dedup($3, @$)); }
 | RETRY INT                      { MK($$, ast_new_retry($2, @2, NULL, NULL, @2, @$)); }
@@ -363,6 +366,8 @@ primary:
 | IDENT '(' args ')'             { MK($$, ast_new_call($1, @1, $3, @$)); }
 | '(' expr ')'                   { $$ = $2; $$->loc = @$; }
 | MATCH expr '{' cases '}'       { MK($$, ast_new_match($2, $4, NULL, @$)); }
+| REF qname BY IDENT '(' expr ')' '.' IDENT
+                                 { MK($$, ast_new_ref($2, $4, @4, $6, $9, @9, @$)); }
 | MATCH expr '{' cases ELSE ARROW expr '}'
                                  { MK($$, ast_new_match($2, $4, $7, @$)); }
 ;

@@ -6,6 +6,28 @@
 
 #include <stdio.h>
 
+static const syncrt_mfield clarity_CalculatedInventory_fields[] = {
+    {"ProductID", SYNCRT_MK_INT, SYNCRT_MK_STRING, SYNCRT_MF_INT32,
+     offsetof(struct clarity_CalculatedInventory, ProductID), offsetof(struct clarity_CalculatedInventory, has_ProductID),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"IsUnlimitedStock", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_CalculatedInventory, IsUnlimitedStock), offsetof(struct clarity_CalculatedInventory, has_IsUnlimitedStock),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"IsOutOfStock", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_CalculatedInventory, IsOutOfStock), offsetof(struct clarity_CalculatedInventory, has_IsOutOfStock),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"QuantityAllocated", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_CalculatedInventory, QuantityAllocated), offsetof(struct clarity_CalculatedInventory, has_QuantityAllocated),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"QuantityOnHand", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_CalculatedInventory, QuantityOnHand), offsetof(struct clarity_CalculatedInventory, has_QuantityOnHand),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"MaximumPurchaseQuantity", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_CalculatedInventory, MaximumPurchaseQuantity), offsetof(struct clarity_CalculatedInventory, has_MaximumPurchaseQuantity),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+};
+const syncrt_mtype clarity_CalculatedInventory_mtype = {"CalculatedInventory", sizeof(struct clarity_CalculatedInventory), 6, clarity_CalculatedInventory_fields, SYNCRT_MFLAVOR_OPENAPI};
+
 static const syncrt_mfield d365_WarehouseOnHandV2_fields[] = {
     {"ItemNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
      offsetof(struct d365_WarehouseOnHandV2, ItemNumber), offsetof(struct d365_WarehouseOnHandV2, has_ItemNumber),
@@ -16,9 +38,6 @@ static const syncrt_mfield d365_WarehouseOnHandV2_fields[] = {
     {"ReservedOnHandQuantity", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
      offsetof(struct d365_WarehouseOnHandV2, ReservedOnHandQuantity), offsetof(struct d365_WarehouseOnHandV2, has_ReservedOnHandQuantity),
      NULL, NULL, NULL, 0, -1, -1, -1},
-    {"ProductName", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct d365_WarehouseOnHandV2, ProductName), offsetof(struct d365_WarehouseOnHandV2, has_ProductName),
-     NULL, NULL, NULL, 0, -1, -1, -1},
     {"OnHandQuantity", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
      offsetof(struct d365_WarehouseOnHandV2, OnHandQuantity), offsetof(struct d365_WarehouseOnHandV2, has_OnHandQuantity),
      NULL, NULL, NULL, 0, -1, -1, -1},
@@ -26,7 +45,7 @@ static const syncrt_mfield d365_WarehouseOnHandV2_fields[] = {
      offsetof(struct d365_WarehouseOnHandV2, TotalAvailableQuantity), offsetof(struct d365_WarehouseOnHandV2, has_TotalAvailableQuantity),
      NULL, NULL, NULL, 0, -1, -1, -1},
 };
-const syncrt_mtype d365_WarehouseOnHandV2_mtype = {"WarehouseOnHandV2", sizeof(struct d365_WarehouseOnHandV2), 6, d365_WarehouseOnHandV2_fields, SYNCRT_MFLAVOR_ODATA};
+const syncrt_mtype d365_WarehouseOnHandV2_mtype = {"WarehouseOnHandV2", sizeof(struct d365_WarehouseOnHandV2), 5, d365_WarehouseOnHandV2_fields, SYNCRT_MFLAVOR_ODATA};
 
 static const syncrt_mfield d365_WarehouseOnHandV2_group_fields[] = {
     {"value", SYNCRT_MK_LIST, SYNCRT_MK_OBJECT, SYNCRT_MF_REQUIRED,
@@ -35,83 +54,74 @@ static const syncrt_mfield d365_WarehouseOnHandV2_group_fields[] = {
 };
 const syncrt_mtype d365_WarehouseOnHandV2_group_mtype = {"WarehouseOnHandV2_group", sizeof(struct d365_WarehouseOnHandV2_group), 1, d365_WarehouseOnHandV2_group_fields, SYNCRT_MFLAVOR_ODATA};
 
-/* map Stock from d365.WarehouseOnHandV2 to clarity.Product (upsert) */
+/* map Stock from d365.WarehouseOnHandV2 to clarity.CalculatedInventory (create) */
 static void Stock_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
 {
     syncrt_mv v_ = syncrt_mv_get(ctx, syncrt_mv_obj(src_, &d365_WarehouseOnHandV2_group_mtype), 0);   /* .value */
     (void)v_;
     (void)dst_;
-    {   /* CustomKey */
+    {   /* ProductID */
         syncrt_mv t1 = v_;
         syncrt_mv t2 = syncrt_mv_int(INT64_C(0));
         syncrt_mv t3 = syncrt_mv_index(ctx, t1, t2);
         syncrt_mv t4 = syncrt_mv_get(ctx, t3, 0);   /* .ItemNumber */
         syncrt_mv t5 = syncrt_fn_required(ctx, t4, "$.value[0].ItemNumber");
+        syncrt_mv t6 = syncrt_fn_ref(ctx, t5, "Products/Products", "CustomKey", "ID");
         static const size_t path[1] = {0};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t5);
+        syncrt_mv_put(ctx, &clarity_CalculatedInventory_mtype, dst_, path, 1, t6);
     }
-    {   /* Name */
+    {   /* QuantityOnHand */
         syncrt_mv t7 = v_;
-        syncrt_mv t8 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t9 = syncrt_mv_index(ctx, t7, t8);
-        syncrt_mv t10 = syncrt_mv_get(ctx, t9, 3);   /* .ProductName */
-        syncrt_mv t6 = t10;
-        if (!syncrt_mv_present(t6)) {
-            syncrt_mv t11 = v_;
-            syncrt_mv t12 = syncrt_mv_int(INT64_C(0));
-            syncrt_mv t13 = syncrt_mv_index(ctx, t11, t12);
-            syncrt_mv t14 = syncrt_mv_get(ctx, t13, 0);   /* .ItemNumber */
-            syncrt_mv t15 = syncrt_fn_required(ctx, t14, "$.value[0].ItemNumber");
-            t6 = t15;
-        }
-        static const size_t path[1] = {1};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t6);
+        syncrt_mv t8 = syncrt_mv_project(ctx, t7, 3);   /* .OnHandQuantity */
+        syncrt_mv t9 = syncrt_fn_sum(ctx, t8, 1);
+        static const size_t path[1] = {4};
+        syncrt_mv_put(ctx, &clarity_CalculatedInventory_mtype, dst_, path, 1, t9);
     }
-    {   /* StatusKey */
-        syncrt_mv t16;
-        syncrt_mv t17 = v_;
-        syncrt_mv t18 = syncrt_mv_project(ctx, t17, 5);   /* .TotalAvailableQuantity */
-        syncrt_mv t19 = syncrt_fn_sum(ctx, t18, 1);
-        syncrt_mv t20 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t21 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t19, t20);
-        if (syncrt_mv_true(t21)) {
-            syncrt_mv t22 = syncrt_mv_str("InStock", 7);
-            t16 = t22;
-        } else {
-            syncrt_mv t23 = syncrt_mv_str("OutOfStock", 10);
-            t16 = t23;
-        }
+    {   /* QuantityAllocated */
+        syncrt_mv t10 = v_;
+        syncrt_mv t11 = syncrt_mv_project(ctx, t10, 2);   /* .ReservedOnHandQuantity */
+        syncrt_mv t12 = syncrt_fn_sum(ctx, t11, 1);
+        static const size_t path[1] = {3};
+        syncrt_mv_put(ctx, &clarity_CalculatedInventory_mtype, dst_, path, 1, t12);
+    }
+    {   /* IsOutOfStock */
+        syncrt_mv t13 = v_;
+        syncrt_mv t14 = syncrt_mv_project(ctx, t13, 4);   /* .TotalAvailableQuantity */
+        syncrt_mv t15 = syncrt_fn_sum(ctx, t14, 1);
+        syncrt_mv t16 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t17 = syncrt_mv_binop(ctx, SYNCRT_OP_GT, t15, t16);
+        syncrt_mv t18 = syncrt_mv_unop(ctx, SYNCRT_OP_NOT, t17);
         static const size_t path[1] = {2};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t16);
+        syncrt_mv_put(ctx, &clarity_CalculatedInventory_mtype, dst_, path, 1, t18);
     }
     {   /* IsUnlimitedStock */
-        syncrt_mv t24 = syncrt_mv_bool(0);
-        static const size_t path[1] = {5};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t24);
+        syncrt_mv t19 = syncrt_mv_bool(0);
+        static const size_t path[1] = {1};
+        syncrt_mv_put(ctx, &clarity_CalculatedInventory_mtype, dst_, path, 1, t19);
     }
     {   /* MaximumPurchaseQuantity */
-        syncrt_mv t25 = v_;
-        syncrt_mv t26 = syncrt_mv_project(ctx, t25, 1);   /* .AvailableOnHandQuantity */
-        syncrt_mv t27 = syncrt_fn_sum(ctx, t26, 1);
-        syncrt_mv t28 = v_;
-        syncrt_mv t29 = syncrt_mv_project(ctx, t28, 2);   /* .ReservedOnHandQuantity */
-        syncrt_mv t30 = syncrt_fn_sum(ctx, t29, 1);
-        syncrt_mv t31 = syncrt_mv_binop(ctx, SYNCRT_OP_SUB, t27, t30);
-        syncrt_mv t32 = syncrt_fn_round(ctx, t31, 2, 1);
-        static const size_t path[1] = {8};
-        syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t32);
+        syncrt_mv t20 = v_;
+        syncrt_mv t21 = syncrt_mv_project(ctx, t20, 1);   /* .AvailableOnHandQuantity */
+        syncrt_mv t22 = syncrt_fn_sum(ctx, t21, 1);
+        syncrt_mv t23 = v_;
+        syncrt_mv t24 = syncrt_mv_project(ctx, t23, 2);   /* .ReservedOnHandQuantity */
+        syncrt_mv t25 = syncrt_fn_sum(ctx, t24, 1);
+        syncrt_mv t26 = syncrt_mv_binop(ctx, SYNCRT_OP_SUB, t22, t25);
+        syncrt_mv t27 = syncrt_fn_round(ctx, t26, 2, 1);
+        static const size_t path[1] = {5};
+        syncrt_mv_put(ctx, &clarity_CalculatedInventory_mtype, dst_, path, 1, t27);
     }
     {   /* check: negative on-hand quantity over all warehouses */
-        syncrt_mv t33 = v_;
-        syncrt_mv t34 = syncrt_mv_project(ctx, t33, 4);   /* .OnHandQuantity */
-        syncrt_mv t35 = syncrt_fn_sum(ctx, t34, 1);
-        syncrt_mv t36 = syncrt_mv_int(INT64_C(0));
-        syncrt_mv t37 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t35, t36);
-        syncrt_fn_check(ctx, t37, "Stock", "negative on-hand quantity over all warehouses");
+        syncrt_mv t28 = v_;
+        syncrt_mv t29 = syncrt_mv_project(ctx, t28, 3);   /* .OnHandQuantity */
+        syncrt_mv t30 = syncrt_fn_sum(ctx, t29, 1);
+        syncrt_mv t31 = syncrt_mv_int(INT64_C(0));
+        syncrt_mv t32 = syncrt_mv_binop(ctx, SYNCRT_OP_GE, t30, t31);
+        syncrt_fn_check(ctx, t32, "Stock", "negative on-hand quantity over all warehouses");
     }
 }
 
-const syncrt_mmap Stock_mmap = {"Stock", &d365_WarehouseOnHandV2_group_mtype, &clarity_Product_mtype, Stock_map_};
+const syncrt_mmap Stock_mmap = {"Stock", &d365_WarehouseOnHandV2_group_mtype, &clarity_CalculatedInventory_mtype, Stock_map_};
 
 syncrt_status Stock_decode(syncrt_mctx *ctx, const char *json, size_t len, struct d365_WarehouseOnHandV2_group **out)
 {
@@ -121,7 +131,7 @@ syncrt_status Stock_decode(syncrt_mctx *ctx, const char *json, size_t len, struc
     return st;
 }
 
-syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2_group *src, struct clarity_Product **out)
+syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2_group *src, struct clarity_CalculatedInventory **out)
 {
     void *p = NULL;
     syncrt_status st = syncrt_mapply(ctx, &Stock_mmap, src, &p);
@@ -129,14 +139,14 @@ syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2_gr
     return st;
 }
 
-syncrt_status Stock_validate(syncrt_mctx *ctx, const struct clarity_Product *dst)
+syncrt_status Stock_validate(syncrt_mctx *ctx, const struct clarity_CalculatedInventory *dst)
 {
-    return syncrt_mvalidate(ctx, &clarity_Product_mtype, dst, "Stock");
+    return syncrt_mvalidate(ctx, &clarity_CalculatedInventory_mtype, dst, "Stock");
 }
 
-syncrt_status Stock_encode(syncrt_mbuf *out, const struct clarity_Product *dst)
+syncrt_status Stock_encode(syncrt_mbuf *out, const struct clarity_CalculatedInventory *dst)
 {
-    return syncrt_mencode(out, &clarity_Product_mtype, dst);
+    return syncrt_mencode(out, &clarity_CalculatedInventory_mtype, dst);
 }
 
 syncrt_status Stock_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out)
@@ -158,7 +168,7 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
     (void)v_;
     (void)prefix;
     syncrt_mbuf_put(out, "{", 1);
-    /* write clarity.Products by Stock */
+    /* write clarity.BulkUpdateInventoryForProducts by Stock */
     st = syncrt_mapply(ctx, &Stock_mmap, src_, &dst_);
     if (st == SYNCRT_ENOMEM)
         return st;
@@ -167,9 +177,9 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
         return st;
     }
     bad |= st != SYNCRT_OK;
-    syncrt_mbuf_put(out, "\"Products\":", 11);
+    syncrt_mbuf_put(out, "\"BulkUpdateInventoryForProducts\":", 33);
     if (st == SYNCRT_OK)
-        syncrt_mencode(out, &clarity_Product_mtype, dst_);
+        syncrt_mencode(out, &clarity_CalculatedInventory_mtype, dst_);
     else
         syncrt_mbuf_put(out, "null", 4);
     syncrt_mbuf_put(out, "}", 1);
@@ -178,22 +188,12 @@ syncrt_status StockToClarity_run(syncrt_mctx *ctx, const char *json, size_t len,
     return bad ? SYNCRT_EINVAL : SYNCRT_OK;
 }
 
-/* flow StockToClarity: the fields an update of an existing record sends: the map's
-   fields minus its `on create` items, the key */
-static const char *const StockToClarity_update_fields[] = {
-    "Name",
-    "StatusKey",
-    "IsUnlimitedStock",
-    "MaximumPurchaseQuantity",
-    NULL
-};
-
 /* flow StockToClarity: the facts the engine runs it by (syncrt/flow.h) */
 const syncrt_flow_desc StockToClarity_flow = {
     .name = "StockToClarity",
-    .map_version = "inventory.map@23d8669e2d94c9fe (mapc 0.1.0)",
+    .map_version = "inventory.map@9a175a22b546e1e5 (mapc 0.1.0)",
     .map_file = "inventory.map",
-    .map_hash = "23d8669e2d94c9fe",
+    .map_hash = "9a175a22b546e1e5",
     .source = SYNCRT_SYS_D365,
     .webhook_event = NULL,
     .poll_route = "WarehousesOnHandV2",
@@ -205,16 +205,17 @@ const syncrt_flow_desc StockToClarity_flow = {
     .source_key_fields = { "dataAreaId", "ItemNumber", "ProductColorId", NULL },
     .run = StockToClarity_run,
     .target = SYNCRT_SYS_CLARITY,
-    .write = SYNCRT_WRITE_UPSERT,
-    .target_set = "Products",
-    .target_route = "Products/Product",
+    .write = SYNCRT_WRITE_CREATE,
+    .target_set = "BulkUpdateInventoryForProducts",
+    .target_route = "Providers/Inventory/BulkUpdateInventoryForProducts",
     .child_set = NULL,
     .one_changeset = 0,
-    .key_fields = { "CustomKey", NULL },
-    .idempotency_field = "CustomKey",
+    .key_fields = { "ProductID", NULL },
+    .idempotency_field = "ProductID",
     .retry = { 10, 2000, 600000 },
-    .update_fields = StockToClarity_update_fields,
     .group_by = { "ItemNumber", NULL },
+    .bulk_member = "InventoryToPush",
+    .bulk_method = "PUT",
 };
 
 /* keeps the translation unit non-empty for a file without maps */

@@ -19,13 +19,31 @@
 extern "C" {
 #endif
 
+struct clarity_CalculatedInventory;
 struct d365_WarehouseOnHandV2;
 struct d365_WarehouseOnHandV2_group;
 
+extern const syncrt_mtype clarity_CalculatedInventory_mtype;
 extern const syncrt_mtype d365_WarehouseOnHandV2_mtype;
 extern const syncrt_mtype d365_WarehouseOnHandV2_group_mtype;
 
-/* d365_WarehouseOnHandV2.WarehouseOnHandV2: 6 of 19 fields */
+/* clarity_CalculatedInventory.CalculatedInventory: 6 of 16 fields */
+struct clarity_CalculatedInventory {
+    int64_t ProductID;
+    unsigned char has_ProductID;
+    unsigned char IsUnlimitedStock;
+    unsigned char has_IsUnlimitedStock;
+    unsigned char IsOutOfStock;
+    unsigned char has_IsOutOfStock;
+    syncrt_decimal QuantityAllocated;
+    unsigned char has_QuantityAllocated;
+    syncrt_decimal QuantityOnHand;
+    unsigned char has_QuantityOnHand;
+    syncrt_decimal MaximumPurchaseQuantity;
+    unsigned char has_MaximumPurchaseQuantity;
+};
+
+/* d365_WarehouseOnHandV2.WarehouseOnHandV2: 5 of 19 fields */
 struct d365_WarehouseOnHandV2 {
     syncrt_str ItemNumber;
     unsigned char has_ItemNumber;
@@ -33,8 +51,6 @@ struct d365_WarehouseOnHandV2 {
     unsigned char has_AvailableOnHandQuantity;
     syncrt_decimal ReservedOnHandQuantity;
     unsigned char has_ReservedOnHandQuantity;
-    syncrt_str ProductName;
-    unsigned char has_ProductName;
     syncrt_decimal OnHandQuantity;
     unsigned char has_OnHandQuantity;
     syncrt_decimal TotalAvailableQuantity;
@@ -47,12 +63,12 @@ struct d365_WarehouseOnHandV2_group {
     unsigned char has_value;
 };
 
-/* map Stock: d365.WarehouseOnHandV2 -> clarity.Product */
+/* map Stock: d365.WarehouseOnHandV2 -> clarity.CalculatedInventory */
 extern const syncrt_mmap Stock_mmap;
 syncrt_status Stock_decode(syncrt_mctx *ctx, const char *json, size_t len, struct d365_WarehouseOnHandV2_group **out);
-syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2_group *src, struct clarity_Product **out);
-syncrt_status Stock_validate(syncrt_mctx *ctx, const struct clarity_Product *dst);
-syncrt_status Stock_encode(syncrt_mbuf *out, const struct clarity_Product *dst);
+syncrt_status Stock_map(syncrt_mctx *ctx, const struct d365_WarehouseOnHandV2_group *src, struct clarity_CalculatedInventory **out);
+syncrt_status Stock_validate(syncrt_mctx *ctx, const struct clarity_CalculatedInventory *dst);
+syncrt_status Stock_encode(syncrt_mbuf *out, const struct clarity_CalculatedInventory *dst);
 syncrt_status Stock_run(syncrt_mctx *ctx, const char *json, size_t len, syncrt_mbuf *out);
 
 /* flow StockToClarity: decode, map every write (children included), encode as

@@ -115,43 +115,6 @@ static const syncrt_mfield clarity_Payment_fields[] = {
 };
 const syncrt_mtype clarity_Payment_mtype = {"Payment", sizeof(struct clarity_Payment), 8, clarity_Payment_fields, SYNCRT_MFLAVOR_OPENAPI};
 
-static const syncrt_mfield clarity_Product_fields[] = {
-    {"CustomKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, CustomKey), offsetof(struct clarity_Product, has_CustomKey),
-     NULL, NULL, NULL, 0, 128, -1, -1},
-    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
-     offsetof(struct clarity_Product, Name), offsetof(struct clarity_Product, has_Name),
-     NULL, NULL, NULL, 0, 128, -1, -1},
-    {"StatusKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, StatusKey), offsetof(struct clarity_Product, has_StatusKey),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"SeoKeywords", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, SeoKeywords), offsetof(struct clarity_Product, has_SeoKeywords),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"IsDiscontinued", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, IsDiscontinued), offsetof(struct clarity_Product, has_IsDiscontinued),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"IsUnlimitedStock", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, IsUnlimitedStock), offsetof(struct clarity_Product, has_IsUnlimitedStock),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"ShortDescription", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, ShortDescription), offsetof(struct clarity_Product, has_ShortDescription),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"ManufacturerPartNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, ManufacturerPartNumber), offsetof(struct clarity_Product, has_ManufacturerPartNumber),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"MaximumPurchaseQuantity", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, MaximumPurchaseQuantity), offsetof(struct clarity_Product, has_MaximumPurchaseQuantity),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"PriceBase", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, PriceBase), offsetof(struct clarity_Product, has_PriceBase),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-    {"PriceMsrp", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
-     offsetof(struct clarity_Product, PriceMsrp), offsetof(struct clarity_Product, has_PriceMsrp),
-     NULL, NULL, NULL, 0, -1, -1, -1},
-};
-const syncrt_mtype clarity_Product_mtype = {"Product", sizeof(struct clarity_Product), 11, clarity_Product_fields, SYNCRT_MFLAVOR_OPENAPI};
-
 static const syncrt_mfield clarity_SalesItem_fields[] = {
     {"CustomKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
      offsetof(struct clarity_SalesItem, CustomKey), offsetof(struct clarity_SalesItem, has_CustomKey),

@@ -24,7 +24,6 @@ struct clarity_Address;
 struct clarity_AppliedDiscount;
 struct clarity_Contact;
 struct clarity_Payment;
-struct clarity_Product;
 struct clarity_SalesItem;
 struct clarity_SalesOrder;
 struct clarity_SalesOrderPayment;
@@ -38,7 +37,6 @@ extern const syncrt_mtype clarity_Address_mtype;
 extern const syncrt_mtype clarity_AppliedDiscount_mtype;
 extern const syncrt_mtype clarity_Contact_mtype;
 extern const syncrt_mtype clarity_Payment_mtype;
-extern const syncrt_mtype clarity_Product_mtype;
 extern const syncrt_mtype clarity_SalesItem_mtype;
 extern const syncrt_mtype clarity_SalesOrder_mtype;
 extern const syncrt_mtype clarity_SalesOrderPayment_mtype;
@@ -126,32 +124,6 @@ struct clarity_Payment {
     unsigned char has_PaymentMethodKey;
     syncrt_str CurrencyKey;
     unsigned char has_CurrencyKey;
-};
-
-/* clarity_Product.Product: 11 of 48 fields */
-struct clarity_Product {
-    syncrt_str CustomKey;
-    unsigned char has_CustomKey;
-    syncrt_str Name;
-    unsigned char has_Name;
-    syncrt_str StatusKey;
-    unsigned char has_StatusKey;
-    syncrt_str SeoKeywords;
-    unsigned char has_SeoKeywords;
-    unsigned char IsDiscontinued;
-    unsigned char has_IsDiscontinued;
-    unsigned char IsUnlimitedStock;
-    unsigned char has_IsUnlimitedStock;
-    syncrt_str ShortDescription;
-    unsigned char has_ShortDescription;
-    syncrt_str ManufacturerPartNumber;
-    unsigned char has_ManufacturerPartNumber;
-    syncrt_decimal MaximumPurchaseQuantity;
-    unsigned char has_MaximumPurchaseQuantity;
-    syncrt_decimal PriceBase;
-    unsigned char has_PriceBase;
-    syncrt_decimal PriceMsrp;
-    unsigned char has_PriceMsrp;
 };
 
 /* clarity_SalesItem.SalesItem: 12 of 37 fields */

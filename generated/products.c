@@ -6,6 +6,34 @@
 
 #include <stdio.h>
 
+static const syncrt_mfield clarity_Product_fields[] = {
+    {"CustomKey", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Product, CustomKey), offsetof(struct clarity_Product, has_CustomKey),
+     NULL, NULL, NULL, 0, 128, -1, -1},
+    {"Name", SYNCRT_MK_STRING, SYNCRT_MK_STRING, 0,
+     offsetof(struct clarity_Product, Name), offsetof(struct clarity_Product, has_Name),
+     NULL, NULL, NULL, 0, 128, -1, -1},
+    {"SeoKeywords", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Product, SeoKeywords), offsetof(struct clarity_Product, has_SeoKeywords),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"IsDiscontinued", SYNCRT_MK_BOOL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Product, IsDiscontinued), offsetof(struct clarity_Product, has_IsDiscontinued),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"ShortDescription", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Product, ShortDescription), offsetof(struct clarity_Product, has_ShortDescription),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"ManufacturerPartNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Product, ManufacturerPartNumber), offsetof(struct clarity_Product, has_ManufacturerPartNumber),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"PriceBase", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Product, PriceBase), offsetof(struct clarity_Product, has_PriceBase),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+    {"PriceMsrp", SYNCRT_MK_DECIMAL, SYNCRT_MK_STRING, SYNCRT_MF_NULLABLE,
+     offsetof(struct clarity_Product, PriceMsrp), offsetof(struct clarity_Product, has_PriceMsrp),
+     NULL, NULL, NULL, 0, -1, -1, -1},
+};
+const syncrt_mtype clarity_Product_mtype = {"Product", sizeof(struct clarity_Product), 8, clarity_Product_fields, SYNCRT_MFLAVOR_OPENAPI};
+
 static const syncrt_mfield d365_ReleasedProductV2_fields[] = {
     {"ItemNumber", SYNCRT_MK_STRING, SYNCRT_MK_STRING, SYNCRT_MF_REQUIRED,
      offsetof(struct d365_ReleasedProductV2, ItemNumber), offsetof(struct d365_ReleasedProductV2, has_ItemNumber),
@@ -67,13 +95,13 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
     {   /* ManufacturerPartNumber */
         syncrt_mv t8 = v_;
         syncrt_mv t9 = syncrt_mv_get(ctx, t8, 0);   /* .ItemNumber */
-        static const size_t path[1] = {7};
+        static const size_t path[1] = {5};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t9);
     }
     {   /* PriceBase */
         syncrt_mv t10 = v_;
         syncrt_mv t11 = syncrt_mv_get(ctx, t10, 1);   /* .SalesPrice */
-        static const size_t path[1] = {9};
+        static const size_t path[1] = {6};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t11);
     }
     {   /* PriceMsrp */
@@ -82,12 +110,12 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
         syncrt_mv t14 = syncrt_mv_str("USD", 3);
         syncrt_mv t15 = syncrt_mv_str("EUR", 3);
         syncrt_mv t16 = syncrt_fn_convert(ctx, t13, t14, t15, &table_Rates);
-        static const size_t path[1] = {10};
+        static const size_t path[1] = {7};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t16);
     }
     {   /* IsDiscontinued */
         syncrt_mv t17 = syncrt_mv_bool(0);
-        static const size_t path[1] = {4};
+        static const size_t path[1] = {3};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t17);
     }
     {   /* ShortDescription */
@@ -103,7 +131,7 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
         syncrt_mv t24 = syncrt_mv_int(INT64_C(20));
         syncrt_mv t25 = syncrt_fn_substr(ctx, t18, t23, t24);
         syncrt_mv t26 = syncrt_fn_upper(ctx, t25);
-        static const size_t path[1] = {6};
+        static const size_t path[1] = {4};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t26);
     }
     {   /* SeoKeywords */
@@ -118,7 +146,7 @@ static void Product_map_(syncrt_mctx *ctx, const void *src_, void *dst_)
             syncrt_mv t34 = syncrt_mv_str("General", 7);
             t27 = t34;
         }
-        static const size_t path[1] = {3};
+        static const size_t path[1] = {2};
         syncrt_mv_put(ctx, &clarity_Product_mtype, dst_, path, 1, t27);
     }
 }

@@ -19,9 +19,31 @@
 extern "C" {
 #endif
 
+struct clarity_Product;
 struct d365_ReleasedProductV2;
 
+extern const syncrt_mtype clarity_Product_mtype;
 extern const syncrt_mtype d365_ReleasedProductV2_mtype;
+
+/* clarity_Product.Product: 8 of 48 fields */
+struct clarity_Product {
+    syncrt_str CustomKey;
+    unsigned char has_CustomKey;
+    syncrt_str Name;
+    unsigned char has_Name;
+    syncrt_str SeoKeywords;
+    unsigned char has_SeoKeywords;
+    unsigned char IsDiscontinued;
+    unsigned char has_IsDiscontinued;
+    syncrt_str ShortDescription;
+    unsigned char has_ShortDescription;
+    syncrt_str ManufacturerPartNumber;
+    unsigned char has_ManufacturerPartNumber;
+    syncrt_decimal PriceBase;
+    unsigned char has_PriceBase;
+    syncrt_decimal PriceMsrp;
+    unsigned char has_PriceMsrp;
+};
 
 /* d365_ReleasedProductV2.ReleasedProductV2: 3 of 266 fields */
 struct d365_ReleasedProductV2 {

@@ -49,6 +49,8 @@ struct syncrt_engine_worker {
     syncrt_rng rng;
     syncrt_mctx mctx;
     int contacted;              /* F&O accepted our credentials during this step */
+    json_t *refs;               /* ref lookups answered (resolve_refs): "route\x1f by\x1f get
+                                   \x1f value" -> the got value; NULL until the first */
 };
 
 const char *syncrt_log_level_name(syncrt_log_level l)
@@ -315,6 +317,12 @@ static int c360_flow(const syncrt_flow_desc *f)
            f->key_fields[0] && f->source_id_field && f->poll_route;
 }
 
+/* `write OP as bulk MEMBER by MAP` into Clarity: many records in one request (send_bulk). */
+static int bulk_flow(const syncrt_flow_desc *f)
+{
+    return f->target == SYNCRT_SYS_CLARITY && f->bulk_member && f->bulk_method && f->target_route;
+}
+
 int syncrt_engine_runs(const syncrt_flow_desc *f)
 {
     if (!f || !f->run || !f->target_set || !f->idempotency_field)
@@ -327,7 +335,7 @@ int syncrt_engine_runs(const syncrt_flow_desc *f)
            f->poll_route && f->target_route &&
            f->source_key_fields[0] && f->key_fields[0] && !f->child_set &&
            ((f->write == SYNCRT_WRITE_UPSERT && !strcmp(f->key_fields[0], "CustomKey")) ||
-            state_flow(f));
+            state_flow(f) || bulk_flow(f));
 }
 
 static int flow_enabled(const syncrt_engine *e, const syncrt_flow_desc *f)
@@ -494,6 +502,7 @@ void syncrt_engine_worker_free(syncrt_engine_worker *w)
     syncrt_http_free(w->http);
     syncrt_store_close(w->store);
     syncrt_mctx_free(&w->mctx);
+    json_decref(w->refs);
     free(w);
 }
 
@@ -1257,6 +1266,8 @@ typedef struct {
     item_state state;
     char *out;                  /* the mapped JSON */
     size_t out_len;
+    char *send;                 /* the target record with its ref placeholders resolved
+                                   (resolve_refs), sent instead of hdr; NULL: hdr as it is */
     const char *hdr; size_t hdr_len;
     const char *lines; size_t lines_len;
     char *keyv[SYNCRT_FLOW_MAX_KEYS];
@@ -1275,6 +1286,7 @@ static void item_clear(item *it)
 {
     free(it->row);
     free(it->out);
+    free(it->send);
     for (int k = 0; k < SYNCRT_FLOW_MAX_KEYS; k++)
         free(it->keyv[k]);
     free(it->target_key);
@@ -1567,6 +1579,9 @@ static void prepare(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *it
         }
     }
     json_t *tkv = json_object_get(h, f->idempotency_field);
+    json_t *tref = json_object_get(tkv, "$ref");
+    if (json_is_object(tref))   /* a ref: keyed by what it looks up ("A0001") */
+        tkv = json_object_get(tref, "value");
     if (json_is_integer(tkv)) {
         char b[32];
         snprintf(b, sizeof b, "%lld", (long long)json_integer_value(tkv));
@@ -1921,7 +1936,8 @@ static void send_upsert(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
         done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
         return;
     }
-    json_t *rec = json_loadb(it->hdr, it->hdr_len, JSON_DECODE_ANY, NULL);
+    json_t *rec = it->send ? json_loads(it->send, JSON_DECODE_ANY, NULL)
+                           : json_loadb(it->hdr, it->hdr_len, JSON_DECODE_ANY, NULL);
     if (!rec) {
         done_dead(w, f, it, "internal: mapped record does not parse", f->target_set);
         return;
@@ -1972,6 +1988,508 @@ static void send_upsert(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
     }
     o.error_text = d;
     done_failed(w, f, it, &o, auth_failed);
+}
+
+/* ------------------------------------------------------------------ refs and bulk writes */
+
+/* A mapped Clarity record may hold ref placeholders (docs/codegen.md):
+ * {"$ref":{"route":"Products/Products","by":"CustomKey","value":"A0001","get":"ID"}} stands
+ * for the ID of the active Products record whose CustomKey is A0001.  resolve_refs looks the
+ * values of a whole batch up together, one search per REF_CHUNK keys of a route
+ * (GET route?CustomKeys=a,b,...&Active=true, paged), keeps the answers in the worker's memory
+ * for the run (w->refs: a product's ID does not change while it lives, and a process start
+ * asks again, so an ID that did change - a product deleted and created again - is not kept
+ * past a restart; a refusal of a bulk item forgets them all), and writes each record with its
+ * placeholders replaced into it->send.  A key Clarity has no active record for fails the
+ * record as a transient failure, "no clarity Products with CustomKey 'X'": the product may be
+ * created soon (ProductsToClarity), so it is retried by the flow's policy and dead-lettered
+ * with that text when the retries are spent; the other records go on. */
+
+#define REF_CHUNK 50            /* keys per search: one page of at most this many rows */
+#define REF_CACHE_MAX 100000    /* answers kept; beyond, the cache starts again empty */
+
+/* The placeholder's {route, by, value, get} object, or NULL when v is not a placeholder. */
+static json_t *ref_of(json_t *v)
+{
+    if (!json_is_object(v) || json_object_size(v) != 1)
+        return NULL;
+    json_t *r = json_object_get(v, "$ref");
+    if (!json_is_object(r) || !json_is_string(json_object_get(r, "route")) ||
+        !json_is_string(json_object_get(r, "by")) || !json_is_string(json_object_get(r, "value")) ||
+        !json_is_string(json_object_get(r, "get")))
+        return NULL;
+    return r;
+}
+
+#define REF_S(r, k) json_string_value(json_object_get((r), (k)))
+
+/* "route\x1f by\x1f get" (group) or with "\x1f value" (one answer), malloc'ed. */
+static char *ref_key(const json_t *r, int with_value)
+{
+    const char *v = with_value ? REF_S(r, "value") : "";
+    size_t n = strlen(REF_S(r, "route")) + strlen(REF_S(r, "by")) + strlen(REF_S(r, "get")) +
+               strlen(v) + 8;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s\x1f%s\x1f%s%s%s", REF_S(r, "route"), REF_S(r, "by"), REF_S(r, "get"),
+                 with_value ? "\x1f" : "", v);
+    return k;
+}
+
+/* The text holds a "$ref" member name (a quick test before parsing). */
+static int has_ref(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++)
+        if (s[i] == '"' && !memcmp(s + i, "\"$ref\"", 6))
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    syncrt_engine_worker *w;
+    json_t *want;               /* collect: group key -> {"ref": a placeholder,
+                                   "values": {value: true, ...}} */
+    int resolve;                /* 0: collect what the cache lacks; 1: replace from the cache */
+    size_t missing;
+    char why[400];              /* the first unresolved placeholder, said */
+} ref_pass;
+
+static void ref_visit(ref_pass *p, json_t *r, json_t *parent, const char *key, size_t idx)
+{
+    char *vk = ref_key(r, 1);
+    json_t *got = vk && p->w->refs ? json_object_get(p->w->refs, vk) : NULL;
+    free(vk);
+    if (!p->resolve) {
+        if (got)
+            return;
+        char *gk = ref_key(r, 0);
+        if (!gk)
+            return;
+        json_t *g = json_object_get(p->want, gk);
+        if (!g) {
+            g = json_pack("{s:O,s:{}}", "ref", r, "values");
+            json_object_set_new(p->want, gk, g);
+        }
+        if (g)
+            json_object_set_new(json_object_get(g, "values"), REF_S(r, "value"), json_true());
+        free(gk);
+        return;
+    }
+    if (!got) {
+        if (!p->missing++) {
+            const char *route = REF_S(r, "route"), *slash = strrchr(route, '/');
+            const char *v = REF_S(r, "value");
+            if (strcmp(REF_S(r, "by"), "CustomKey"))
+                snprintf(p->why, sizeof p->why, "a ref by %s cannot be looked up (only CustomKey)",
+                         REF_S(r, "by"));
+            else if (strchr(v, ','))
+                snprintf(p->why, sizeof p->why, "CustomKey '%s' holds a ',' and cannot be "
+                         "searched (CustomKeys=)", v);
+            else
+                snprintf(p->why, sizeof p->why, "no clarity %s with CustomKey '%s'",
+                         slash ? slash + 1 : route, v);
+        }
+        return;
+    }
+    if (key)
+        json_object_set(parent, key, got);
+    else
+        json_array_set(parent, idx, got);
+}
+
+static void ref_each(ref_pass *p, json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, k, m) {
+            json_t *r = ref_of(m);
+            if (r)
+                ref_visit(p, r, v, k, 0);
+            else
+                ref_each(p, m);
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *m = json_array_get(v, i);
+            json_t *r = ref_of(m);
+            if (r)
+                ref_visit(p, r, v, NULL, i);
+            else
+                ref_each(p, m);
+        }
+    }
+}
+
+typedef struct {
+    syncrt_engine_worker *w;
+    const json_t *ref;          /* route, by, get of the search */
+} ref_rows;
+
+static int ref_row(void *ctx, json_t *row)
+{
+    ref_rows *rr = ctx;
+    const char *ck = json_string_value(json_object_get(row, "CustomKey"));
+    json_t *got = json_object_get(row, REF_S(rr->ref, "get"));
+    if (!ck || !got || json_is_null(got))
+        return 0;
+    json_t *k = json_pack("{s:s,s:s,s:s,s:s}", "route", REF_S(rr->ref, "route"), "by", "CustomKey",
+                          "value", ck, "get", REF_S(rr->ref, "get"));
+    char *vk = k ? ref_key(k, 1) : NULL;
+    if (vk)
+        json_object_set(rr->w->refs, vk, got);
+    free(vk);
+    json_decref(k);
+    return 0;
+}
+
+/* Resolves the ref placeholders of the ready items (see above); an item whose placeholders
+ * cannot all be resolved is settled here (retry, or a pause when Clarity refused the
+ * credentials: *auth_failed). */
+static void resolve_refs(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *its, size_t n,
+                         int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    json_t **docs = calloc(n ? n : 1, sizeof *docs);
+    ref_pass p;
+    memset(&p, 0, sizeof p);
+    p.w = w;
+    p.want = json_object();
+    if (!docs || !p.want) {
+        free(docs);
+        json_decref(p.want);
+        return;   /* no memory: the placeholders go out unresolved and are refused there */
+    }
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (its[i].state != IT_READY || !has_ref(its[i].hdr, its[i].hdr_len))
+            continue;
+        docs[i] = json_loadb(its[i].hdr, its[i].hdr_len, 0, NULL);
+        ref_each(&p, docs[i]);
+        any = 1;
+    }
+    if (!any)
+        goto out;
+    if (!w->refs || json_object_size(w->refs) > REF_CACHE_MAX) {
+        json_decref(w->refs);
+        w->refs = json_object();
+    }
+    /* the searches: one per REF_CHUNK keys of a group */
+    char failed[600] = "";
+    syncrt_status failed_st = SYNCRT_OK;
+    int lookup_auth = 0;
+    const char *gk;
+    json_t *g;
+    json_object_foreach(p.want, gk, g) {
+        json_t *ref = json_object_get(g, "ref");
+        if (strcmp(REF_S(ref, "by"), "CustomKey"))
+            continue;   /* said per record in the resolve pass */
+        const char *v;
+        size_t cap = 256, len = 0, cnt = 0;
+        char *param = malloc(cap);
+        if (!param)
+            break;
+        len = (size_t)snprintf(param, cap, "CustomKeys=");
+        json_t *values = json_object_get(g, "values");
+        void *iter = json_object_iter(values);
+        for (;;) {
+            v = iter ? json_object_iter_key(iter) : NULL;
+            if (v)
+                iter = json_object_iter_next(values, iter);
+            if (v && strchr(v, ','))        /* cannot be searched: said per record */
+                continue;
+            if (v) {
+                size_t vl = strlen(v);
+                if (len + vl + 2 > cap) {
+                    while (len + vl + 2 > cap)
+                        cap *= 2;
+                    char *np = realloc(param, cap);
+                    if (!np)
+                        break;
+                    param = np;
+                }
+                len += (size_t)snprintf(param + len, cap - len, "%s%s", cnt ? "," : "", v);
+                cnt++;
+            }
+            if (cnt && (!v || cnt == REF_CHUNK)) {
+                syncrt_error err;
+                memset(&err, 0, sizeof err);
+                syncrt_status st = clarity_auth(w, &err);
+                syncrt_clarity_search_stats ss;
+                memset(&ss, 0, sizeof ss);
+                if (st == SYNCRT_OK) {
+                    syncrt_clarity c = { 0 };
+                    c.http = w->http;
+                    c.auth = w->clarity;
+                    c.root = e->cfg->clarity_root;
+                    c.jitter_seed = syncrt_rng_next(&w->rng);
+                    const char *params[] = { param, "Active=true", NULL };
+                    syncrt_clarity_search_opts o = { 0 };
+                    o.page_size = REF_CHUNK;
+                    o.params = params;
+                    o.no_cache = 1;   /* a product created a moment ago must be found */
+                    ref_rows rr = { w, ref };
+                    st = syncrt_clarity_search(&ss, &c, REF_S(ref, "route"), &o, ref_row, &rr,
+                                               &err);
+                    COUNT(e, batches, (int64_t)(ss.pages ? ss.pages : 1));
+                }
+                if (st != SYNCRT_OK) {
+                    if (st == SYNCRT_EAUTH || ss.last_status == 401 || ss.last_status == 403)
+                        lookup_auth = 1;
+                    if (!failed[0])
+                        failed_st = st == SYNCRT_EPARSE ? SYNCRT_EHTTP : st;
+                    if (!failed[0])
+                        snprintf(failed, sizeof failed, "looking up %s by CustomKey: %s",
+                                 REF_S(ref, "route"),
+                                 err.message[0] ? err.message : syncrt_strerror(st));
+                }
+                len = (size_t)snprintf(param, cap, "CustomKeys=");
+                cnt = 0;
+            }
+            if (!v || failed[0])
+                break;
+        }
+        free(param);
+        if (failed[0])
+            break;
+    }
+    if (lookup_auth) {
+        *auth_failed = 1;
+        syncrt_auth_free(w->clarity);
+        w->clarity = NULL;
+        pause_flow(w, f, "Clarity refused the credentials (looking records up for refs)");
+    }
+    /* each record: replaced, or settled */
+    p.resolve = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!docs[i] || its[i].state != IT_READY)
+            continue;
+        item *it = &its[i];
+        if (lookup_auth) {
+            done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
+            continue;
+        }
+        p.missing = 0;
+        p.why[0] = 0;
+        ref_each(&p, docs[i]);
+        if (failed[0]) {                     /* the search failed: try again later */
+            syncrt_outcome o;
+            memset(&o, 0, sizeof o);
+            o.attempt.transport = failed_st;
+            o.attempt.idempotent = 1;
+            o.retry_after_ms = -1;
+            o.error_text = failed;
+            done_failed(w, f, it, &o, auth_failed);
+            continue;
+        }
+        if (p.missing) {                     /* not (yet) in Clarity: retried, then dead */
+            char reason[480];
+            snprintf(reason, sizeof reason, "retries exhausted: %s", p.why);
+            syncrt_outcome o;
+            memset(&o, 0, sizeof o);
+            o.attempt.transport = SYNCRT_ENOTFOUND;
+            o.attempt.idempotent = 1;
+            o.retry_after_ms = -1;
+            o.reason = reason;
+            o.error_text = p.why;
+            done_failed(w, f, it, &o, auth_failed);
+            continue;
+        }
+        it->send = json_dumps(docs[i], JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!it->send)
+            done_release(w, it, now_ms() + 1000);
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        json_decref(docs[i]);
+    free(docs);
+    json_decref(p.want);
+}
+
+/* "Item 3: message" of a bulk answer's Messages[]: the index, or -1. */
+static long bulk_item_index(const char *m, const char **text)
+{
+    if (strncmp(m, "Item ", 5) != 0)
+        return -1;
+    char *end;
+    long i = strtol(m + 5, &end, 10);
+    if (end == m + 5 || *end != ':' || i < 0)
+        return -1;
+    *text = end[1] == ' ' ? end + 2 : end + 1;
+    return i;
+}
+
+/* The records of its[0..n) in one request: {"<bulk_member>":[record, ...]} by bulk_method to
+ * target_route.  A 2xx delivers every record its Messages[] do not name ("Item i: why": that
+ * record is refused, dead-lettered with the message, and the ref answers are forgotten in case
+ * a cached ID went stale); a 4xx for the whole body is split in halves and each sent again, so
+ * the one bad record is isolated and dead-lettered and the others go through; 401/403 pause
+ * the flow; transport failures, 408, 429 and 5xx are retried for every record. */
+static void send_bulk(syncrt_engine_worker *w, const syncrt_flow_desc *f, item **its, size_t n,
+                      int *auth_failed)
+{
+    syncrt_engine *e = w->e;
+    if (!n || *auth_failed)
+        return;
+    syncrt_error err;
+    memset(&err, 0, sizeof err);
+    syncrt_status st = clarity_auth(w, &err);
+    if (st != SYNCRT_OK) {
+        *auth_failed = 1;
+        pause_flow(w, f, err.message[0] ? err.message : syncrt_strerror(st));
+        for (size_t i = 0; i < n; i++)
+            done_release(w, its[i], now_ms() + e->cfg->auth_pause_ms);
+        return;
+    }
+    syncrt_mbuf b;
+    syncrt_mbuf_init(&b);
+    syncrt_mbuf_put(&b, "{\"", 2);
+    syncrt_mbuf_put(&b, f->bulk_member, strlen(f->bulk_member));
+    syncrt_mbuf_put(&b, "\":[", 3);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            syncrt_mbuf_put(&b, ",", 1);
+        if (its[i]->send)
+            syncrt_mbuf_put(&b, its[i]->send, strlen(its[i]->send));
+        else
+            syncrt_mbuf_put(&b, its[i]->hdr, its[i]->hdr_len);
+    }
+    syncrt_mbuf_put(&b, "]}", 2);
+    if (b.oom) {
+        syncrt_mbuf_free(&b);
+        for (size_t i = 0; i < n; i++)
+            done_release(w, its[i], now_ms() + 1000);
+        return;
+    }
+    static const char *const hdrs[] = { "Content-Type: application/json", "Accept: application/json", NULL };
+    const char *root = e->cfg->clarity_root;
+    size_t rl = strlen(root);
+    char url[1024];
+    snprintf(url, sizeof url, "%.*s/%s", (int)(rl && root[rl - 1] == '/' ? rl - 1 : rl), root,
+             f->target_route);
+    int put = !strcmp(f->bulk_method, "PUT");
+    syncrt_http_request req;
+    memset(&req, 0, sizeof req);
+    req.method = f->bulk_method;
+    req.url = url;
+    req.headers = hdrs;
+    req.body = b.p;
+    req.body_len = b.n;
+    req.resend_safe = put;               /* a PUT sets the figures: sending twice is safe */
+    syncrt_http_response r;
+    memset(&r, 0, sizeof r);
+    COUNT(e, batches, 1);
+    st = syncrt_auth_do(w->clarity, &r, &req, &err);
+    syncrt_mbuf_free(&b);
+    long status = st == SYNCRT_OK ? r.status : 0;
+    if (st == SYNCRT_EAUTH || status == 401 || status == 403) {
+        *auth_failed = 1;
+        char why[300];
+        snprintf(why, sizeof why, "Clarity refused the credentials (%s)",
+                 st == SYNCRT_OK ? "HTTP 401/403" : err.message);
+        syncrt_auth_free(w->clarity);
+        w->clarity = NULL;
+        pause_flow(w, f, why);
+        for (size_t i = 0; i < n; i++)
+            done_release(w, its[i], now_ms() + e->cfg->auth_pause_ms);
+        syncrt_http_response_clear(&r);
+        return;
+    }
+    if (st == SYNCRT_OK)
+        w->contacted = 1;
+    if (st == SYNCRT_OK && status >= 200 && status < 300) {
+        json_t *doc = json_loadb(r.body ? r.body : "", r.body_len, 0, NULL);
+        json_t *msgs = json_object_get(doc, "Messages");
+        int ok = json_is_true(json_object_get(doc, "ActionSucceeded"));
+        char **bad = calloc(n, sizeof *bad);
+        size_t named = 0, i;
+        json_t *m;
+        json_array_foreach(msgs, i, m) {
+            const char *text = NULL;
+            long k = json_is_string(m) ? bulk_item_index(json_string_value(m), &text) : -1;
+            if (bad && k >= 0 && (size_t)k < n && !bad[k]) {
+                bad[k] = strdup(text);
+                named++;
+            }
+        }
+        char d[900];
+        if (!ok && !named) {                 /* refused, no record named: all of them */
+            snprintf(d, sizeof d, "%s %s: HTTP %ld: not succeeded%s%s", f->bulk_method,
+                     f->target_route, status, json_array_size(msgs) ? ": " : "",
+                     json_array_size(msgs) ? json_string_value(json_array_get(msgs, 0)) : "");
+            for (size_t k = 0; k < n; k++) {
+                syncrt_outcome o;          /* answered 2xx, refused: not retried */
+                memset(&o, 0, sizeof o);
+                o.invalid = 1;
+                o.retry_after_ms = -1;
+                o.reason = "validation: refused by Clarity (not retried)";
+                o.error_text = d;
+                done_failed(w, f, its[k], &o, auth_failed);
+            }
+        } else {
+            if (named) {                     /* a cached ID may have gone stale */
+                json_decref(w->refs);
+                w->refs = NULL;
+            }
+            char how[80];
+            snprintf(how, sizeof how, "bulk: %zu of %zu records in one request", n - named, n);
+            for (size_t k = 0; k < n; k++) {
+                if (bad && bad[k]) {
+                    syncrt_outcome o;      /* answered 2xx, this item refused */
+                    memset(&o, 0, sizeof o);
+                    o.invalid = 1;
+                    o.retry_after_ms = -1;
+                    o.reason = "validation: refused by Clarity (not retried)";
+                    snprintf(d, sizeof d, "%s %s: %s", f->bulk_method, f->target_route, bad[k]);
+                    o.error_text = d;
+                    done_failed(w, f, its[k], &o, auth_failed);
+                } else {
+                    done_delivered(w, f, its[k], how);
+                }
+            }
+        }
+        for (size_t k = 0; bad && k < n; k++)
+            free(bad[k]);
+        free(bad);
+        json_decref(doc);
+        syncrt_http_response_clear(&r);
+        return;
+    }
+    if (st == SYNCRT_OK && status >= 400 && status < 500 && status != 408 && status != 429 &&
+        n > 1) {
+        syncrt_http_response_clear(&r);
+        size_t h = n / 2;                    /* isolate the record the body was refused for */
+        send_bulk(w, f, its, h, auth_failed);
+        send_bulk(w, f, its + h, n - h, auth_failed);
+        return;
+    }
+    char d[900];
+    syncrt_clarity_error ce;
+    memset(&ce, 0, sizeof ce);
+    if (st == SYNCRT_OK)
+        syncrt_clarity_error_parse(&ce, r.body, r.body_len);
+    if (st != SYNCRT_OK)
+        snprintf(d, sizeof d, "%s %s: %s", f->bulk_method, f->target_route,
+                 err.message[0] ? err.message : syncrt_strerror(st));
+    else                                     /* the settler says "HTTP <status>: " first */
+        snprintf(d, sizeof d, "%s %s: %s", f->bulk_method, f->target_route,
+                 ce.message[0] ? ce.message : "refused");
+    const char *ra = st == SYNCRT_OK ? syncrt_http_response_header(&r, "Retry-After") : NULL;
+    for (size_t k = 0; k < n; k++) {
+        syncrt_outcome o;
+        memset(&o, 0, sizeof o);
+        o.attempt.transport = st == SYNCRT_OK ? SYNCRT_OK : st == SYNCRT_EPARSE ? SYNCRT_EHTTP : st;
+        o.attempt.request_sent = st == SYNCRT_OK ? 1 : r.request_sent;
+        o.attempt.idempotent = put;
+        o.attempt.http_status = status;
+        o.retry_after_ms = ra && *ra >= '0' && *ra <= '9' ? strtoll(ra, NULL, 10) * 1000 : -1;
+        if (status == 400 || status == 422)
+            o.reason = "validation: refused by Clarity (not retried)";
+        o.error_text = d;
+        done_failed(w, f, its[k], &o, auth_failed);
+    }
+    syncrt_http_response_clear(&r);
 }
 
 /* ------------------------------------------------------------------ customer 360 */
@@ -2949,8 +3467,20 @@ syncrt_status syncrt_engine_step(syncrt_engine_worker *w, const syncrt_flow_desc
                 break;
             }
     }
+    /* Clarity targets: ref placeholders resolved for the whole batch first */
+    if (f->target == SYNCRT_SYS_CLARITY && !auth_failed && !stopping(e))
+        resolve_refs(w, f, its, nrec, &auth_failed);
+    /* a bulk write: the ready records in one request */
+    if (bulk_flow(f) && !auth_failed && !stopping(e)) {
+        size_t nb = 0;
+        for (size_t k = 0; k < nrec; k++)
+            if (its[k].state == IT_READY)
+                ready[nb++] = &its[k];
+        send_bulk(w, f, ready, nb, &auth_failed);
+    }
     /* Clarity targets: one idempotent Upsert per record */
-    for (size_t i = 0; i < nrec && !auth_failed && f->target == SYNCRT_SYS_CLARITY; i++) {
+    for (size_t i = 0; i < nrec && !auth_failed && f->target == SYNCRT_SYS_CLARITY && !bulk_flow(f);
+         i++) {
         if (its[i].state != IT_READY)
             continue;
         if (stopping(e))

@@ -1071,7 +1071,7 @@ static void validate_obj(syncrt_mctx *c, const syncrt_mtype *t, const void *obj,
     for (size_t i = 0; i < t->nfields; i++) {
         const syncrt_mfield *f = &t->fields[i];
         unsigned char has = (unsigned char)base[f->has_offset];
-        if (has == SYNCRT_ABSENT)
+        if (has == SYNCRT_ABSENT || has == SYNCRT_REF)   /* a ref is checked when resolved */
             continue;
         snprintf(path + plen, cap - plen, ".%s", f->name);
         size_t l2 = strlen(path);
@@ -1163,6 +1163,8 @@ static bool empty_obj(const syncrt_mtype *t, const void *obj);
 static bool clarity_nonempty(const syncrt_mfield *f, const char *base)
 {
     unsigned char has = (unsigned char)base[f->has_offset];
+    if (has == SYNCRT_REF)
+        return true;
     if (has != SYNCRT_PRESENT)
         return false;
     const void *v = base + f->offset;
@@ -1272,6 +1274,10 @@ static void encode_obj(syncrt_mbuf *b, const syncrt_mtype *t, const void *obj)
                 put_s(b, "\"1900-01-01T12:00:00Z\"");   /* F&O's empty date */
             else
                 put_s(b, "null");
+        } else if (has == SYNCRT_REF) {
+            const char *ref;
+            memcpy(&ref, base + f->offset, sizeof ref);
+            put_s(b, ref);
         } else {
             encode_value(b, f, f->kind, t->flavor, base + f->offset);
         }

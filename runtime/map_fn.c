@@ -703,6 +703,74 @@ syncrt_mv syncrt_fn_required(syncrt_mctx *c, syncrt_mv x, const char *what)
     return x;
 }
 
+/* s as a JSON string (quoted, escaped). */
+static void ref_put_json(syncrt_mbuf *b, const char *s, size_t n)
+{
+    syncrt_mbuf_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char esc[8];
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)ch;
+            syncrt_mbuf_put(b, esc, 2);
+        } else if (ch < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", ch);
+            syncrt_mbuf_put(b, esc, 6);
+        } else {
+            syncrt_mbuf_put(b, s + i, 1);
+        }
+    }
+    syncrt_mbuf_put(b, "\"", 1);
+}
+
+static void ref_put(syncrt_mbuf *b, const char *s, int quoted)
+{
+    if (quoted)
+        ref_put_json(b, s, strlen(s));
+    else
+        syncrt_mbuf_put(b, s, strlen(s));
+}
+
+syncrt_mv syncrt_fn_ref(syncrt_mctx *c, syncrt_mv key, const char *route, const char *by,
+                        const char *get)
+{
+    if (!syncrt_mv_present(key))
+        return syncrt_mv_absent();
+    if (key.kind != SYNCRT_MV_STRING)
+        key = syncrt_fn_text(c, key);
+    if (key.kind != SYNCRT_MV_STRING)
+        return syncrt_mv_absent();
+    syncrt_mbuf b;
+    syncrt_mbuf_init(&b);
+    ref_put(&b, "{\"$ref\":{\"route\":", 0);
+    ref_put(&b, route, 1);
+    ref_put(&b, ",\"by\":", 0);
+    ref_put(&b, by, 1);
+    ref_put(&b, ",\"value\":", 0);
+    ref_put_json(&b, key.u.s.p, key.u.s.n);
+    ref_put(&b, ",\"get\":", 0);
+    ref_put(&b, get, 1);
+    ref_put(&b, "}}", 0);
+    char *p = b.oom ? NULL : syncrt_mctx_alloc(c, b.n + 1);
+    if (p) {
+        memcpy(p, b.p, b.n);
+        p[b.n] = 0;
+    }
+    size_t n = b.n;
+    if (b.oom)
+        c->oom = true;
+    syncrt_mbuf_free(&b);
+    if (!p)
+        return syncrt_mv_absent();
+    syncrt_mv v;
+    memset(&v, 0, sizeof v);
+    v.kind = SYNCRT_MV_REF;
+    v.u.s.p = p;
+    v.u.s.n = n;
+    return v;
+}
+
 void syncrt_fn_check(syncrt_mctx *c, syncrt_mv cond, const char *map, const char *message)
 {
     if (!syncrt_mv_true(cond))

@@ -330,6 +330,17 @@ static void store(syncrt_mctx *c, const syncrt_mfield *f, char *base, syncrt_mv 
         *has = SYNCRT_NULL;
         return;
     }
+    if (v.kind == SYNCRT_MV_REF) {
+        /* the checker lets a ref feed only integer and string fields: both slots hold a
+         * pointer */
+        if (f->kind != SYNCRT_MK_INT && f->kind != SYNCRT_MK_STRING) {
+            syncrt_mctx_error(c, f->name, "a ref cannot fill this field");
+            return;
+        }
+        memcpy(p, &v.u.s.p, sizeof v.u.s.p);
+        *has = SYNCRT_REF;
+        return;
+    }
     switch (f->kind) {
     case SYNCRT_MK_STRING:
     case SYNCRT_MK_ENUM:

@@ -39,7 +39,11 @@
  *   - Accounts carry the seed's credit limit as Credit (+ CreditCurrencyKey) and their billing
  *     contact in AccountContacts; Users' CustomKey is the e-mail.
  *   - Stock is the product's ProductInventoryLocationSections (one row per seed warehouse);
- *     inventory updates change the product (UpdatedDate, Product.Updated event).
+ *     inventory updates change the product (UpdatedDate, Product.Updated event).  A bulk
+ *     CalculatedInventory item without RelevantLocations sets the first location's row; its
+ *     MaximumPurchaseQuantity, IsUnlimitedStock, IsDiscontinued, AllowBackOrder and
+ *     AllowPreSale, when given, are stored on the product (DESIGN GUESS: they are Product
+ *     fields as well).
  */
 #include "clarity_int.h"
 
@@ -164,10 +168,13 @@ static const char *const decimal_fields[] = {
     "Quantity", "QuantityBackOrdered", "QuantityAllocated", "QuantityPreSold",
     "QuantityBroken", "UnitCorePrice", "UnitSoldPrice", "ExtendedTaxAmount", "Amount",
     "SubTotal", "Shipping", "Handling", "Fees", "Tax", "Total", "BalanceDue", "CreditLimit",
-    "PriceBase", "PriceSale", "PriceMsrp", "Weight", "Value", "Hash",
+    "PriceBase", "PriceSale", "PriceMsrp", "Weight", "Value", "Hash", "QuantityPresent",
+    "QuantityOnHand", "QuantityPreSellable", "MaximumPurchaseQuantity",
+    "MaximumBackOrderPurchaseQuantity",
 };
 static const char *const bool_fields[] = {
-    "Active", "Authorized", "Received", "IsTaxable", "IsPrimary", "Captured",
+    "Active", "Authorized", "Received", "IsTaxable", "IsPrimary", "Captured", "IsOutOfStock",
+    "IsUnlimitedStock", "IsDiscontinued", "AllowBackOrder", "AllowPreSale",
 };
 static const char *const string_id_fields[] = {
     "PaymentTransactionID", "EventID", "ExternalCustomerID", "ExternalPaymentID",
@@ -1481,6 +1488,34 @@ static int set_stock(clarity_server *s, json_t *prod, int w, const json_t *from,
 
 /* One CalculatedInventory item (bulk) or UpdateInventoryForProduct body (single) applied to its
  * product in the current transaction.  0, -1 refused (msg), -2 store error. */
+/* A bulk item's product-level figures stored on the product (0, or -1 with msg). */
+static int apply_product_flags(json_t *prod, const json_t *item, char *msg, size_t msglen)
+{
+    static const char *const flags[] = {"IsUnlimitedStock", "IsDiscontinued", "AllowBackOrder",
+                                        "AllowPreSale"};
+    json_t *v = json_object_get(item, "MaximumPurchaseQuantity");
+    if (v && !json_is_null(v) && !json_is_number(v)) {
+        snprintf(msg, msglen, "MaximumPurchaseQuantity: '%s' is not a valid Decimal",
+                 json_is_string(v) ? json_string_value(v) : "value");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+        json_t *b = json_object_get(item, flags[i]);
+        if (b && !json_is_null(b) && !json_is_boolean(b)) {
+            snprintf(msg, msglen, "%s: not a valid Boolean", flags[i]);
+            return -1;
+        }
+    }
+    if (json_is_number(v))
+        json_object_set(prod, "MaximumPurchaseQuantity", v);
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+        json_t *b = json_object_get(item, flags[i]);
+        if (json_is_boolean(b))
+            json_object_set(prod, flags[i], b);
+    }
+    return 0;
+}
+
 static int apply_stock(clarity_server *s, const json_t *item, int bulk, const char *now,
                        int *changed, char *msg, size_t msglen)
 {
@@ -1547,6 +1582,8 @@ static int apply_stock(clarity_server *s, const json_t *item, int bulk, const ch
         }
         json_decref(from);
     }
+    if (!rc && bulk)
+        rc = apply_product_flags(prod, item, msg, msglen);
     if (!rc && !same_except_dates(old, prod)) {
         json_object_set_new(prod, "UpdatedDate", json_string(now));
         if (save(s, pe, prod, "Updated")) {
@@ -1583,6 +1620,32 @@ unsigned cl_inventory_update(clarity_server *s, const json_t *body, int bulk, js
         }
         items = json_pack("[O]", body);
     }
+    /* ServiceStack deserializes the whole request before the service runs: an item member
+     * of the wrong type (a quantity "lots", an ID "x") refuses the whole body with 400 */
+    json_t *bound_items = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        json_t *bound = NULL, *refused = NULL;
+        if (json_is_object(it) && bind_body(it, &bound, &refused)) {
+            json_t *rs = json_object_get(refused, "ResponseStatus");
+            const char *why = str(rs, "Message") ? str(rs, "Message") : "bad item";
+            if (bulk) {
+                snprintf(msg, sizeof msg, "InventoryToPush[%zu].%s", i, why);
+                *reply = cl_error(str(rs, "ErrorCode") ? str(rs, "ErrorCode")
+                                                       : "SerializationException",
+                                  msg, json_incref(json_object_get(rs, "Errors")), 0);
+            } else {
+                snprintf(msg, sizeof msg, "Item %zu: %s", i, why);
+                *reply = cl_error("ArgumentException", msg, NULL, 1);
+            }
+            json_decref(refused);
+            json_decref(bound_items);
+            json_decref(items);
+            return 400;
+        }
+        json_array_append_new(bound_items, bound ? bound : json_incref(it));
+    }
     unsigned status = 200;
     json_t *messages = json_array();
     int updated = 0, changed = 0;
@@ -1592,20 +1655,9 @@ unsigned cl_inventory_update(clarity_server *s, const json_t *body, int bulk, js
         status = 500;
         goto unlock;
     }
-    size_t i;
-    json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(bound_items, i, it) {
         int ch = 0;
-        json_t *bound = NULL, *ignored = NULL;
-        if (json_is_object(it) && bind_body(it, &bound, &ignored)) {
-            json_t *rs = json_object_get(ignored, "ResponseStatus");
-            snprintf(msg, sizeof msg, "%s", str(rs, "Message") ? str(rs, "Message") : "bad item");
-            json_decref(ignored);
-            json_array_append_new(messages, json_sprintf("Item %zu: %s", i, msg));
-            continue;
-        }
-        int rc = apply_stock(s, bound ? bound : it, bulk, now, &ch, msg, sizeof msg);
-        json_decref(bound);
+        int rc = apply_stock(s, it, bulk, now, &ch, msg, sizeof msg);
         if (rc == -2) {
             cs_rollback(s->store);
             *reply = db_error(s);
@@ -1638,6 +1690,7 @@ unlock:
     if (changed)
         webhook_kick(s->wh);
     json_decref(messages);
+    json_decref(bound_items);
     json_decref(items);
     return status;
 }

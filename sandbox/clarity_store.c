@@ -310,7 +310,11 @@ int cs_search(clarity_store *s, const char *entity, const cs_filter *f, int64_t 
     b.len = 0;
     sb_add(&b, "SELECT doc FROM docs");
     build_where(&b, f);
-    sb_add(&b, " ORDER BY id LIMIT ? OFFSET ?");
+    /* a CustomKeys search (a bulk write's lookups: 50 keys) is answered by docs_key_active
+     * and its few rows sorted; with a plain ORDER BY id SQLite walked the primary key in id
+     * order, testing every row of the entity until the page was full (16 ms a search for
+     * keys late in 100000 products, 0.1 ms this way) */
+    sb_add(&b, f && f->keys ? " ORDER BY +id LIMIT ? OFFSET ?" : " ORDER BY id LIMIT ? OFFSET ?");
     if (b.oom || sqlite3_prepare_v2(s->db, b.p, -1, &st, NULL) != SQLITE_OK)
         goto done;
     int k = bind_where(st, entity, f);

@@ -5,20 +5,26 @@ Starts $BUILD/sandbox with --extra-skus SKUS (D365 F&O: SKUS extra released prod
 one on-hand row each, besides the seed's 120 items x 4 warehouses in usmf and usrt) on free
 ports, then with `$BUILD/sync once StockToClarity --drain` (examples/inventory.map):
 
-  initial    a fresh store A: every item (its on-hand rows summed) mapped and upserted into
-             Clarity Products by CustomKey (creates them in Clarity; reported, not the result);
+  products   `sync once ProductsToClarity --drain` (examples/products.map) creates every
+             released product in Clarity (StockToClarity writes stock of products Clarity has:
+             it looks their IDs up by CustomKey; reported as products_*, not the result);
+  initial    a fresh store A: every item (its on-hand rows summed) mapped and sent to Clarity
+             in bulk, PUT .../Providers/Inventory/BulkUpdateInventoryForProducts with up to
+             batch_records (200) items each, their ProductIDs looked up by CustomKey, one
+             search per 50 keys (reported, not the result);
   change     CHANGED_SHARE (1%) of the SKUS extra on-hand rows change through the real OData
              API: sales order lines reserve one unit each (change_rows says why not PATCH);
   ours       store A again: the same full scan of WarehousesOnHandV2 (ordered by ItemNumber,
              nextLink paging), items whose rows are unchanged are absorbed by the inbox (group
              hash), those whose mapped record was already delivered with the same hash are
-             skipped; only the changed ones are upserted;
+             skipped; only the changed ones are sent (in bulk, with their lookups: a new
+             process, the lookups are kept in memory for a run);
   full push  a fresh store B (no delivered hashes) on the same data: the same binary, paging,
-             mapping and upsert route (POST .../Products/Product/Upsert), every item upserted
-             again (they exist in Clarity, so these are updates, as in ours).
+             mapping, lookups and bulk route, every item sent again.
 
 StockToClarity groups the on-hand rows by item (`group by ItemNumber`: an item's stock is the
-sum over its warehouses), so a pass makes one upsert per item: SKUS + 120, not SKUS + 480.
+sum over its warehouses), so a pass sends one record per item: SKUS + 120, not SKUS + 480, in
+(SKUS + 120) / 200 bulk requests and (SKUS + 120) / 50 lookups.
 
 Calls are the deltas of /_sandbox/stats on the Clarity port (every request, login included) and
 the F&O port; seconds are wall time of the sync process.  Writes OUT (JSON) and prints the ratio
@@ -48,9 +54,11 @@ def total_calls(sb, clarity):
     return st.get("total", 0)
 
 
-def write_config(wd, name, d, c):
+def write_config(wd, name, d, c, flow="StockToClarity"):
     with open(os.path.join(TOP, "bench", "inventory", "sync.inventory.json")) as f:
         cfg = json.load(f)
+    if flow != "StockToClarity":
+        cfg["flows"] = {flow: dict(cfg["flows"]["StockToClarity"])}
     cfg["store"] = os.path.join(wd, name + ".db")
     cfg["d365"]["url"] = "http://127.0.0.1:%d" % d
     cfg["d365"]["token_url"] = "http://127.0.0.1:%d/sandbox/oauth2/v2.0/token" % d
@@ -62,15 +70,18 @@ def write_config(wd, name, d, c):
     return path
 
 
-def sync_pass(sb, config, env, what):
-    """One `sync once StockToClarity --drain`: {seconds, calls (Clarity), fo_calls}."""
+def sync_pass(sb, config, env, what, flow="StockToClarity"):
+    """One `sync once FLOW --drain`: {seconds, calls (Clarity), fo_calls}."""
     c0, d0 = total_calls(sb, True), total_calls(sb, False)
     t0 = time.monotonic()
-    rc, out, err = sblib.sync_cmd(os.path.join(BUILD, "sync"), config, "once", "StockToClarity",
+    rc, out, err = sblib.sync_cmd(os.path.join(BUILD, "sync"), config, "once", flow,
                                   "--drain", "--timeout", "3000", env=env, timeout=3600)
     secs = time.monotonic() - t0
     if rc != 0:
         raise RuntimeError("%s: sync exited %d\n%s" % (what, rc, err[-3000:]))
+    st = sblib.sync_flows(os.path.join(BUILD, "sync"), config, env=env).get(flow) or {}
+    if not st or st.get("dead", "0").split()[0] != "0" or st.get("pending", "0").split()[0] != "0":
+        raise RuntimeError("%s: not every record delivered: %s\n%s" % (what, st, err[-3000:]))
     res = {"seconds": round(secs, 3), "calls": total_calls(sb, True) - c0,
            "fo_calls": total_calls(sb, False) - d0}
     print("bench_inventory: %-9s %7d Clarity calls, %5d F&O calls, %8.2f s"
@@ -128,6 +139,8 @@ def main():
             time.sleep(0.2)
         seed_s = time.monotonic() - t0
         print("bench_inventory: sandbox up with %d extra SKUs in %.1f s" % (skus, seed_s), file=sys.stderr)
+        products = sync_pass(sb, write_config(wd, "products", d, c, "ProductsToClarity"), env,
+                             "products", "ProductsToClarity")
         a = write_config(wd, "ours", d, c)
         initial = sync_pass(sb, a, env, "initial")
         t1 = time.monotonic()
@@ -149,7 +162,8 @@ def main():
            "speedup": round(full["seconds"] / max(ours["seconds"], 0.001), 2),
            "fo_calls": ours["fo_calls"], "full_push_fo_calls": full["fo_calls"],
            "initial_calls": initial["calls"],
-           "initial_seconds": initial["seconds"], "seed_seconds": round(seed_s, 1)}
+           "initial_seconds": initial["seconds"], "products_calls": products["calls"],
+           "products_seconds": products["seconds"], "seed_seconds": round(seed_s, 1)}
     with open(out, "w") as f:
         json.dump(res, f, indent=2)
         f.write("\n")

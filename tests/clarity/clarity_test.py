@@ -622,6 +622,16 @@ def t_bulk_inventory():
     expect_error_shape(r, 400)
     r = request("PUT", "/Providers/Inventory/BulkUpdateInventoryForProducts", {"Nope": 1})
     expect_error_shape(r, 400)
+    # a member of the wrong type fails deserializing the whole request (ServiceStack): 400,
+    # nothing applied, the item named
+    _, before2 = stock("A0002")
+    r = request("PUT", "/Providers/Inventory/BulkUpdateInventoryForProducts", {"InventoryToPush": [
+        {"ProductID": p2["ID"], "QuantityPresent": 41},
+        {"ProductID": p3["ID"], "QuantityPresent": "lots"}]})
+    expect_error_shape(r, 400)
+    expect("InventoryToPush[1]" in r.json["ResponseStatus"]["Message"], "item named: %r" % r.json)
+    _, after2 = stock("A0002")
+    expect(after2["11"]["Quantity"] == before2["11"]["Quantity"], "nothing applied: %r" % after2)
 
 
 # ------------------------------------------------------------------ tests: bad input

@@ -165,10 +165,14 @@ flowdesc OrderToCash examples/order_to_cash.map source=clarity target=d365 write
   key_fields=dataAreaId,SalesOrderNumber source_key_fields=
 flowdesc ProductsToClarity examples/products.map source=d365 target=clarity write=upsert \
   target_route=Products/Product key_fields=CustomKey source_key_fields=dataAreaId,ItemNumber source_id_field=
-# group by ItemNumber: .group_by = { "ItemNumber", NULL } (the engine orders and joins by it)
-flowdesc StockToClarity examples/inventory.map source=d365 target=clarity write=upsert \
-  poll_route=WarehousesOnHandV2 target_route=Products/Product key_fields=CustomKey \
-  source_key_fields=dataAreaId,ItemNumber,ProductColorId group_by=ItemNumber
+# group by ItemNumber: .group_by = { "ItemNumber", NULL } (the engine orders and joins by it);
+# `write clarity.BulkUpdateInventoryForProducts as bulk InventoryToPush by Stock`: the
+# operation's path and method, the body's list member
+flowdesc StockToClarity examples/inventory.map source=d365 target=clarity write=create \
+  poll_route=WarehousesOnHandV2 target_route=Providers/Inventory/BulkUpdateInventoryForProducts \
+  key_fields=ProductID source_key_fields=dataAreaId,ItemNumber,ProductColorId group_by=ItemNumber \
+  bulk_member=InventoryToPush bulk_method=PUT
+flowdesc ProductsToClarity examples/products.map bulk_member= bulk_method=
 # the routes are the OpenAPI document's paths
 grep -q '"/Ordering/SalesOrders"' specs/clarity/openapi.json && grep -q '"/Products/Product/Upsert"' specs/clarity/openapi.json &&
   ok "routes Ordering/SalesOrders and Products/Product/Upsert are paths of openapi.json" || nok "routes in openapi.json"

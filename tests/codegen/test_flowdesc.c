@@ -89,5 +89,8 @@ int main(int argc, char **argv)
     for (int i = 0; f->update_fields && f->update_fields[i]; i++)
         printf("%s%s", i ? "," : "", f->update_fields[i]);
     printf("\n");
+    /* a bulk write: the request body's list member and the method */
+    printf("bulk_member=%s\nbulk_method=%s\n", f->bulk_member ? f->bulk_member : "",
+           f->bulk_method ? f->bulk_method : "");
     return 0;
 }

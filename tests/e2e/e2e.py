@@ -463,9 +463,12 @@ def both_triggers_test(wd, sb):
 
 
 def fo_flows_tests(wd, sb):
-    """StockToClarity and CustomersToClarity: every F&O row upserted once, a second pass silent."""
-    for flow, fset, route in (("StockToClarity", "WarehousesOnHandV2", "/Products/Product/Upsert"),
-                              ("CustomersToClarity", "CustomersV3", "/Accounts/Account/Upsert")):
+    """StockToClarity and CustomersToClarity: every F&O record written once (StockToClarity in
+    bulk: PUT BulkUpdateInventoryForProducts, see stock.py), a second pass silent."""
+    for flow, fset, method, route in (
+            ("StockToClarity", "WarehousesOnHandV2", "PUT",
+             "/Providers/Inventory/BulkUpdateInventoryForProducts"),
+            ("CustomersToClarity", "CustomersV3", "POST", "/Accounts/Account/Upsert")):
         s = Sync(wd, sb)
         s.cfg["store"] = os.path.join(wd, flow + ".db")
         s.cfg["flows"] = {flow: {"enabled": True, "poll": True, "batch_records": 200}}
@@ -477,7 +480,7 @@ def fo_flows_tests(wd, sb):
 
         def upserts():
             return sum(r["count"] for r in request(sb.cport, "GET", "/_sandbox/stats")[1].get("routes") or []
-                       if r.get("method") == "POST" and route in r.get("route", ""))
+                       if r.get("method") == method and route in r.get("route", ""))
         before = upserts()
         rc, out, err = s.cmd("once", flow, "--drain", "--timeout", "120")
         c = s.counts()
@@ -486,7 +489,7 @@ def fo_flows_tests(wd, sb):
         n2 = upserts() - before - n1
         tap(rc == 0 and rc2 == 0 and rows and c.get("done") == records and c.get("dead") == 0 and
             0 < n1 <= records and n2 == 0,
-            "%s: %d F&O rows as %d records settled, %d Upserts (identical mapped records skipped), a "
+            "%s: %d F&O rows as %d records settled, %d writes (identical mapped records skipped), a "
             "second pass 0 calls" % (flow, len(rows), records, n1),
             "counts=%s n1=%d n2=%d\n%s" % (c, n1, n2, (err + err2)[-2000:]))
 

@@ -367,11 +367,14 @@ pid=$(clarity_send POST Products/Product/Upsert "$tmp/product.json" | jq -r .Res
   nok "product upsert created $pid instead of updating the seeded product '$seeded'"
 [ "$(clarity "Products/Product/ID/$pid" | jq -r .SeoKeywords)" = "$cat_a" ] && ok "Clarity upserted product $pid" || nok "Clarity product upsert ($pid)"
 # StockToClarity groups the on-hand rows by item (`group by ItemNumber`): the map reads the
-# item's rows, every warehouse, as the F&O collection {"value":[...]} and sums them
+# item's rows, every warehouse, as the F&O collection {"value":[...]} and sums them; the
+# product's ID is a ref placeholder the engine resolves before sending
 curl -s -H "Authorization: Bearer $TOKEN" "$D/WarehousesOnHandV2?\$filter=ItemNumber%20eq%20'A0001'" |
   jq -c '{value}' >"$tmp/oh.json"
-jq '{ CustomKey: .value[0].ItemNumber, Name: (.value[0].ProductName // .value[0].ItemNumber),
-      StatusKey: (if ([.value[].TotalAvailableQuantity] | add) > 0 then "InStock" else "OutOfStock" end),
+jq '{ ProductID: {"$ref": {route: "Products/Products", by: "CustomKey", value: .value[0].ItemNumber, get: "ID"}},
+      QuantityOnHand: ([.value[].OnHandQuantity] | add),
+      QuantityAllocated: ([.value[].ReservedOnHandQuantity] | add),
+      IsOutOfStock: (([.value[].TotalAvailableQuantity] | add) > 0 | not),
       IsUnlimitedStock: false,
       MaximumPurchaseQuantity: (([.value[].AvailableOnHandQuantity] | add) - ([.value[].ReservedOnHandQuantity] | add)) }' \
   "$tmp/oh.json" >"$tmp/exp"

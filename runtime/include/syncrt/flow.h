@@ -9,7 +9,8 @@
  * mapc gen writes one `const syncrt_flow_desc <Flow>_flow` per flow of a .map file and a
  * registry of them all (generated/mapc_flows.h: mapc_flows[], mapc_maps[]); see
  * docs/codegen.md.  Changing this struct changes the generated code's contract: bump
- * SYNCRT_ABI (syncrt.h) with it. */
+ * SYNCRT_ABI (syncrt.h) with it, unless the change only appends members that descriptors
+ * generated before may leave zero (designated initializers), as bulk_member did. */
 #ifndef SYNCRT_FLOW_H
 #define SYNCRT_FLOW_H
 
@@ -106,6 +107,12 @@ typedef struct {
                                                     together as one record {"value":[row,...]}
                                                     (the map is `from group of T`); the poll
                                                     is ordered by them; NULL-terminated */
+    /* appended in ABI 3 (zero in descriptors generated before: no bulk write): `write OP as
+     * bulk MEMBER by MAP` sends many records in one request, {"<MEMBER>":[record, ...]}, by
+     * bulk_method to target_route ("Providers/Inventory/BulkUpdateInventoryForProducts");
+     * run's output member is target_set (the operation's name); docs/flows.md section 2 */
+    const char *bulk_member;        /* "InventoryToPush", or NULL: one request per record */
+    const char *bulk_method;        /* "PUT", "POST" or "PATCH" */
 } syncrt_flow_desc;
 
 #ifdef __cplusplus

@@ -49,6 +49,9 @@ typedef int64_t syncrt_datetime;    /* milliseconds since 1970-01-01T00:00:00Z *
 #define SYNCRT_ABSENT 0
 #define SYNCRT_PRESENT 1
 #define SYNCRT_NULL 2
+/* A `ref` placeholder (syncrt_fn_ref): the value slot holds a const char * to the placeholder's
+ * JSON text, encoded as it is and resolved by the engine before sending (docs/codegen.md). */
+#define SYNCRT_REF 3
 
 /* ---- descriptors ---- */
 typedef enum syncrt_mkind {
@@ -187,7 +190,8 @@ typedef enum syncrt_mvkind {
     SYNCRT_MV_DATE,
     SYNCRT_MV_DATETIME,
     SYNCRT_MV_OBJECT,
-    SYNCRT_MV_LIST
+    SYNCRT_MV_LIST,
+    SYNCRT_MV_REF         /* a ref placeholder: u.s is its JSON text (syncrt_fn_ref) */
 } syncrt_mvkind;
 
 typedef struct syncrt_mv {
@@ -281,6 +285,12 @@ syncrt_mv syncrt_fn_count(syncrt_mctx *c, syncrt_mv list);
 syncrt_mv syncrt_fn_merge(syncrt_mctx *c, syncrt_mv list, size_t key, size_t qty, size_t same);
 syncrt_mv syncrt_fn_yesno(syncrt_mctx *c, syncrt_mv b);
 syncrt_mv syncrt_fn_required(syncrt_mctx *c, syncrt_mv x, const char *what);
+/* `ref SET by BY (key) .GET`: the placeholder {"$ref":{"route":ROUTE,"by":BY,"value":key,
+ * "get":GET}} (a SYNCRT_MV_REF value) the engine replaces with GET of the ROUTE record whose
+ * BY is key (docs/codegen.md); absent when the key is absent (a required target field then
+ * says so). */
+syncrt_mv syncrt_fn_ref(syncrt_mctx *c, syncrt_mv key, const char *route, const char *by,
+                        const char *get);
 void syncrt_fn_check(syncrt_mctx *c, syncrt_mv cond, const char *map, const char *message);
 /* A `where` of map: 1 when cond is a present true; else 0, c->filtered = text and a note
  * "MAP: filtered: TEXT" (with c->prefix): the mapper stops and the record is left out. */

@@ -2156,16 +2156,23 @@ static void resolve_refs(syncrt_engine_worker *w, const syncrt_flow_desc *f, ite
     memset(&p, 0, sizeof p);
     p.w = w;
     p.want = json_object();
-    if (!docs || !p.want) {
+    if (!docs || !p.want) {             /* no memory: the records with refs wait */
+        for (size_t i = 0; i < n; i++)
+            if (its[i].state == IT_READY && has_ref(its[i].hdr, its[i].hdr_len))
+                done_release(w, &its[i], now_ms() + 1000);
         free(docs);
         json_decref(p.want);
-        return;   /* no memory: the placeholders go out unresolved and are refused there */
+        return;
     }
     int any = 0;
     for (size_t i = 0; i < n; i++) {
         if (its[i].state != IT_READY || !has_ref(its[i].hdr, its[i].hdr_len))
             continue;
         docs[i] = json_loadb(its[i].hdr, its[i].hdr_len, 0, NULL);
+        if (!docs[i]) {
+            done_dead(w, f, &its[i], "internal: mapped record does not parse", f->target_set);
+            continue;
+        }
         ref_each(&p, docs[i]);
         any = 1;
     }

@@ -659,6 +659,20 @@ static void pause_flow(syncrt_engine_worker *w, const syncrt_flow_desc *f, const
     syncrt_store_checkpoint_set(w->store, ck, val, NULL);
 }
 
+/* Clarity refused the worker's credentials (st: the call's status, or SYNCRT_OK with a 401/403
+ * answer; what: the error's text otherwise): the session is dropped and the flow paused; the
+ * caller releases its records until the pause ends. */
+static void clarity_refused(syncrt_engine_worker *w, const syncrt_flow_desc *f, syncrt_status st,
+                            const char *what)
+{
+    char why[300];
+    snprintf(why, sizeof why, "Clarity refused the credentials (%s)",
+             st == SYNCRT_OK ? "HTTP 401/403" : what);
+    syncrt_auth_free(w->clarity);
+    w->clarity = NULL;
+    pause_flow(w, f, why);
+}
+
 static void resumed(syncrt_engine_worker *w, const syncrt_flow_desc *f)
 {
     syncrt_engine *e = w->e;
@@ -1959,12 +1973,7 @@ static void send_upsert(syncrt_engine_worker *w, const syncrt_flow_desc *f, item
     }
     if (st == SYNCRT_EAUTH || (st == SYNCRT_OK && (act.status == 401 || act.status == 403))) {
         *auth_failed = 1;
-        char why[300];
-        snprintf(why, sizeof why, "Clarity refused the credentials (%s)",
-                 st == SYNCRT_OK ? "HTTP 401/403" : err.message);
-        syncrt_auth_free(w->clarity);
-        w->clarity = NULL;
-        pause_flow(w, f, why);
+        clarity_refused(w, f, st, err.message);
         done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
         return;
     }
@@ -2263,9 +2272,7 @@ static void resolve_refs(syncrt_engine_worker *w, const syncrt_flow_desc *f, ite
     }
     if (lookup_auth) {
         *auth_failed = 1;
-        syncrt_auth_free(w->clarity);
-        w->clarity = NULL;
-        pause_flow(w, f, "Clarity refused the credentials (looking records up for refs)");
+        clarity_refused(w, f, SYNCRT_EAUTH, "looking records up for refs");
     }
     /* each record: replaced, or settled */
     p.resolve = 1;
@@ -2392,12 +2399,7 @@ static void send_bulk(syncrt_engine_worker *w, const syncrt_flow_desc *f, item *
     long status = st == SYNCRT_OK ? r.status : 0;
     if (st == SYNCRT_EAUTH || status == 401 || status == 403) {
         *auth_failed = 1;
-        char why[300];
-        snprintf(why, sizeof why, "Clarity refused the credentials (%s)",
-                 st == SYNCRT_OK ? "HTTP 401/403" : err.message);
-        syncrt_auth_free(w->clarity);
-        w->clarity = NULL;
-        pause_flow(w, f, why);
+        clarity_refused(w, f, st, err.message);
         for (size_t i = 0; i < n; i++)
             done_release(w, its[i], now_ms() + e->cfg->auth_pause_ms);
         syncrt_http_response_clear(&r);
@@ -2897,12 +2899,8 @@ static int c360_link_back(syncrt_engine_worker *w, const syncrt_flow_desc *f, it
         return -1;
     }
     if (st == SYNCRT_EAUTH || (st == SYNCRT_OK && (r.status == 401 || r.status == 403))) {
-        char why[300];
-        snprintf(why, sizeof why, "Clarity refused the credentials (%s)", st == SYNCRT_OK ? "HTTP 401/403" : err.message);
-        syncrt_auth_free(w->clarity);
-        w->clarity = NULL;
         *auth_failed = 2;
-        pause_flow(w, f, why);
+        clarity_refused(w, f, st, err.message);
         done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
         syncrt_http_response_clear(&r);
         return -1;
@@ -3303,12 +3301,7 @@ static void state_failed(syncrt_engine_worker *w, const syncrt_flow_desc *f, ite
     long status = st == SYNCRT_OK ? r->status : 0;
     if (st == SYNCRT_EAUTH || status == 401 || status == 403) {
         *auth_failed = 1;
-        char why[300];
-        snprintf(why, sizeof why, "Clarity refused the credentials (%s)",
-                 st == SYNCRT_OK ? "HTTP 401/403" : err->message);
-        syncrt_auth_free(w->clarity);
-        w->clarity = NULL;
-        pause_flow(w, f, why);
+        clarity_refused(w, f, st, err->message);
         done_release(w, it, now_ms() + e->cfg->auth_pause_ms);
         return;
     }

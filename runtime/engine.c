@@ -1081,6 +1081,31 @@ static void group_orderby(const syncrt_flow_desc *f, char *buf, size_t size)
     }
 }
 
+/* The end of a poll, F&O or Clarity: the log line (fl: what the poll adds to it) with the rows
+ * it enqueued, the session dropped when the source refused it (*session), the counters. */
+static syncrt_status poll_done(syncrt_engine_worker *w, poll_ctx *p, syncrt_status st,
+                               const syncrt_error *err, char *fl, size_t fln, const char *start,
+                               syncrt_auth **session, size_t *enqueued)
+{
+    syncrt_engine *e = w->e;
+    kvf(fl, fln, "new", "%zu", p->inserted);
+    if (st != SYNCRT_OK) {
+        kv(fl, fln, "error", err && err->message[0] ? err->message : syncrt_strerror(st));
+        if (st == SYNCRT_EAUTH) {
+            syncrt_auth_free(*session);
+            *session = NULL;
+        }
+        elog(e, SYNCRT_LOG_ERROR, "poll_failed", fl);
+    } else {
+        kv(fl, fln, "checkpoint", start);
+        elog(e, SYNCRT_LOG_INFO, "poll", fl);
+    }
+    *enqueued = p->inserted;
+    FCOUNT(e, p->f, enqueued, p->inserted);
+    free(p);
+    return st;
+}
+
 /* A full scan of an F&O entity set (no modified field: skip-unchanged makes it cheap), paged
  * by @odata.nextLink as a stream, cross-company off; the checkpoint records the scan's start.
  * With `group by` the set is read ordered by the group fields and consecutive rows with equal
@@ -1154,22 +1179,7 @@ static syncrt_status poll_fo(syncrt_engine_worker *w, const syncrt_flow_desc *f,
     } else {
         kvf(fl, sizeof fl, "rows", "%zu", p->rows);
     }
-    kvf(fl, sizeof fl, "new", "%zu", p->inserted);
-    if (st != SYNCRT_OK) {
-        kv(fl, sizeof fl, "error", err && err->message[0] ? err->message : syncrt_strerror(st));
-        if (st == SYNCRT_EAUTH) {
-            syncrt_auth_free(w->d365);
-            w->d365 = NULL;
-        }
-        elog(e, SYNCRT_LOG_ERROR, "poll_failed", fl);
-    } else {
-        kv(fl, sizeof fl, "checkpoint", start);
-        elog(e, SYNCRT_LOG_INFO, "poll", fl);
-    }
-    *enqueued = p->inserted;
-    FCOUNT(e, p->f, enqueued, p->inserted);
-    free(p);
-    return st;
+    return poll_done(w, p, st, err, fl, sizeof fl, start, &w->d365, enqueued);
 }
 
 static syncrt_status engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc *f,
@@ -1253,22 +1263,7 @@ static syncrt_status engine_poll(syncrt_engine_worker *w, const syncrt_flow_desc
     kv(fl, sizeof fl, "flow", f->name);
     kv(fl, sizeof fl, "since", since);
     kvf(fl, sizeof fl, "rows", "%zu", p->rows);
-    kvf(fl, sizeof fl, "new", "%zu", p->inserted);
-    if (st != SYNCRT_OK) {
-        kv(fl, sizeof fl, "error", err && err->message[0] ? err->message : syncrt_strerror(st));
-        if (st == SYNCRT_EAUTH) {
-            syncrt_auth_free(w->clarity);
-            w->clarity = NULL;
-        }
-        elog(e, SYNCRT_LOG_ERROR, "poll_failed", fl);
-    } else {
-        kv(fl, sizeof fl, "checkpoint", start);
-        elog(e, SYNCRT_LOG_INFO, "poll", fl);
-    }
-    *enqueued = p->inserted;
-    FCOUNT(e, p->f, enqueued, p->inserted);
-    free(p);
-    return st;
+    return poll_done(w, p, st, err, fl, sizeof fl, start, &w->clarity, enqueued);
 }
 
 /* ------------------------------------------------------------------ one record */
